@@ -1,0 +1,71 @@
+"""Settings, read from ``CHATWATCH_*`` environment variables (and a ``.env`` file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CHATWATCH_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///chatwatch.db"
+    store_text: bool = False
+    service_name: str = "chatwatch-monitoring"
+
+    max_concurrent_sessions: int = Field(100, gt=0)
+    max_websocket_connections: int = Field(100, gt=0)
+    session_idle_timeout_s: int = Field(1800, gt=0)
+    monthly_budget_usd: float | None = Field(None, gt=0)
+    monthly_token_budget: int | None = Field(None, gt=0)
+    model_aliases: dict[str, str] = Field(default_factory=dict)
+
+    max_batch_bytes: int = 5 * 1024 * 1024
+    max_batch_events: int = 10_000
+    open_on_loopback: bool = True
+
+    minute_retention_days: int = Field(7, gt=0)
+    event_retention_days: int = Field(30, gt=0)
+    # --- maintenance and /metrics (docs/metrics.md) ---------------------------------
+    maintenance_interval_s: int = Field(3600, ge=0)  # 0: no background maintenance
+    maintenance_batch_rows: int = Field(20_000, gt=0)
+    prometheus_window: str = Field("1h", pattern=r"^(\d{1,6}[mhd]|all)$")
+    metrics_public: bool = False  # True: /metrics needs no key from anywhere
+
+    secret_key: SecretStr | None = None
+    base_url: str = "http://127.0.0.1:8000"
+
+    # --- alerts (chatwatch.alerts, docs/alerts.md) -----------------------------------
+    # Lists read from the environment are comma-separated. The SMTP password is only
+    # ever read from CHATWATCH_SMTP_PASSWORD and never logged.
+    rules_file: Path | None = None  # None: the rules shipped in chatwatch/alerts
+    alerts_enabled: bool = True  # evaluate the rules inside `chatwatch serve`
+    alert_evaluation_interval_s: float = Field(60.0, gt=0)
+    alert_repeat_interval_s: float = Field(4 * 3600.0, gt=0)
+    alert_max_attempts: int = Field(8, gt=0)  # deliveries tried before giving up
+    alert_receiver: str = "chatwatch"
+    alert_emails: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    alert_email_from: str = "chatwatch@localhost"
+    smtp_host: str | None = None
+    smtp_port: int = Field(587, gt=0, le=65535)
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout_s: float = Field(10.0, gt=0)
+    alert_webhook_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    alert_slack_webhook_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    alert_webhook_timeout_s: float = Field(10.0, gt=0)
+
+    @field_validator(
+        "alert_emails", "alert_webhook_urls", "alert_slack_webhook_urls", mode="before"
+    )
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value

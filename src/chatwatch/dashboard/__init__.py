@@ -1,0 +1,1 @@
+"""The analytics dashboard: admin login, overview, charts, tables and session pages."""

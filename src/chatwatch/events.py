@@ -1,0 +1,231 @@
+"""The one event schema every input path maps into.
+
+Unknown fields are rejected (a typo must not silently vanish); free-form context goes in
+the bounded ``attributes`` map. Timestamps are stored in UTC: a naive timestamp is read
+as UTC, an aware one is converted.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    model_validator,
+)
+
+__all__ = [
+    "EVENT_TYPES",
+    "CacheLookup",
+    "Connection",
+    "Escalation",
+    "Event",
+    "Feedback",
+    "LLMCall",
+    "Message",
+    "RAGSearch",
+    "SessionEnded",
+    "SessionStarted",
+    "Turn",
+    "event_list_adapter",
+    "parse_events",
+]
+
+MAX_ATTRIBUTES = 16
+MAX_ATTRIBUTE_VALUE = 256
+DAY_MS = 86_400_000.0
+
+
+def _utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _bounded_attributes(value: dict[str, Any]) -> dict[str, Any]:
+    if len(value) > MAX_ATTRIBUTES:
+        raise ValueError(f"at most {MAX_ATTRIBUTES} attributes")
+    for key, item in value.items():
+        if isinstance(item, str) and len(item) > MAX_ATTRIBUTE_VALUE:
+            raise ValueError(f"attribute {key!r} longer than {MAX_ATTRIBUTE_VALUE} characters")
+    return value
+
+
+UTCDatetime = Annotated[datetime, AfterValidator(_utc)]
+Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+Name = Annotated[str, Field(min_length=1, max_length=128)]
+Label = Annotated[str, Field(min_length=1, max_length=64)]
+Millis = Annotated[float, Field(ge=0, le=DAY_MS)]
+Count = Annotated[int, Field(ge=0, le=100_000_000)]
+Similarity = Annotated[float, Field(ge=-1.0, le=1.0)]
+Text = Annotated[str, Field(max_length=32_000)]
+AttrKey = Annotated[str, Field(min_length=1, max_length=64)]
+AttrValue = str | int | float | bool
+Attributes = Annotated[dict[AttrKey, AttrValue], AfterValidator(_bounded_attributes)]
+
+
+class _NoAttributes(dict[str, Any]):
+    """The default ``attributes``: empty, read-only and hashable, so pydantic shares one
+    instance instead of copying a fresh dict into every event (a third of parse time)."""
+
+    def __hash__(self) -> int:  # type: ignore[override]
+        return 0
+
+    def _read_only(self, *args: Any, **kwargs: Any) -> None:
+        raise TypeError("an event's default attributes are read-only")
+
+    __setitem__ = __delitem__ = update = setdefault = pop = popitem = clear = _read_only  # type: ignore[assignment]
+    __ior__ = _read_only  # type: ignore[assignment]
+
+
+NO_ATTRIBUTES: dict[str, Any] = _NoAttributes()
+
+
+class _Base(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Id
+    ts: UTCDatetime
+    service: Label = "default"
+    session_id: Name | None = None
+    user_id: Name | None = None
+    user_type: Label | None = None
+    attributes: Attributes = NO_ATTRIBUTES
+
+
+class SessionStarted(_Base):
+    type: Literal["session_started"]
+    channel: Label = "websocket"
+
+
+class SessionEnded(_Base):
+    type: Literal["session_ended"]
+    channel: Label | None = None
+    reason: Name | None = None
+
+
+class Turn(_Base):
+    """One user message answered by the assistant: a LangSmith-style run."""
+
+    type: Literal["turn"]
+    run_id: Id | None = None
+    sender_type: Label = "user"
+    response_time_ms: Millis
+    success: bool = True
+    error_type: Name | None = None
+    cached: bool = False
+    topic: Name | None = None
+    model: Name | None = None
+    tokens: Count | None = None
+    rag_used: bool = False
+    rag_found: bool = False
+    input_text: Text | None = None
+    output_text: Text | None = None
+
+    @property
+    def effective_run_id(self) -> str:
+        return self.run_id or self.id
+
+
+class LLMCall(_Base):
+    type: Literal["llm_call"]
+    run_id: Id | None = None
+    model: Name
+    provider: Label | None = None
+    input_tokens: Count = 0
+    output_tokens: Count = 0
+    latency_ms: Millis
+    success: bool = True
+    error_type: Name | None = None
+    cost_usd: Annotated[float, Field(ge=0, le=1_000_000)] | None = None
+
+
+class RAGSearch(_Base):
+    type: Literal["rag_search"]
+    run_id: Id | None = None
+    similarity: Similarity | None = None
+    top_similarity: Similarity | None = None
+    results: Count = 0
+    search_time_ms: Millis = 0.0
+    cache_hit: bool = False
+
+
+class CacheLookup(_Base):
+    type: Literal["cache_lookup"]
+    run_id: Id | None = None
+    hit: bool
+    kind: Label = "response"
+
+
+class Connection(_Base):
+    type: Literal["connection"]
+    action: Literal["connect", "disconnect", "reconnect"]
+    channel: Label = "websocket"
+
+
+class Feedback(_Base):
+    type: Literal["feedback"]
+    run_id: Id | None = None
+    rating: Annotated[int, Field(ge=1, le=5)] | None = None
+    thumbs: Literal["up", "down"] | None = None
+    comment: Text | None = None
+
+    @model_validator(mode="after")
+    def _one_signal(self) -> Feedback:
+        if self.rating is None and self.thumbs is None:
+            raise ValueError("feedback needs a rating (1-5) or thumbs (up/down)")
+        return self
+
+
+class Escalation(_Base):
+    type: Literal["escalation"]
+    run_id: Id | None = None
+    reason: Name | None = None
+
+
+class Message(_Base):
+    type: Literal["message"]
+    sender_type: Label
+    text: Text | None = None
+
+
+Event = Annotated[
+    SessionStarted
+    | SessionEnded
+    | Turn
+    | LLMCall
+    | RAGSearch
+    | CacheLookup
+    | Connection
+    | Feedback
+    | Escalation
+    | Message,
+    Field(discriminator="type"),
+]
+
+EVENT_TYPES: tuple[str, ...] = (
+    "session_started",
+    "session_ended",
+    "turn",
+    "llm_call",
+    "rag_search",
+    "cache_lookup",
+    "connection",
+    "feedback",
+    "escalation",
+    "message",
+)
+
+event_list_adapter: TypeAdapter[list[Event]] = TypeAdapter(list[Event])
+
+
+def parse_events(payload: bytes | list[dict[str, Any]]) -> list[Event]:
+    """Validate a batch; raises pydantic.ValidationError naming index and field."""
+    if isinstance(payload, bytes | bytearray):
+        return event_list_adapter.validate_json(payload)
+    return event_list_adapter.validate_python(payload)

@@ -1,0 +1,2 @@
+"""Integrations with the frameworks chat assistants are built on (FastAPI, Django and
+Channels, logging, OpenTelemetry). Each module imports its framework lazily."""

@@ -1,0 +1,134 @@
+"""The metric catalogue: the one door through which every output reads a number."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from chatwatch.config import Settings
+from chatwatch.metrics.bulk import bulk_readings
+from chatwatch.metrics.definitions import BREAKDOWNS, LLM, METRICS, Breakdown, Metric
+from chatwatch.metrics.reading import HIST_SERIES, Reading
+from chatwatch.metrics.window import Window, parse_window
+from chatwatch.store import Aggregate, Filters, Store
+
+__all__ = ["Catalogue", "Point", "UnknownMetric"]
+
+
+class UnknownMetric(KeyError):
+    pass
+
+
+@dataclass(frozen=True)
+class Point:
+    ts: int
+    value: float | None
+
+
+class Catalogue:
+    def __init__(
+        self, store: Store, settings: Settings, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.clock = clock
+        self.metrics: dict[str, Metric] = {m.name: m for m in METRICS}
+        self.breakdowns: dict[str, Breakdown] = {b.name: b for b in BREAKDOWNS}
+
+    def metric(self, name: str) -> Metric:
+        try:
+            return self.metrics[name]
+        except KeyError:
+            raise UnknownMetric(name) from None
+
+    def window(self, spec: str | None) -> Window:
+        return parse_window(spec, self.clock())
+
+    def reading(self, window: Window | str | None = None, filters: Filters = Filters()) -> Reading:
+        if not isinstance(window, Window):
+            window = self.window(window)
+        return Reading(self.store, self.settings, window, filters, self.clock())
+
+    def value(self, name: str, reading: Reading) -> float | None:
+        """The metric over the reading, narrowed by the filters that apply to it."""
+        metric = self.metric(name)
+        scoped = reading.scoped(metric.filters)
+        model = reading.filters.model
+        if model is not None and scoped.model is None and "model" in metric.labels:
+            # a model filter outside the metric's scope picks its model label instead
+            scoped = scoped.for_model(model)
+        value = metric.compute(scoped)
+        return None if value is None else float(value)
+
+    def values(
+        self, reading: Reading, names: Iterable[str] | None = None
+    ) -> dict[str, float | None]:
+        return {n: self.value(n, reading) for n in (names or self.metrics)}
+
+    def by_model(self, name: str, reading: Reading) -> dict[str, float | None]:
+        """A labelled metric for each model seen in the window (this month for month totals)."""
+        metric = self.metric(name)
+        if "model" not in metric.labels:
+            raise ValueError(f"{name} has no model label")
+        scoped = reading.scoped(metric.filters)
+        seen = scoped.month.models("llm_input_tokens") if metric.instant else scoped.agg.models()
+        return {m: self.value(name, reading.for_model(m)) for m in seen}
+
+    def breakdown(self, name: str, reading: Reading) -> dict[str, float]:
+        breakdown = self.breakdowns[name]
+        return breakdown.compute(reading.scoped(breakdown.filters))
+
+    def models(self, reading: Reading) -> list[str]:
+        return reading.scoped(LLM).agg.models()
+
+    def per_service(
+        self, window: Window | str | None = None, services: Iterable[str] = ()
+    ) -> dict[str, Reading]:
+        """A reading per service (those with data, plus ``services``), from one grouped
+        query per kind of read: what ``/metrics`` needs to label samples by service."""
+        if not isinstance(window, Window):
+            window = self.window(window)
+        return bulk_readings(self.store, self.settings, window, self.clock(), services)
+
+    def totals(
+        self, series: Sequence[str]
+    ) -> list[tuple[str, str, str, str, str, str, int, float]]:
+        """All-time sums of rollup series by every label column (daily rollups):
+        ``(service, series, model, dim, user_type, channel, n, total)``."""
+        return self.store.totals(series)
+
+    def timeseries(
+        self, name: str, window: Window, step: int, filters: Filters = Filters()
+    ) -> list[Point]:
+        """The metric per ``step`` (60, 3600 or 86400 s) bucket of the window, for charts."""
+        return [Point(ts, row[name]) for ts, row in self.table([name], window, step, filters)]
+
+    def table(
+        self, names: list[str], window: Window, step: int, filters: Filters = Filters()
+    ) -> list[tuple[int, dict[str, float | None]]]:
+        """Several metrics per ``step`` bucket, from one read of the bucketed rollups per
+        filter scope."""
+        metrics = [self.metric(n) for n in names]
+        instant = [m.name for m in metrics if m.instant]
+        if instant:
+            raise ValueError(f"{', '.join(instant)}: a value now, not a series")
+        start = window.start // step * step
+        now = self.clock()
+        base = Reading(self.store, self.settings, window, filters, now)
+        scopes = {base.scoped(m.filters).filters for m in metrics}
+        need_hist = any(m.histogram for m in metrics)
+        aggs = {f: self.store.bucketed(step, start, window.end, f) for f in scopes}
+        hists = {
+            f: self.store.hist_groups_bucketed(step, start, window.end, HIST_SERIES, f)
+            for f in (scopes if need_hist else ())
+        }
+        rows = []
+        for ts in range(start, window.end, step):
+            sub = Reading(self.store, self.settings, Window(ts, ts + step, "bucket"), filters, now)
+            for f in scopes:
+                sub.preload("agg", aggs[f].get(ts) or Aggregate(), f)
+                if need_hist:
+                    sub.preload("hist", hists[f].get(ts, {}), f)
+            rows.append((ts, {n: self.value(n, sub) for n in names}))
+        return rows

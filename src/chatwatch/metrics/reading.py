@@ -1,0 +1,119 @@
+"""One window's rollups, read once and shared by every metric computed from them.
+
+Reads are cached per kind and per effective filters: a metric sees the reading through
+:meth:`Reading.scoped`, which drops the filters that do not apply to it (a ``channel``
+filter does not narrow LLM calls), so metrics with the same scope share one query.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field, fields, replace
+from typing import TypeVar, cast
+
+from chatwatch.config import Settings
+from chatwatch.metrics.system import SystemStats, read_system
+from chatwatch.metrics.window import Window, month_window
+from chatwatch.sketch import quantile
+from chatwatch.store import Aggregate, Bins, Filters, Store
+
+__all__ = ["HIST_SERIES", "MONTH_SERIES", "FilterScope", "HistGroups", "Reading"]
+
+FilterScope = frozenset[str]
+HistGroups = dict[tuple[str, str], Bins]  # (series, model) -> bins
+HIST_SERIES = ("turn_rt", "llm_latency", "rag_search_time")
+MONTH_SERIES = ("llm_cost", "llm_input_tokens", "llm_output_tokens")
+_FILTER_NAMES = tuple(f.name for f in fields(Filters))
+_T = TypeVar("_T")
+
+
+@dataclass
+class Reading:
+    store: Store
+    settings: Settings
+    window: Window
+    filters: Filters
+    now: float
+    model: str | None = None
+    _shared: dict[Hashable, object] = field(default_factory=dict, repr=False)
+
+    def for_model(self, model: str) -> Reading:
+        """The same reading (and the same cached reads) narrowed to one model."""
+        return replace(self, model=model, _shared=self._shared)
+
+    def scoped(self, applies: FilterScope) -> Reading:
+        """The same reading with only the filters in ``applies`` kept."""
+        narrowed = Filters(
+            **{n: getattr(self.filters, n) if n in applies else None for n in _FILTER_NAMES}
+        )
+        if narrowed == self.filters:
+            return self
+        return replace(self, filters=narrowed, _shared=self._shared)
+
+    def preload(self, kind: str, value: object, filters: Filters | None = None) -> None:
+        """Seed a read (``agg``, ``month``, ``hist``, ``open``) already made in bulk."""
+        self._shared[(kind, filters or self.filters)] = value
+
+    def _cached(self, kind: str, make: Callable[[], _T], *, by_filters: bool = True) -> _T:
+        key = (kind, self.filters if by_filters else None)
+        if key not in self._shared:
+            self._shared[key] = make()
+        return cast(_T, self._shared[key])
+
+    @property
+    def agg(self) -> Aggregate:
+        w = self.window
+        return self._cached(
+            "agg", lambda: self.store.aggregate(w.start, w.end, self.filters, now=self.now)
+        )
+
+    @property
+    def month(self) -> Aggregate:
+        """This UTC calendar month's LLM tokens and cost."""
+        m = month_window(self.now)
+        series = list(MONTH_SERIES)
+        return self._cached(
+            "month",
+            lambda: self.store.aggregate(m.start, m.end, self.filters, series, now=self.now),
+        )
+
+    @property
+    def hists(self) -> HistGroups:
+        w = self.window
+
+        def make() -> HistGroups:
+            groups = self.store.histograms(HIST_SERIES, w.start, w.end, self.filters, now=self.now)
+            return {(str(k[0]), str(k[1])): bins for k, bins in groups.items()}
+
+        return self._cached("hist", make)
+
+    def histogram(self, series: str) -> Bins:
+        """Bins of one histogram series, for ``self.model`` or summed over models."""
+        merged: Bins = {}
+        for (s, model), bins in self.hists.items():
+            if s == series and (self.model is None or model == self.model):
+                for index, n in bins.items():
+                    merged[index] = merged.get(index, 0) + n
+        return merged
+
+    def quantile(self, series: str, q: float) -> float | None:
+        return quantile(self.histogram(series), q)
+
+    @property
+    def open_sessions(self) -> tuple[int, int]:
+        """(sessions open now, their open WebSocket connections)."""
+        since = self.now - self.settings.session_idle_timeout_s
+        found = self._cached("open", lambda: self.store.open_sessions(since, self.filters))
+        return next(iter(found.values()), (0, 0))
+
+    @property
+    def system(self) -> SystemStats:
+        return self._cached("system", read_system, by_filters=False)
+
+    @property
+    def top_users(self) -> list[tuple[str, int]]:
+        w = self.window
+        return self._cached(
+            "top_users",
+            lambda: self.store.top_users(w.start, w.end, self.filters.service, limit=10),
+        )

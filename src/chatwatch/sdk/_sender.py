@@ -1,0 +1,265 @@
+"""The queue between the app and the network, and the thread that empties it.
+
+``put`` is the only code the app's threads run: one counter tick, one ``deque.append``
+(the deque's ``maxlen`` drops the oldest event when full) and, rarely, a wake-up. All
+sending, retrying and logging happens on the background thread, or in ``close`` when no
+thread can run (interpreter shutdown, a forked child that never started one).
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import random
+import threading
+import time
+import weakref
+from collections import deque
+from typing import Any
+
+from chatwatch.sdk.transports import RejectedBatch, RetryAfter, Transport
+
+__all__ = ["Sender"]
+
+log = logging.getLogger("chatwatch.sdk")
+Batch = list[dict[str, Any]]
+_live: weakref.WeakSet[Sender] = weakref.WeakSet()
+
+
+def _peek(counter: itertools.count[int]) -> int:
+    """The next value of an ``itertools.count`` without advancing it."""
+    return int(repr(counter)[6:-1])
+
+
+class Sender:
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        max_queue: int,
+        batch_size: int,
+        flush_interval: float,
+        backoff_base: float,
+        max_backoff: float,
+    ) -> None:
+        self.transport = transport
+        self.batch_size = max(1, batch_size)
+        self.flush_interval = flush_interval
+        self.backoff_base = backoff_base
+        self.max_backoff = max_backoff
+        self._max_queue = max(1, max_queue)
+        self._closed = False
+        self._reset()
+        _live.add(self)
+
+    def _reset(self) -> None:
+        """Fresh state: at start, and in a forked child (whose copies belong to the parent)."""
+        self.queue: deque[dict[str, Any]] = deque(maxlen=self._max_queue)
+        self._recorded = itertools.count()
+        self._tick = self._recorded.__next__
+        self._taken = self._sent = self._rejected = self._retries = self._lost = 0
+        self._inflight = 0
+        self._busy = False
+        self._failing = False
+        self._warned_reject = False
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._done = threading.Condition(threading.Lock())
+        self._thread: threading.Thread | None = None
+        self._started = self._closed
+        self._deadline = float("inf")
+
+    # -- the app's side ---------------------------------------------------------------
+
+    def put(self, event: dict[str, Any]) -> None:
+        q = self.queue
+        self._tick()
+        q.append(event)
+        if len(q) >= self.batch_size and not self._wake.is_set():
+            self._wake.set()
+        if not self._started:
+            self._start()
+
+    def stats(self) -> dict[str, int]:
+        """Counts since start; exact when no record call is in progress."""
+        recorded = _peek(self._recorded)
+        taken = self._taken
+        waiting = len(self.queue)
+        return {
+            "recorded": recorded,
+            "queued": waiting + self._inflight,
+            "sent": self._sent,
+            "dropped": max(0, recorded - taken - waiting),
+            "rejected": self._rejected,
+            "retries": self._retries,
+            "lost": self._lost,
+        }
+
+    def flush(self, timeout: float) -> bool:
+        """Wait until everything queued so far is delivered or rejected; False on timeout."""
+        deadline = time.monotonic() + timeout
+        if not self._alive():
+            return not self.queue and not self._busy
+        while self.queue or self._busy:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            self._wake.set()
+            with self._done:
+                self._done.wait(min(remaining, 0.05))
+        return True
+
+    def close(self, timeout: float) -> None:
+        """Deliver what is queued (within ``timeout`` seconds), then stop for good."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = self._started = True
+            self._deadline = time.monotonic() + timeout
+            thread = self._thread
+        self._stop.set()
+        self._wake.set()
+        if thread is not None and thread.is_alive():
+            if thread is not threading.current_thread():
+                thread.join(timeout + 0.5)
+        else:
+            self._drain()
+        close = getattr(self.transport, "close", None)
+        if callable(close):
+            try:
+                close()
+            except Exception:
+                log.debug("chatwatch: closing the transport failed", exc_info=True)
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._started:
+                return
+            thread = threading.Thread(target=self._run, name="chatwatch-sdk", daemon=True)
+            try:
+                thread.start()
+            except RuntimeError:  # interpreter shutdown: close() will send inline
+                log.debug("chatwatch: cannot start the sender thread", exc_info=True)
+                return
+            self._thread = thread
+            self._started = True
+
+    def _alive(self) -> bool:
+        if not self._started:
+            self._start()
+        return self._thread is not None and self._thread.is_alive()
+
+    # -- the background side ----------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.flush_interval)
+            self._wake.clear()
+            self._drain()
+        self._drain()
+
+    def _drain(self) -> None:
+        q = self.queue
+        try:
+            while q and not self._past_deadline():
+                self._busy = True
+                batch = self._take(q)
+                self._inflight = len(batch)
+                self._deliver(batch)
+                self._inflight = 0
+        except Exception:  # a bug here must not kill the thread
+            log.exception("chatwatch: unexpected error in the sender")
+        finally:
+            self._inflight = 0
+            self._busy = False
+            with self._done:
+                self._done.notify_all()
+
+    def _take(self, q: deque[dict[str, Any]]) -> Batch:
+        # Only this thread pops, and appends never shrink the deque, so n pops succeed.
+        n = min(len(q), self.batch_size)
+        pop = q.popleft
+        batch = [pop() for _ in range(n)]
+        self._taken += n
+        return batch
+
+    def _deliver(self, batch: Batch) -> None:
+        attempt = 0
+        while batch:
+            try:
+                self.transport.send(batch)
+            except RejectedBatch as exc:
+                batch = self._rejected_part(batch, exc)
+                continue
+            except Exception as exc:
+                attempt += 1
+                self._retries += 1
+                delay = self._backoff(attempt, exc)
+                self._log_failure(len(batch), exc, delay)
+                if not self._sleep(delay):
+                    self._lost += len(batch)
+                    log.warning("chatwatch: gave up on %d events at shutdown", len(batch))
+                    return
+                continue
+            self._sent += len(batch)
+            if self._failing:
+                self._failing = False
+                log.info("chatwatch: sending works again after %d retries", attempt)
+            return
+
+    def _rejected_part(self, batch: Batch, exc: RejectedBatch) -> Batch:
+        """Drop what was rejected; return what should be sent again."""
+        if exc.status == 413 and len(batch) > 1:
+            half = len(batch) // 2
+            self._deliver(batch[:half])
+            return batch[half:]
+        named = {i for i in exc.indexes or () if 0 <= i < len(batch)}
+        bad = named or set(range(len(batch)))
+        self._rejected += len(bad)
+        level = logging.DEBUG if self._warned_reject else logging.WARNING
+        self._warned_reject = True
+        log.log(level, "chatwatch: %d of %d events rejected: %s", len(bad), len(batch), exc)
+        return [e for i, e in enumerate(batch) if i not in bad]
+
+    def _backoff(self, attempt: int, exc: Exception) -> float:
+        ceiling = min(self.max_backoff, self.backoff_base * 2 ** min(attempt - 1, 32))
+        delay = random.uniform(ceiling / 2, ceiling)
+        if isinstance(exc, RetryAfter):
+            delay = max(delay, min(exc.seconds, self.max_backoff))
+        return delay
+
+    def _log_failure(self, size: int, exc: Exception, delay: float) -> None:
+        level = logging.DEBUG if self._failing else logging.WARNING
+        self._failing = True
+        log.log(
+            level,
+            "chatwatch: sending %d events failed (%s: %s); retrying in %.2fs",
+            size,
+            type(exc).__name__,
+            exc,
+            delay,
+        )
+
+    def _sleep(self, delay: float) -> bool:
+        """Back off; False when closing and out of time (the caller gives up)."""
+        if not self._stop.is_set():
+            self._stop.wait(delay)
+            return True
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        time.sleep(min(delay, remaining))
+        return True
+
+    def _past_deadline(self) -> bool:
+        return self._stop.is_set() and time.monotonic() > self._deadline
+
+
+def _after_fork_in_child() -> None:
+    for sender in list(_live):
+        sender._reset()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

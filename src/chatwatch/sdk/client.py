@@ -1,0 +1,499 @@
+"""The in-app client: one per process, created once, shared by every thread and task.
+
+Each record method builds a small dict in the shape of ``chatwatch.events`` (keys that
+are not set are left out), queues it and returns its id. Nothing is validated or sent on
+the caller's thread, and nothing raises into the app: a failure is logged to
+``chatwatch.sdk`` and the method returns ``""``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import weakref
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+from chatwatch.sdk._ids import new_id
+from chatwatch.sdk._sender import Sender
+from chatwatch.sdk.transports import FunctionTransport, HTTPTransport, Transport
+from chatwatch.sdk.turn import TurnScope, _current
+
+__all__ = ["Client"]
+
+log = logging.getLogger("chatwatch.sdk")
+_time = time.time
+_warned: set[str] = set()
+Attrs = Mapping[str, Any] | None
+
+
+def _failed(method: str) -> str:
+    level = logging.DEBUG if method in _warned else logging.WARNING
+    _warned.add(method)
+    log.log(level, "chatwatch: %s could not be recorded", method, exc_info=True)
+    return ""
+
+
+class Client:
+    """Records chat-assistant events and ships them in the background.
+
+    ``url``/``api_key`` default to ``$CHATWATCH_URL``/``$CHATWATCH_API_KEY``; pass
+    ``transport=StoreTransport(store)`` to write to a local store without a server.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        api_key: str | None = None,
+        *,
+        service: str = "default",
+        transport: Transport | None = None,
+        max_queue: int = 10_000,
+        batch_size: int = 500,
+        flush_interval: float = 1.0,
+        timeout: float = 10.0,
+        gzip: bool = True,
+        backoff_base: float = 0.5,
+        max_backoff: float = 30.0,
+        shutdown_timeout: float = 2.0,
+    ) -> None:
+        self.service = service
+        if transport is None:
+            transport = _default_transport(url, api_key, timeout, gzip)
+        self.transport = transport
+        self._sender = Sender(
+            self.transport,
+            max_queue=max_queue,
+            batch_size=batch_size,
+            flush_interval=flush_interval,
+            backoff_base=backoff_base,
+            max_backoff=max_backoff,
+        )
+        self._put = self._sender.put
+        self.shutdown_timeout = shutdown_timeout
+        # Runs on garbage collection or at interpreter exit, whichever comes first.
+        self._finalizer = weakref.finalize(self, self._sender.close, shutdown_timeout)
+
+    def __repr__(self) -> str:
+        return f"Client(service={self.service!r}, transport={self.transport!r})"
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Block until what was recorded so far is delivered; False if ``timeout`` passed."""
+        try:
+            return self._sender.flush(timeout)
+        except Exception:
+            _failed("flush")
+            return False
+
+    def close(self, timeout: float | None = None) -> None:
+        """Deliver what is queued (waiting at most ``timeout`` s) and stop the sender."""
+        try:
+            self._sender.close(self.shutdown_timeout if timeout is None else timeout)
+        except Exception:
+            _failed("close")
+
+    def stats(self) -> dict[str, int]:
+        """recorded, queued, sent, dropped (queue full), rejected (4xx), retries, lost."""
+        return self._sender.stats()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- turns ------------------------------------------------------------------------
+
+    def turn(
+        self,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        user_type: str | None = None,
+        topic: str | None = None,
+        model: str | None = None,
+        *,
+        sender_type: str | None = None,
+        attributes: dict[str, Any] | None = None,
+    ) -> TurnScope:
+        """A ``with``/``async with`` block or decorator that records one turn."""
+        return TurnScope(
+            self,
+            session_id=session_id,
+            user_id=user_id,
+            user_type=user_type,
+            topic=topic,
+            model=model,
+            sender_type=sender_type,
+            attributes=attributes,
+        )
+
+    def record_turn(
+        self,
+        response_time_ms: float,
+        success: bool = True,
+        *,
+        run_id: str | None = None,
+        error_type: str | None = None,
+        cached: bool = False,
+        topic: str | None = None,
+        model: str | None = None,
+        tokens: int | None = None,
+        rag_used: bool = False,
+        rag_found: bool = False,
+        sender_type: str | None = None,
+        input_text: str | None = None,
+        output_text: str | None = None,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        user_type: str | None = None,
+        attributes: Attrs = None,
+    ) -> str:
+        """Record a turn timed by the app; returns its run id (the event id if none given)."""
+        try:
+            ts = _time()
+            eid = new_id(ts)
+            e: dict[str, Any] = {
+                "type": "turn",
+                "id": eid,
+                "ts": ts,
+                "service": self.service,
+                "run_id": run_id or eid,
+                "response_time_ms": response_time_ms,
+            }
+            if not success:
+                e["success"] = False
+            if error_type is not None:
+                e["error_type"] = error_type
+            if cached:
+                e["cached"] = True
+            if topic is not None:
+                e["topic"] = topic
+            if model is not None:
+                e["model"] = model
+            if tokens is not None:
+                e["tokens"] = tokens
+            if rag_used:
+                e["rag_used"] = True
+            if rag_found:
+                e["rag_found"] = True
+            if sender_type is not None:
+                e["sender_type"] = sender_type
+            if input_text is not None:
+                e["input_text"] = input_text
+            if output_text is not None:
+                e["output_text"] = output_text
+            if session_id is not None:
+                e["session_id"] = session_id
+            if user_id is not None:
+                e["user_id"] = user_id
+            if user_type is not None:
+                e["user_type"] = user_type
+            if attributes:
+                e["attributes"] = dict(attributes)
+            self._put(e)
+            return e["run_id"]  # type: ignore[no-any-return]
+        except Exception:
+            return _failed("record_turn")
+
+    # -- events inside a turn ---------------------------------------------------------
+
+    def llm_call(
+        self,
+        model: str,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        latency_ms: float = 0.0,
+        *,
+        run_id: str | None = None,
+        provider: str | None = None,
+        success: bool = True,
+        error_type: str | None = None,
+        cost_usd: float | None = None,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        user_type: str | None = None,
+        attributes: Attrs = None,
+    ) -> str:
+        """Record one model call; inside ``turn()`` it joins the turn's run."""
+        try:
+            if run_id is None and (scope := _current.get()) is not None and scope.client is self:
+                scope.note_llm(model, input_tokens, output_tokens)
+                run_id = scope.run_id
+                session_id, user_id, user_type = scope.identity(session_id, user_id, user_type)
+            ts = _time()
+            e: dict[str, Any] = {
+                "type": "llm_call",
+                "id": new_id(ts),
+                "ts": ts,
+                "service": self.service,
+                "model": model,
+                "input_tokens": input_tokens,
+                "output_tokens": output_tokens,
+                "latency_ms": latency_ms,
+            }
+            if run_id is not None:
+                e["run_id"] = run_id
+            if provider is not None:
+                e["provider"] = provider
+            if not success:
+                e["success"] = False
+            if error_type is not None:
+                e["error_type"] = error_type
+            if cost_usd is not None:
+                e["cost_usd"] = cost_usd
+            return self._emit(e, session_id, user_id, user_type, attributes)
+        except Exception:
+            return _failed("llm_call")
+
+    def rag_search(
+        self,
+        similarity: float | None = None,
+        top_similarity: float | None = None,
+        results: int = 0,
+        search_time_ms: float = 0.0,
+        *,
+        cache_hit: bool = False,
+        run_id: str | None = None,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        user_type: str | None = None,
+        attributes: Attrs = None,
+    ) -> str:
+        """Record one retrieval: mean and top similarity, result count, time taken."""
+        try:
+            if run_id is None and (scope := _current.get()) is not None and scope.client is self:
+                scope.note_rag(results)
+                run_id = scope.run_id
+                session_id, user_id, user_type = scope.identity(session_id, user_id, user_type)
+            ts = _time()
+            e: dict[str, Any] = {
+                "type": "rag_search",
+                "id": new_id(ts),
+                "ts": ts,
+                "service": self.service,
+                "results": results,
+                "search_time_ms": search_time_ms,
+            }
+            if similarity is not None:
+                e["similarity"] = similarity
+            if top_similarity is not None:
+                e["top_similarity"] = top_similarity
+            if cache_hit:
+                e["cache_hit"] = True
+            if run_id is not None:
+                e["run_id"] = run_id
+            return self._emit(e, session_id, user_id, user_type, attributes)
+        except Exception:
+            return _failed("rag_search")
+
+    def cache_lookup(
+        self,
+        hit: bool,
+        kind: str = "response",
+        *,
+        run_id: str | None = None,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        user_type: str | None = None,
+        attributes: Attrs = None,
+    ) -> str:
+        """Record a response (or embedding, ...) cache lookup and whether it hit."""
+        try:
+            if run_id is None and (scope := _current.get()) is not None and scope.client is self:
+                scope.note_cache(hit, kind)
+                run_id = scope.run_id
+                session_id, user_id, user_type = scope.identity(session_id, user_id, user_type)
+            e: dict[str, Any] = {"type": "cache_lookup", "hit": hit, "kind": kind}
+            if run_id is not None:
+                e["run_id"] = run_id
+            return self._emit(e, session_id, user_id, user_type, attributes)
+        except Exception:
+            return _failed("cache_lookup")
+
+    # -- sessions and connections -----------------------------------------------------
+
+    def session_started(
+        self,
+        session_id: str,
+        channel: str = "websocket",
+        *,
+        user_id: str | None = None,
+        user_type: str | None = None,
+        attributes: Attrs = None,
+    ) -> str:
+        try:
+            e: dict[str, Any] = {"type": "session_started", "channel": channel}
+            return self._emit(e, session_id, user_id, user_type, attributes)
+        except Exception:
+            return _failed("session_started")
+
+    def session_ended(
+        self,
+        session_id: str,
+        reason: str | None = None,
+        *,
+        channel: str | None = None,
+        user_id: str | None = None,
+        user_type: str | None = None,
+        attributes: Attrs = None,
+    ) -> str:
+        try:
+            e: dict[str, Any] = {"type": "session_ended"}
+            if reason is not None:
+                e["reason"] = reason
+            if channel is not None:
+                e["channel"] = channel
+            return self._emit(e, session_id, user_id, user_type, attributes)
+        except Exception:
+            return _failed("session_ended")
+
+    def connect(self, session_id: str | None, channel: str = "websocket", **common: Any) -> str:
+        """A WebSocket (or other channel) connection opened."""
+        return self._connection("connect", session_id, channel, **common)
+
+    def disconnect(self, session_id: str | None, channel: str = "websocket", **common: Any) -> str:
+        """A connection closed."""
+        return self._connection("disconnect", session_id, channel, **common)
+
+    def reconnect(self, session_id: str | None, channel: str = "websocket", **common: Any) -> str:
+        """A client reconnected after losing its connection."""
+        return self._connection("reconnect", session_id, channel, **common)
+
+    def _connection(
+        self,
+        action: str,
+        session_id: str | None,
+        channel: str,
+        *,
+        user_id: str | None = None,
+        user_type: str | None = None,
+        attributes: Attrs = None,
+    ) -> str:
+        try:
+            e: dict[str, Any] = {"type": "connection", "action": action}
+            if channel != "websocket":
+                e["channel"] = channel
+            return self._emit(e, session_id, user_id, user_type, attributes)
+        except Exception:
+            return _failed(action)
+
+    # -- outcomes ---------------------------------------------------------------------
+
+    def feedback(
+        self,
+        rating: int | None = None,
+        thumbs: str | bool | None = None,
+        *,
+        run_id: str | None = None,
+        session_id: str | None = None,
+        comment: str | None = None,
+        user_id: str | None = None,
+        user_type: str | None = None,
+        attributes: Attrs = None,
+    ) -> str:
+        """A rating (1-5) and/or thumbs ("up"/"down", or True/False) for a turn or session."""
+        try:
+            e: dict[str, Any] = {"type": "feedback"}
+            if rating is not None:
+                e["rating"] = rating
+            if thumbs is not None:
+                e["thumbs"] = ("up" if thumbs else "down") if isinstance(thumbs, bool) else thumbs
+            if run_id is not None:
+                e["run_id"] = run_id
+            if comment is not None:
+                e["comment"] = comment
+            return self._emit(e, session_id, user_id, user_type, attributes)
+        except Exception:
+            return _failed("feedback")
+
+    def escalation(
+        self,
+        session_id: str | None,
+        reason: str | None = None,
+        *,
+        run_id: str | None = None,
+        user_id: str | None = None,
+        user_type: str | None = None,
+        attributes: Attrs = None,
+    ) -> str:
+        """The conversation was handed to a human."""
+        try:
+            if run_id is None and (scope := _current.get()) is not None and scope.client is self:
+                run_id = scope.run_id
+                session_id, user_id, user_type = scope.identity(session_id, user_id, user_type)
+            e: dict[str, Any] = {"type": "escalation"}
+            if reason is not None:
+                e["reason"] = reason
+            if run_id is not None:
+                e["run_id"] = run_id
+            return self._emit(e, session_id, user_id, user_type, attributes)
+        except Exception:
+            return _failed("escalation")
+
+    def message(
+        self,
+        sender_type: str,
+        session_id: str | None = None,
+        *,
+        text: str | None = None,
+        user_id: str | None = None,
+        user_type: str | None = None,
+        attributes: Attrs = None,
+    ) -> str:
+        """A message that is not a turn: a user message, a human agent's reply."""
+        try:
+            e: dict[str, Any] = {"type": "message", "sender_type": sender_type}
+            if text is not None:
+                e["text"] = text
+            return self._emit(e, session_id, user_id, user_type, attributes)
+        except Exception:
+            return _failed("message")
+
+    # -- the hot path -----------------------------------------------------------------
+
+    def _emit(
+        self,
+        e: dict[str, Any],
+        session_id: str | None,
+        user_id: str | None,
+        user_type: str | None,
+        attributes: Attrs,
+    ) -> str:
+        if "ts" not in e:
+            e["ts"] = ts = _time()
+            e["id"] = new_id(ts)
+            e["service"] = self.service
+        if session_id is not None:
+            e["session_id"] = session_id
+        if user_id is not None:
+            e["user_id"] = user_id
+        if user_type is not None:
+            e["user_type"] = user_type
+        if attributes:
+            e["attributes"] = dict(attributes)
+        self._put(e)
+        return e["id"]  # type: ignore[no-any-return]
+
+
+def _default_transport(
+    url: str | None, api_key: str | None, timeout: float, gzip: bool
+) -> Transport:
+    url = url or os.environ.get("CHATWATCH_URL")
+    if url:
+        key = api_key or os.environ.get("CHATWATCH_API_KEY")
+        return HTTPTransport(url, key, timeout=timeout, gzip=gzip)
+    log.warning("chatwatch: no url and no transport given; events will be discarded")
+    return FunctionTransport(_discard)
+
+
+def _discard(batch: list[dict[str, Any]]) -> None:
+    return None

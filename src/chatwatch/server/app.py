@@ -1,0 +1,65 @@
+"""The ASGI app, assembled from small parts: state, routers, background tasks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from chatwatch.config import Settings
+from chatwatch.metrics import Catalogue
+from chatwatch.server import export, health, ingest, monitoring, otlp
+from chatwatch.server.state import AppState
+from chatwatch.store import Store
+
+__all__ = ["BackgroundTask", "create_app"]
+
+log = logging.getLogger("chatwatch.server")
+
+BackgroundTask = Callable[[AppState], Coroutine[Any, Any, None]]
+
+
+def _background_tasks(st: AppState) -> list[BackgroundTask]:
+    """Long-running loops started with the server (maintenance, alert evaluation)."""
+    tasks: list[BackgroundTask] = list(st.extras.get("background", []))
+    return tasks
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    st: AppState = app.state.chatwatch
+    running = [asyncio.create_task(task(st)) for task in _background_tasks(st)]
+    try:
+        yield
+    finally:
+        for task in running:
+            task.cancel()
+        for task in running:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+def create_app(
+    settings: Settings | None = None,
+    store: Store | None = None,
+    *,
+    background: list[BackgroundTask] | None = None,
+) -> FastAPI:
+    settings = settings or Settings()
+    store = store or Store(
+        settings.database_url,
+        store_text=settings.store_text,
+        minute_retention_s=settings.minute_retention_days * 86400,
+    )
+    st = AppState(settings=settings, store=store, catalogue=Catalogue(store, settings))
+    st.extras["background"] = list(background or [])
+    app = FastAPI(title="chatwatch", version="0.1.0", lifespan=_lifespan)
+    app.state.chatwatch = st
+    for module in (health, ingest, monitoring, export, otlp):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,133 @@
+"""Ingest: decode → validate → store (with rollups) → acknowledge after commit."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import time
+import zlib
+from itertools import count
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from chatwatch.events import Turn, parse_events
+from chatwatch.server.auth import require
+from chatwatch.server.state import state
+
+__all__ = ["error_details", "read_body", "router", "server_id"]
+
+router = APIRouter()
+_DECOMPRESSED_FACTOR = 8
+_ids = count()
+_PROCESS_TAG = os.urandom(3).hex()
+
+
+def server_id() -> str:
+    """Time-ordered ids for events the server makes itself (seed-style POSTs)."""
+    return f"{time.time_ns() // 1_000_000:012x}{_PROCESS_TAG}{next(_ids):06x}"
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"batch larger than {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > limit:
+            raise HTTPException(413, f"batch larger than {limit} bytes")
+    data = bytes(body)
+    if request.headers.get("content-encoding", "").lower() == "gzip":
+        data = _gunzip(data, limit * _DECOMPRESSED_FACTOR)
+    return data
+
+
+def _gunzip(data: bytes, limit: int) -> bytes:
+    decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = decoder.decompress(data, limit + 1)
+    except (zlib.error, gzip.BadGzipFile) as exc:
+        raise HTTPException(400, f"body is not valid gzip: {exc}") from None
+    if len(out) > limit or decoder.unconsumed_tail:
+        raise HTTPException(413, f"decompressed batch larger than {limit} bytes")
+    return out
+
+
+def error_details(exc: ValidationError) -> list[dict[str, Any]]:
+    """One entry per problem: the event's index in the batch and the field at fault."""
+    details = []
+    for err in exc.errors(include_url=False, include_context=False, include_input=False):
+        loc = list(err["loc"])
+        index = loc[0] if loc and isinstance(loc[0], int) else None
+        path = [str(p) for p in loc[2:]] if len(loc) > 2 else []
+        if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            path = ["type"]
+        details.append(
+            {"index": index, "field": ".".join(path) or None, "loc": loc, "msg": err["msg"]}
+        )
+    return details
+
+
+@router.post("/api/v1/events", status_code=202)
+async def ingest_events(
+    request: Request, _key: Annotated[object, Depends(require("ingest", open_on_loopback=False))]
+) -> JSONResponse:
+    st = state(request)
+    body = await read_body(request, st.settings.max_batch_bytes)
+    try:
+        events = parse_events(body)
+    except ValidationError as exc:
+        return JSONResponse({"detail": error_details(exc)}, status_code=422)
+    if len(events) > st.settings.max_batch_events:
+        raise HTTPException(413, f"more than {st.settings.max_batch_events} events in one batch")
+    result = await run_in_threadpool(st.store.ingest, events)
+    return JSONResponse(
+        {"accepted": result.accepted, "duplicates": result.duplicates}, status_code=202
+    )
+
+
+@router.post("/monitoring/chat/metrics")
+async def record_chat_metrics(
+    request: Request,
+    _key: Annotated[object, Depends(require("ingest"))],
+    success: bool,
+    response_time_ms: Annotated[float, Query(ge=0, le=86_400_000)],
+    rag_used: bool = False,
+    rag_found: bool = False,
+    llm_tokens: Annotated[int | None, Query(ge=0, le=100_000_000)] = None,
+    service: Annotated[str, Query(min_length=1, max_length=64)] = "default",
+    session_id: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
+    user_id: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
+    user_type: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    model: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
+    topic: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
+    error_type: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
+    cached: bool = False,
+) -> dict[str, Any]:
+    """Guide 003's recording call, kept as it is; it becomes one ``turn`` event."""
+    st = state(request)
+    event_id = server_id()
+    turn = Turn(
+        type="turn",
+        id=event_id,
+        ts=time.time(),
+        service=service,
+        session_id=session_id,
+        user_id=user_id,
+        user_type=user_type,
+        response_time_ms=response_time_ms,
+        success=success,
+        error_type=error_type if not success else None,
+        rag_used=rag_used or rag_found,
+        rag_found=rag_found,
+        tokens=llm_tokens,
+        model=model,
+        topic=topic,
+        cached=cached,
+    )
+    await run_in_threadpool(st.store.ingest, [turn])
+    return {"status": "recorded", "run_id": event_id}

@@ -1,0 +1,39 @@
+"""``GET /metrics``: the catalogue in the Prometheus text format.
+
+The registry (fresh per app, never the global one) is made on first scrape and kept in
+the app state. Loopback callers need no key by default, others a read key, like every
+read endpoint; ``metrics_public`` opens it to all.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import CollectorRegistry
+from starlette.concurrency import run_in_threadpool
+
+from chatwatch.metrics.prometheus import make_registry
+from chatwatch.server.auth import require
+from chatwatch.server.state import AppState, state
+
+__all__ = ["registry", "router"]
+
+router = APIRouter()
+_read_key = require("read")
+
+
+def registry(st: AppState) -> CollectorRegistry:
+    found = st.extras.get("prometheus_registry")
+    if found is None:
+        found = make_registry(st.catalogue, st.settings.prometheus_window)
+        st.extras["prometheus_registry"] = found
+    return found
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    st = state(request)
+    if not st.settings.metrics_public:
+        await _read_key(request)  # type: ignore[misc]
+    body = await run_in_threadpool(generate_latest, registry(st))
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

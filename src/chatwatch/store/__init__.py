@@ -1,0 +1,263 @@
+"""Persistence behind one small interface; SQLite by default, PostgreSQL by URL."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import weakref
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+from chatwatch.events import Event
+from chatwatch.store.aggregate import Aggregate, Filters
+from chatwatch.store.engine import is_sqlite, make_engine, migrate
+from chatwatch.store.reader import (
+    Bins,
+    Segment,
+    plan,
+    read_aggregate,
+    read_bucketed,
+    read_groups,
+    read_hist_bucketed,
+    read_histograms,
+    read_open_sessions,
+    read_top_users,
+    read_totals,
+)
+from chatwatch.store.rollup import DAY, HOUR
+from chatwatch.store.sessions_read import (
+    ErrorTurn,
+    SessionRow,
+    StoredEvent,
+    read_error_turns,
+    read_escalated_sessions,
+    read_recent_sessions,
+    read_services,
+    read_session,
+    read_session_events,
+)
+from chatwatch.store.writer import IngestResult, write_events
+
+__all__ = ["Aggregate", "Bins", "Filters", "IngestResult", "Segment", "Store"]
+
+
+class Store:
+    """Owns the engine and the one place transactions begin, commit and roll back."""
+
+    def __init__(
+        self,
+        url: str = "sqlite:///chatwatch.db",
+        *,
+        store_text: bool = False,
+        minute_retention_s: int = 7 * DAY,
+        auto_migrate: bool = True,
+    ) -> None:
+        self.engine: Engine = make_engine(url)
+        self.store_text = store_text
+        self.minute_retention_s = minute_retention_s
+        # SQLite has one writer; queueing threads here beats spinning on busy_timeout.
+        self._write_lock = threading.Lock() if is_sqlite(self.engine) else None
+        if auto_migrate:
+            migrate(self.engine)
+        # A forked child must not reuse the parent's connections (SQLAlchemy's advice).
+        ref = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: _reset_after_fork(ref))
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction: committed when the block ends, rolled back if it raises."""
+        if self._write_lock is not None:
+            with self._write_lock, self._begin_write() as conn:
+                yield conn
+        else:
+            with self._begin_write() as conn:
+                yield conn
+
+    @contextmanager
+    def _begin_write(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(chatwatch_write=True)
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def ingest(self, batch: Sequence[Event]) -> IngestResult:
+        """Store a validated batch; returns only after it is committed."""
+        with self.write() as conn:
+            return write_events(conn, batch, store_text=self.store_text)
+
+    def minute_cutoff(self, now: float | None = None) -> int:
+        """The hour boundary before which per-minute rollups may be gone."""
+        now = time.time() if now is None else now
+        return int(now - self.minute_retention_s) // HOUR * HOUR
+
+    def segments(self, start: int, end: int, now: float | None = None) -> list[Segment]:
+        """Buckets covering [start, end); past the minute retention, whole hours are used."""
+        cutoff = self.minute_cutoff(now)
+        if start >= cutoff:
+            return plan(start, end)
+        hour_start = start // HOUR * HOUR
+        if end <= cutoff:
+            return plan(hour_start, -(-end // HOUR) * HOUR, HOUR)
+        return plan(hour_start, cutoff, HOUR) + plan(cutoff, end)
+
+    def aggregate(
+        self,
+        start: int,
+        end: int,
+        filters: Filters = Filters(),
+        series: list[str] | None = None,
+        now: float | None = None,
+    ) -> Aggregate:
+        with self.read() as conn:
+            return read_aggregate(conn, self.segments(start, end, now), filters, series)
+
+    def aggregate_by(
+        self,
+        by: Sequence[str],
+        start: int,
+        end: int,
+        filters: Filters = Filters(),
+        series: list[str] | None = None,
+        now: float | None = None,
+    ) -> dict[tuple[Any, ...], Aggregate]:
+        """One Aggregate per value of the ``by`` columns (e.g. ``("service",)``)."""
+        with self.read() as conn:
+            return read_groups(conn, self.segments(start, end, now), filters, series, by)
+
+    def totals(
+        self, series: Sequence[str], filters: Filters = Filters()
+    ) -> list[tuple[str, str, str, str, str, str, int, float]]:
+        """All-time sums by every label column, from the daily rollups."""
+        with self.read() as conn:
+            return read_totals(conn, series, filters)
+
+    def histogram(
+        self,
+        series: str,
+        start: int,
+        end: int,
+        filters: Filters = Filters(),
+        model: str | None = None,
+        now: float | None = None,
+    ) -> Bins:
+        if model is not None:
+            filters = replace(filters, model=model)
+        grouped = self.histograms([series], start, end, filters, now=now)
+        merged: Bins = {}
+        for bins in grouped.values():
+            for index, n in bins.items():
+                merged[index] = merged.get(index, 0) + n
+        return merged
+
+    def histograms(
+        self,
+        series: Sequence[str],
+        start: int,
+        end: int,
+        filters: Filters = Filters(),
+        by: Sequence[str] = (),
+        now: float | None = None,
+    ) -> dict[tuple[Any, ...], Bins]:
+        """Histogram bins keyed by ``(*by values, series, model)``, in one query."""
+        with self.read() as conn:
+            return read_histograms(conn, self.segments(start, end, now), series, filters, by)
+
+    def bucketed(
+        self,
+        res: int,
+        start: int,
+        end: int,
+        filters: Filters = Filters(),
+        series: list[str] | None = None,
+    ) -> dict[int, Aggregate]:
+        with self.read() as conn:
+            return read_bucketed(conn, res, start // res * res, end, filters, series)
+
+    def hist_bucketed(
+        self, res: int, start: int, end: int, series: str, filters: Filters = Filters()
+    ) -> dict[int, Bins]:
+        with self.read() as conn:
+            return read_hist_bucketed(conn, res, start // res * res, end, series, filters)
+
+    def hist_groups_bucketed(
+        self, res: int, start: int, end: int, series: Sequence[str], filters: Filters = Filters()
+    ) -> dict[int, dict[tuple[str, str], Bins]]:
+        """Per bucket of size ``res``: bins keyed by ``(series, model)``."""
+        with self.read() as conn:
+            grouped = read_histograms(
+                conn, [(res, start // res * res, end)], series, filters, ("bucket",)
+            )
+        out: dict[int, dict[tuple[str, str], Bins]] = {}
+        for (bucket, s, model), bins in grouped.items():
+            out.setdefault(int(bucket), {})[(s, model)] = bins
+        return out
+
+    def open_sessions(
+        self, since: float, filters: Filters = Filters(), *, by_service: bool = False
+    ) -> dict[str, tuple[int, int]]:
+        """Open sessions and WebSocket connections, keyed by service (``""``: all)."""
+        with self.read() as conn:
+            return read_open_sessions(conn, since, filters, by_service)
+
+    def top_users(
+        self, start: int, end: int, service: str | None = None, limit: int = 10
+    ) -> list[tuple[str, int]]:
+        with self.read() as conn:
+            return read_top_users(conn, start // DAY * DAY, end, service, limit)
+
+    # Single sessions and their raw events (the dashboard's tables and session page).
+
+    def recent_sessions(
+        self, since: float, until: float, service: str | None = None, limit: int = 20
+    ) -> list[SessionRow]:
+        with self.read() as conn:
+            return read_recent_sessions(conn, since, until, service, limit)
+
+    def escalated_sessions(
+        self, since: float, until: float, service: str | None = None, limit: int = 20
+    ) -> list[SessionRow]:
+        with self.read() as conn:
+            return read_escalated_sessions(conn, since, until, service, limit)
+
+    def error_turns(
+        self, since: float, until: float, service: str | None = None, limit: int = 20
+    ) -> list[ErrorTurn]:
+        with self.read() as conn:
+            return read_error_turns(conn, since, until, service, limit)
+
+    def session(self, service: str, session_id: str) -> SessionRow | None:
+        with self.read() as conn:
+            return read_session(conn, service, session_id)
+
+    def session_events(self, service: str, session_id: str) -> list[StoredEvent]:
+        with self.read() as conn:
+            return read_session_events(conn, service, session_id)
+
+    def services(self, since: float = 0.0) -> list[str]:
+        with self.read() as conn:
+            return read_services(conn, since)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _reset_after_fork(ref: weakref.ref[Store]) -> None:
+    store = ref()
+    if store is not None:
+        store.engine.dispose(close=False)
+        if store._write_lock is not None:
+            store._write_lock = threading.Lock()

@@ -1,0 +1,200 @@
+"""Reads answered from rollups: a window is split into whole days, hours and minutes, so
+its cost is a few buckets per resolution whatever the number of events.
+
+Filters match exactly on the rollup columns; which filters apply to which metric is the
+catalogue's business (a filter on a column a series does not carry would empty it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, Connection, Select, Table, and_, func, or_, select
+
+from chatwatch.store.aggregate import Aggregate, Filters
+from chatwatch.store.rollup import DAY, HOUR, MINUTE
+from chatwatch.store.schema import rollup_hist, rollups, sessions, user_activity
+
+__all__ = [
+    "Segment",
+    "plan",
+    "read_aggregate",
+    "read_bucketed",
+    "read_groups",
+    "read_hist_bucketed",
+    "read_histograms",
+    "read_open_sessions",
+    "read_top_users",
+    "read_totals",
+]
+
+_Q = TypeVar("_Q", bound=Select[Any])
+
+Segment = tuple[int, int, int]  # (res, lo, hi): buckets of size res in [lo, hi)
+Bins = dict[int, int]
+_FILTERED = ("service", "user_type", "channel", "model")
+
+
+def plan(start: int, end: int, finest: int = MINUTE) -> list[Segment]:
+    """Cover [start, end) with the coarsest whole buckets; both ends multiples of ``finest``."""
+    levels = [r for r in (DAY, HOUR, MINUTE) if r >= finest]
+    return _plan(start, end, levels)
+
+
+def _plan(start: int, end: int, levels: list[int]) -> list[Segment]:
+    if start >= end or not levels:
+        return []
+    res, finer = levels[0], levels[1:]
+    lo = -(-start // res) * res
+    hi = end // res * res
+    if lo >= hi:
+        return _plan(start, end, finer)
+    return [*_plan(start, lo, finer), (res, lo, hi), *_plan(hi, end, finer)]
+
+
+def _filtered(query: _Q, table: Table, filters: Filters) -> _Q:
+    for name in _FILTERED:
+        value = getattr(filters, name)
+        if value is not None:
+            query = query.where(table.c[name] == value)
+    return query
+
+
+def _within(table: Table, segments: Sequence[Segment]) -> ColumnElement[bool]:
+    """One condition for all segments, so a window is one query (one index range each)."""
+    c = table.c
+    terms = [and_(c.res == res, c.bucket >= lo, c.bucket < hi) for res, lo, hi in segments]
+    return terms[0] if len(terms) == 1 else or_(*terms)
+
+
+def read_groups(
+    conn: Connection,
+    segments: Sequence[Segment],
+    filters: Filters,
+    series: Sequence[str] | None = None,
+    by: Sequence[str] = (),
+) -> dict[tuple[Any, ...], Aggregate]:
+    """Summed cells per value of the ``by`` columns (``()``: one Aggregate for everything)."""
+    if not segments:
+        return {}
+    r = rollups.c
+    keys = [r[name] for name in by]
+    query = select(*keys, r.series, r.model, r.dim, func.sum(r.n), func.sum(r.total)).where(
+        _within(rollups, segments)
+    )
+    if series is not None:
+        query = query.where(r.series.in_(list(series)))
+    query = _filtered(query, rollups, filters).group_by(*keys, r.series, r.model, r.dim)
+    out: dict[tuple[Any, ...], Aggregate] = {}
+    width = len(keys)
+    for row in conn.execute(query):
+        s, m, d, n, total = row[width:]
+        out.setdefault(tuple(row[:width]), Aggregate()).add(s, m, d, n, total)
+    return out
+
+
+def read_aggregate(
+    conn: Connection,
+    segments: Sequence[Segment],
+    filters: Filters,
+    series: Sequence[str] | None = None,
+) -> Aggregate:
+    return read_groups(conn, segments, filters, series).get((), Aggregate())
+
+
+def read_totals(
+    conn: Connection, series: Sequence[str], filters: Filters = Filters()
+) -> list[tuple[str, str, str, str, str, str, int, float]]:
+    """All-time sums from the daily rollups (never compacted), by every label column:
+    ``(service, series, model, dim, user_type, channel, n, total)``."""
+    r = rollups.c
+    labels = (r.service, r.series, r.model, r.dim, r.user_type, r.channel)
+    query = select(*labels, func.sum(r.n), func.sum(r.total)).where(
+        r.res == DAY, r.series.in_(list(series))
+    )
+    query = _filtered(query, rollups, filters).group_by(*labels)
+    return [
+        (svc, s, m, d, ut, ch, int(n), float(total))
+        for svc, s, m, d, ut, ch, n, total in conn.execute(query)
+    ]
+
+
+def read_bucketed(
+    conn: Connection, res: int, lo: int, hi: int, filters: Filters, series: list[str] | None
+) -> dict[int, Aggregate]:
+    """One Aggregate per bucket of size ``res`` in [lo, hi): the points of a chart."""
+    groups = read_groups(conn, [(res, lo, hi)], filters, series, by=("bucket",))
+    return {int(key[0]): agg for key, agg in groups.items()}
+
+
+def read_histograms(
+    conn: Connection,
+    segments: Sequence[Segment],
+    series: Sequence[str],
+    filters: Filters,
+    by: Sequence[str] = (),
+) -> dict[tuple[Any, ...], Bins]:
+    """Summed histogram bins keyed by ``(*by values, series, model)``."""
+    if not segments:
+        return {}
+    h = rollup_hist.c
+    keys = [h[name] for name in by]
+    query = select(*keys, h.series, h.model, h.bin, func.sum(h.n)).where(
+        _within(rollup_hist, segments), h.series.in_(list(series))
+    )
+    query = _filtered(query, rollup_hist, filters).group_by(*keys, h.series, h.model, h.bin)
+    out: dict[tuple[Any, ...], Bins] = {}
+    width = len(keys) + 2
+    for row in conn.execute(query):
+        index, n = row[width:]
+        bins = out.setdefault(tuple(row[:width]), {})
+        bins[index] = bins.get(index, 0) + int(n)
+    return out
+
+
+def read_hist_bucketed(
+    conn: Connection, res: int, lo: int, hi: int, series: str, filters: Filters
+) -> dict[int, Bins]:
+    grouped = read_histograms(conn, [(res, lo, hi)], [series], filters, by=("bucket",))
+    out: dict[int, Bins] = {}
+    for (bucket, _series, _model), bins in grouped.items():
+        target = out.setdefault(int(bucket), {})
+        for index, n in bins.items():
+            target[index] = target.get(index, 0) + n
+    return out
+
+
+def read_open_sessions(
+    conn: Connection, since: float, filters: Filters, by_service: bool = False
+) -> dict[str, tuple[int, int]]:
+    """Sessions not ended and seen since ``since``, and their open WebSocket connections,
+    per service (``""`` for all when not ``by_service``)."""
+    s = sessions.c
+    # max(open, 0) summed portably: (|x| + x) / 2
+    doubled = func.coalesce(func.sum(func.abs(s.open_connections) + s.open_connections), 0)
+    keys = [s.service] if by_service else []
+    query = select(*keys, func.count(), doubled).where(s.last_seen >= since, s.ended_at.is_(None))
+    for name in ("service", "user_type", "channel"):
+        value = getattr(filters, name)
+        if value is not None:
+            query = query.where(s[name] == value)
+    query = query.group_by(*keys)
+    out: dict[str, tuple[int, int]] = {}
+    for row in conn.execute(query):
+        service = row[0] if by_service else ""
+        count, twice = row[-2:]
+        out[service] = (int(count), int(twice) // 2)
+    return out
+
+
+def read_top_users(
+    conn: Connection, day_lo: int, day_hi: int, service: str | None, limit: int
+) -> list[tuple[str, int]]:
+    u = user_activity.c
+    total = func.sum(u.messages).label("messages")
+    query = select(u.user_id, total).where(u.day >= day_lo, u.day < day_hi)
+    if service is not None:
+        query = query.where(u.service == service)
+    query = query.group_by(u.user_id).order_by(total.desc(), u.user_id).limit(limit)
+    return [(user, int(n)) for user, n in conn.execute(query)]

@@ -1,0 +1,338 @@
+"""Turn a batch of new events into rollup increments: the only place events are counted.
+
+Every increment is made per minute and then folded into hours and days, so a read of
+any window is answered from a few buckets per resolution. The series below are what the
+metric catalogue reads; each is a count ``n`` and a sum ``total`` per key.
+
+Every row carries the event's ``service`` and ``user_type``; ``channel`` is set on the
+session and connection series, empty elsewhere (``sessions_escalated`` and
+``sessions_reconnected`` take the session's stored user_type and channel).
+
+| series | one per | model | dim | total |
+| --- | --- | --- | --- | --- |
+| turns | turn | turn model | | response_time_ms |
+| turns_failed | failed turn | turn model | error_type | |
+| turns_cached | cached turn | turn model | | |
+| turn_tokens | turn with tokens | turn model | | tokens |
+| turns_rag_used / turns_rag_found | turn using RAG / finding something | turn model | | |
+| topics | turn with a topic | turn model | topic | |
+| rt_prom | turn | turn model | Prometheus ``le`` bucket | |
+| messages | message (a turn is two) | | sender_type | |
+| llm_calls | LLM call | model | | latency_ms |
+| llm_failed | failed LLM call | model | error_type | |
+| llm_input_tokens / llm_output_tokens | LLM call | model | | tokens |
+| llm_cost | priced LLM call | model | | cost_usd |
+| llm_unpriced | LLM call with no known price | model | | |
+| llm_prom | LLM call | model | Prometheus ``le`` bucket | |
+| rag_searches | RAG search | | | search_time_ms |
+| rag_scored | search with results and a similarity | | | similarity |
+| rag_no_results / rag_cache_hits | search | | | |
+| rag_sim_bins | search with a similarity | | lower edge of a 0.05 bin | |
+| cache_lookups | cache lookup | | kind | 1 per hit |
+| connections | WebSocket connection event | | action | |
+| sessions_started / sessions_ended | session | | | |
+| sessions_escalated / sessions_reconnected | session, the first time (by the writer) | | | |
+| escalations | escalation | | | |
+| ratings | rated feedback | | rating 1-5 | rating |
+| thumbs | thumbs feedback | | up / down | |
+
+Histograms (``rollup_hist``, bins of :mod:`chatwatch.sketch`, keyed by model like the
+series they come with): ``turn_rt`` and ``llm_latency`` in ms, ``rag_search_time`` in ms.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from chatwatch.events import (
+    CacheLookup,
+    Connection,
+    Escalation,
+    Event,
+    Feedback,
+    LLMCall,
+    Message,
+    RAGSearch,
+    SessionEnded,
+    SessionStarted,
+    Turn,
+)
+from chatwatch.pricing import cost_usd
+from chatwatch.sketch import bin_of
+
+__all__ = [
+    "DAY",
+    "HOUR",
+    "MINUTE",
+    "PROM_BUCKETS",
+    "RESOLUTIONS",
+    "Delta",
+    "SessionDelta",
+    "compute_delta",
+    "priced_cost",
+    "prom_bucket",
+]
+
+MINUTE, HOUR, DAY = 60, 3600, 86400
+RESOLUTIONS = (MINUTE, HOUR, DAY)
+PROM_BUCKETS: tuple[float, ...] = (0.1, 0.5, 1.0, 2.0, 5.0, 10.0)
+_PROM_LABELS = (*tuple(repr(b) for b in PROM_BUCKETS), "+Inf")
+
+# (bucket, service, series, model, dim, user_type, channel)
+CountKey = tuple[int, str, str, str, str, str, str]
+# (bucket, service, series, model, user_type, channel, bin)
+HistKey = tuple[int, str, str, str, str, str, int]
+
+
+def prom_bucket(value_ms: float) -> str:
+    """The ``le`` label of the smallest guide-000 bucket holding the value."""
+    seconds = value_ms / 1000.0
+    for bound, label in zip(PROM_BUCKETS, _PROM_LABELS, strict=False):
+        if seconds <= bound:
+            return label
+    return "+Inf"
+
+
+@dataclass
+class SessionDelta:
+    service: str
+    session_id: str
+    user_id: str | None = None
+    user_type: str | None = None
+    channel: str | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    last_seen: float = 0.0
+    turns: int = 0
+    errors: int = 0
+    messages: int = 0
+    reconnects: int = 0
+    first_reconnect: float | None = None
+    open_connections: int = 0
+    escalated_at: float | None = None
+    rating_sum: int = 0
+    rating_n: int = 0
+
+
+def _add(counts: dict[CountKey, list[float]], key: CountKey, total: float = 0.0) -> None:
+    cell = counts.get(key)
+    if cell is None:
+        counts[key] = [1, total]
+    else:
+        cell[0] += 1
+        cell[1] += total
+
+
+@dataclass
+class Delta:
+    counts: dict[CountKey, list[float]] = field(default_factory=dict)
+    hist: dict[HistKey, int] = field(default_factory=dict)
+    sessions: dict[tuple[str, str], SessionDelta] = field(default_factory=dict)
+    users: dict[tuple[int, str, str], int] = field(default_factory=dict)
+
+    def observe(self, key: HistKey) -> None:
+        hist = self.hist
+        hist[key] = hist.get(key, 0) + 1
+
+    def session(self, e: Event, ts: float) -> SessionDelta | None:
+        if e.session_id is None:
+            return None
+        key = (e.service, e.session_id)
+        s = self.sessions.get(key)
+        if s is None:
+            s = self.sessions[key] = SessionDelta(e.service, e.session_id)
+        if ts > s.last_seen:
+            s.last_seen = ts
+        s.user_id = s.user_id or e.user_id
+        s.user_type = s.user_type or e.user_type
+        return s
+
+    def user_message(self, e: Event, ts: float) -> None:
+        if e.user_id is not None:
+            key = (int(ts // DAY) * DAY, e.service, e.user_id)
+            self.users[key] = self.users.get(key, 0) + 1
+
+    def folded(self) -> tuple[dict[tuple[Any, ...], list[float]], dict[tuple[Any, ...], int]]:
+        """Minute increments plus the same folded into hours and days, keyed with ``res``."""
+        counts: dict[tuple[Any, ...], list[float]] = {}
+        for key, (n, total) in self.counts.items():
+            rest = key[1:]
+            for res in RESOLUTIONS:
+                full = (res, key[0] // res * res, *rest)
+                cell = counts.get(full)
+                if cell is None:
+                    counts[full] = [n, total]
+                else:
+                    cell[0] += n
+                    cell[1] += total
+        hist: dict[tuple[Any, ...], int] = {}
+        for hkey, n in self.hist.items():
+            hrest = hkey[1:]
+            for res in RESOLUTIONS:
+                hfull = (res, hkey[0] // res * res, *hrest)
+                hist[hfull] = hist.get(hfull, 0) + n
+        return counts, hist
+
+
+# Each handler gets the event, its time, its minute and its user type ("" when unknown);
+# keys are built inline because this loop is the ingest hot path.
+
+
+def _turn(d: Delta, e: Turn, ts: float, m: int, ut: str) -> None:
+    c = d.counts
+    svc = e.service
+    model = e.model or ""
+    rt = e.response_time_ms
+    _add(c, (m, svc, "turns", model, "", ut, ""), rt)
+    d.observe((m, svc, "turn_rt", "", ut, "", bin_of(rt)))
+    _add(c, (m, svc, "rt_prom", "", prom_bucket(rt), ut, ""))
+    if not e.success:
+        _add(c, (m, svc, "turns_failed", model, e.error_type or "unknown", ut, ""))
+    if e.cached:
+        _add(c, (m, svc, "turns_cached", "", "", ut, ""))
+    if e.tokens is not None:
+        _add(c, (m, svc, "turn_tokens", model, "", ut, ""), float(e.tokens))
+    if e.rag_used or e.rag_found:
+        _add(c, (m, svc, "turns_rag_used", "", "", ut, ""))
+        if e.rag_found:
+            _add(c, (m, svc, "turns_rag_found", "", "", ut, ""))
+    if e.topic:
+        _add(c, (m, svc, "topics", "", e.topic, ut, ""))
+    _add(c, (m, svc, "messages", "", e.sender_type, ut, ""))
+    _add(c, (m, svc, "messages", "", "assistant", ut, ""))
+    d.user_message(e, ts)
+    s = d.session(e, ts)
+    if s is not None:
+        s.turns += 1
+        s.messages += 2
+        s.errors += 0 if e.success else 1
+
+
+def _llm_call(d: Delta, e: LLMCall, ts: float, m: int, ut: str) -> None:
+    c = d.counts
+    svc = e.service
+    model = e.model
+    latency = e.latency_ms
+    _add(c, (m, svc, "llm_calls", model, "", ut, ""), latency)
+    d.observe((m, svc, "llm_latency", model, ut, "", bin_of(latency)))
+    _add(c, (m, svc, "llm_prom", model, prom_bucket(latency), ut, ""))
+    _add(c, (m, svc, "llm_input_tokens", model, "", ut, ""), float(e.input_tokens))
+    _add(c, (m, svc, "llm_output_tokens", model, "", ut, ""), float(e.output_tokens))
+    cost = priced_cost(e)
+    if cost is not None:
+        _add(c, (m, svc, "llm_cost", model, "", ut, ""), cost)
+    else:
+        _add(c, (m, svc, "llm_unpriced", model, "", ut, ""))
+    if not e.success:
+        _add(c, (m, svc, "llm_failed", model, e.error_type or "unknown", ut, ""))
+    d.session(e, ts)
+
+
+def _rag_search(d: Delta, e: RAGSearch, ts: float, m: int, ut: str) -> None:
+    c = d.counts
+    svc = e.service
+    _add(c, (m, svc, "rag_searches", "", "", ut, ""), e.search_time_ms)
+    d.observe((m, svc, "rag_search_time", "", ut, "", bin_of(e.search_time_ms)))
+    similarity = e.similarity
+    if e.results == 0:
+        _add(c, (m, svc, "rag_no_results", "", "", ut, ""))
+    elif similarity is not None:
+        _add(c, (m, svc, "rag_scored", "", "", ut, ""), similarity)
+    if similarity is not None:
+        edge = max(min(math.floor(similarity * 20), 19), -20) / 20
+        _add(c, (m, svc, "rag_sim_bins", "", f"{edge:.2f}", ut, ""))
+    if e.cache_hit:
+        _add(c, (m, svc, "rag_cache_hits", "", "", ut, ""))
+    d.session(e, ts)
+
+
+def _cache_lookup(d: Delta, e: CacheLookup, ts: float, m: int, ut: str) -> None:
+    _add(d.counts, (m, e.service, "cache_lookups", "", e.kind, ut, ""), 1.0 if e.hit else 0.0)
+    d.session(e, ts)
+
+
+def _connection(d: Delta, e: Connection, ts: float, m: int, ut: str) -> None:
+    _add(d.counts, (m, e.service, "connections", "", e.action, ut, e.channel))
+    s = d.session(e, ts)
+    if s is not None:
+        s.channel = s.channel or e.channel
+        s.open_connections += -1 if e.action == "disconnect" else 1
+        if e.action == "reconnect":
+            s.reconnects += 1
+            if s.first_reconnect is None or ts < s.first_reconnect:
+                s.first_reconnect = ts
+
+
+def _session_started(d: Delta, e: SessionStarted, ts: float, m: int, ut: str) -> None:
+    _add(d.counts, (m, e.service, "sessions_started", "", "", ut, e.channel))
+    s = d.session(e, ts)
+    if s is not None:
+        s.channel = e.channel
+        s.started_at = ts if s.started_at is None else min(s.started_at, ts)
+
+
+def _session_ended(d: Delta, e: SessionEnded, ts: float, m: int, ut: str) -> None:
+    _add(d.counts, (m, e.service, "sessions_ended", "", "", ut, e.channel or ""))
+    s = d.session(e, ts)
+    if s is not None:
+        s.ended_at = ts if s.ended_at is None else max(s.ended_at, ts)
+
+
+def _feedback(d: Delta, e: Feedback, ts: float, m: int, ut: str) -> None:
+    if e.rating is not None:
+        _add(d.counts, (m, e.service, "ratings", "", str(e.rating), ut, ""), float(e.rating))
+    if e.thumbs is not None:
+        _add(d.counts, (m, e.service, "thumbs", "", e.thumbs, ut, ""))
+    s = d.session(e, ts)
+    if s is not None and e.rating is not None:
+        s.rating_sum += e.rating
+        s.rating_n += 1
+
+
+def _escalation(d: Delta, e: Escalation, ts: float, m: int, ut: str) -> None:
+    _add(d.counts, (m, e.service, "escalations", "", "", ut, ""))
+    s = d.session(e, ts)
+    if s is not None:
+        s.escalated_at = ts if s.escalated_at is None else min(s.escalated_at, ts)
+
+
+def _message(d: Delta, e: Message, ts: float, m: int, ut: str) -> None:
+    _add(d.counts, (m, e.service, "messages", "", e.sender_type, ut, ""))
+    if e.sender_type == "user":
+        d.user_message(e, ts)
+    s = d.session(e, ts)
+    if s is not None:
+        s.messages += 1
+
+
+_HANDLERS: dict[str, Callable[[Delta, Any, float, int, str], None]] = {
+    "turn": _turn,
+    "llm_call": _llm_call,
+    "rag_search": _rag_search,
+    "cache_lookup": _cache_lookup,
+    "connection": _connection,
+    "session_started": _session_started,
+    "session_ended": _session_ended,
+    "feedback": _feedback,
+    "escalation": _escalation,
+    "message": _message,
+}
+
+
+def priced_cost(e: LLMCall) -> float | None:
+    """The call's own cost, else the price table's; None when the model is not priced."""
+    if e.cost_usd is not None:
+        return e.cost_usd
+    return cost_usd(e.model, e.input_tokens, e.output_tokens)
+
+
+def compute_delta(events: Iterable[Event]) -> Delta:
+    delta = Delta()
+    handlers = _HANDLERS
+    for e in events:
+        ts = e.ts.timestamp()
+        handlers[e.type](delta, e, ts, int(ts // MINUTE) * MINUTE, e.user_type or "")
+    return delta

@@ -1,0 +1,200 @@
+"""Tables. Alembic migrations under ``migrations/`` create exactly these (a test compares)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+events = Table(
+    "events",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("ts", Float, nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("service", String(64), nullable=False),
+    Column("session_id", String(128)),
+    Column("run_id", String(64)),
+    Column("user_id", String(128)),
+    Column("data", Text, nullable=False),
+    Index("ix_events_ts", "ts"),
+    Index("ix_events_session", "service", "session_id"),
+)
+
+ROLLUP_KEY = ("res", "bucket", "service", "series", "model", "dim", "user_type", "channel")
+
+rollups = Table(
+    "rollups",
+    metadata,
+    Column("res", Integer, primary_key=True),
+    Column("bucket", BigInteger, primary_key=True),
+    Column("service", String(64), primary_key=True),
+    Column("series", String(32), primary_key=True),
+    Column("model", String(128), primary_key=True),
+    Column("dim", String(128), primary_key=True),
+    Column("user_type", String(64), primary_key=True),
+    Column("channel", String(64), primary_key=True),
+    Column("n", BigInteger, nullable=False),
+    Column("total", Float, nullable=False),
+)
+
+HIST_KEY = ("res", "bucket", "service", "series", "model", "user_type", "channel", "bin")
+
+rollup_hist = Table(
+    "rollup_hist",
+    metadata,
+    Column("res", Integer, primary_key=True),
+    Column("bucket", BigInteger, primary_key=True),
+    Column("service", String(64), primary_key=True),
+    Column("series", String(32), primary_key=True),
+    Column("model", String(128), primary_key=True),
+    Column("user_type", String(64), primary_key=True),
+    Column("channel", String(64), primary_key=True),
+    Column("bin", Integer, primary_key=True),
+    Column("n", BigInteger, nullable=False),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("service", String(64), primary_key=True),
+    Column("session_id", String(128), primary_key=True),
+    Column("user_id", String(128)),
+    Column("user_type", String(64)),
+    Column("channel", String(64)),
+    Column("started_at", Float),
+    Column("ended_at", Float),
+    Column("last_seen", Float, nullable=False),
+    Column("turns", Integer, nullable=False),
+    Column("errors", Integer, nullable=False),
+    Column("messages", Integer, nullable=False),
+    Column("reconnects", Integer, nullable=False),
+    Column("open_connections", Integer, nullable=False),
+    Column("escalated_at", Float),
+    Column("rating_sum", Integer, nullable=False),
+    Column("rating_n", Integer, nullable=False),
+    Index("ix_sessions_last_seen", "last_seen"),
+)
+
+user_activity = Table(
+    "user_activity",
+    metadata,
+    Column("day", BigInteger, primary_key=True),
+    Column("service", String(64), primary_key=True),
+    Column("user_id", String(128), primary_key=True),
+    Column("messages", BigInteger, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False),
+    Column("scope", String(16), nullable=False),
+    Column("prefix", String(16), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+    Column("revoked", Boolean, nullable=False, default=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+# Generated once on first use and shared by every replica (e.g. the dashboard cookie key).
+secrets = Table(
+    "secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", String(255), nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+# Alerts (chatwatch.alerts): one row per rule and label set, every transition, silences,
+# and the outbox of notifications still to deliver (retried until sent or given up).
+alert_states = Table(
+    "alert_states",
+    metadata,
+    Column("rule", String(128), primary_key=True),
+    Column("fingerprint", String(32), primary_key=True),
+    Column("labels", Text, nullable=False),
+    Column("annotations", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("level", String(16)),
+    Column("value", Float),
+    Column("threshold", Float),
+    Column("unit", String(16)),
+    Column("active_since", Float),
+    Column("fired_at", Float),
+    Column("resolved_at", Float),
+    Column("evaluated_at", Float, nullable=False),
+    Column("last_active_at", Float),
+    Column("last_critical_at", Float),
+    Column("notified_at", Float),
+    Column("notified_level", String(16)),
+    Index("ix_alert_states_state", "state"),
+)
+
+alert_history = Table(
+    "alert_history",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ts", Float, nullable=False),
+    Column("rule", String(128), nullable=False),
+    Column("fingerprint", String(32), nullable=False),
+    Column("labels", Text, nullable=False),
+    Column("from_state", String(16), nullable=False),
+    Column("to_state", String(16), nullable=False),
+    Column("from_level", String(16)),
+    Column("level", String(16)),
+    Column("value", Float),
+    Column("threshold", Float),
+    Index("ix_alert_history_ts", "ts"),
+    Index("ix_alert_history_rule_ts", "rule", "ts"),
+)
+
+alert_silences = Table(
+    "alert_silences",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("matchers", Text, nullable=False),
+    Column("starts_at", Float, nullable=False),
+    Column("ends_at", Float, nullable=False),
+    Column("created_by", String(128), nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_alert_silences_ends_at", "ends_at"),
+)
+
+alert_outbox = Table(
+    "alert_outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", Float, nullable=False),
+    Column("channel", String(64), nullable=False),
+    Column("rule", String(128), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("sent_at", Float),
+    Column("failed_at", Float),
+    Column("last_error", Text),
+    Index("ix_alert_outbox_due", "sent_at", "failed_at", "next_attempt_at"),
+)

@@ -1,0 +1,236 @@
+"""Ingest: store new events and their rollups in one transaction.
+
+An event whose id is already stored is skipped, so a retried batch never counts twice;
+only the events actually inserted are rolled up.
+
+This is the ingest hot path, so rows go to the driver's ``executemany`` as plain tuples
+with SQL written once per dialect (SQLAlchemy's per-row parameter handling cost three
+times the database's own work). On SQLite the store holds the only write transaction, so
+the ids already stored are looked up first and the rest inserted plainly; PostgreSQL,
+with concurrent writers, relies on ``ON CONFLICT DO NOTHING RETURNING``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Connection, select, tuple_
+from sqlalchemy.dialects import postgresql
+
+from chatwatch.events import Event, LLMCall
+from chatwatch.store.rollup import MINUTE, Delta, SessionDelta, compute_delta, priced_cost
+from chatwatch.store.schema import HIST_KEY, ROLLUP_KEY, events, sessions
+
+__all__ = ["IngestResult", "write_events"]
+
+_COMMON = {"id", "ts", "service", "session_id", "user_id", "type"}
+_TEXT = {"input_text", "output_text", "text", "comment"}
+_EVENT_COLUMNS = ("id", "ts", "type", "service", "session_id", "run_id", "user_id", "data")
+_LOOKUP_CHUNK = 500
+
+_SESSION_COLUMNS = (
+    "service",
+    "session_id",
+    "user_id",
+    "user_type",
+    "channel",
+    "started_at",
+    "ended_at",
+    "last_seen",
+    "turns",
+    "errors",
+    "messages",
+    "reconnects",
+    "open_connections",
+    "escalated_at",
+    "rating_sum",
+    "rating_n",
+)
+_SESSION_MERGE = {
+    "user_id": "coalesce",
+    "user_type": "coalesce",
+    "channel": "coalesce",
+    "started_at": "least",
+    "ended_at": "greatest",
+    "last_seen": "greatest",
+    "escalated_at": "least",
+}
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    accepted: int
+    duplicates: int
+
+
+def write_events(conn: Connection, batch: Sequence[Event], *, store_text: bool) -> IngestResult:
+    """Run inside a write transaction; the caller commits."""
+    unique: dict[str, Event] = {}
+    for e in batch:
+        unique.setdefault(e.id, e)
+    exclude = _COMMON if store_text else _COMMON | _TEXT
+    rows = {e.id: _row(e, exclude) for e in unique.values()}
+    inserted = _insert_new(conn, rows)
+    fresh = [e for e in unique.values() if e.id in inserted]
+    if fresh:
+        delta = compute_delta(fresh)
+        _apply_sessions(conn, delta)
+        _apply_rollups(conn, delta)
+    return IngestResult(accepted=len(fresh), duplicates=len(batch) - len(fresh))
+
+
+def _row(e: Event, exclude: set[str]) -> tuple[Any, ...]:
+    if isinstance(e, LLMCall) and e.cost_usd is None:
+        cost = priced_cost(e)
+        data = e.model_dump_json(exclude=exclude, exclude_none=True)
+        if cost is not None:
+            data = f'{data[:-1]},"cost_usd":{cost!r}}}'
+    else:
+        data = e.model_dump_json(exclude=exclude, exclude_none=True)
+    run_id = getattr(e, "run_id", None)
+    return (e.id, e.ts.timestamp(), e.type, e.service, e.session_id, run_id, e.user_id, data)
+
+
+def _insert_new(conn: Connection, rows: dict[str, tuple[Any, ...]]) -> set[str]:
+    """Insert the rows whose id is not stored yet; returns the ids inserted."""
+    if not rows:
+        return set()
+    if conn.dialect.name == "postgresql":
+        stmt = postgresql.insert(events).on_conflict_do_nothing(index_elements=["id"])
+        result = conn.execute(
+            stmt.returning(events.c.id),
+            [dict(zip(_EVENT_COLUMNS, row, strict=True)) for row in rows.values()],
+        )
+        return set(result.scalars().all())
+    ids = list(rows)
+    stored: set[str] = set()
+    for start in range(0, len(ids), _LOOKUP_CHUNK):
+        chunk = ids[start : start + _LOOKUP_CHUNK]
+        marks = ",".join("?" * len(chunk))
+        found = conn.exec_driver_sql(f"SELECT id FROM events WHERE id IN ({marks})", tuple(chunk))
+        stored.update(found.scalars())
+    new = [row for key, row in rows.items() if key not in stored]
+    if new:
+        conn.exec_driver_sql(_insert_sql(conn.dialect.name, "events", _EVENT_COLUMNS), new)
+    return {row[0] for row in new}
+
+
+@cache
+def _insert_sql(dialect: str, table: str, columns: tuple[str, ...], upsert: str = "") -> str:
+    mark = "?" if dialect == "sqlite" else "%s"
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+    return f"{sql} {upsert}" if upsert else sql
+
+
+@cache
+def _upsert_sql(dialect: str, table: str, key: tuple[str, ...], sums: tuple[str, ...]) -> str:
+    """Insert, or add the new row's ``sums`` columns to the stored row's."""
+    adds = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in sums)
+    upsert = f"ON CONFLICT ({', '.join(key)}) DO UPDATE SET {adds}"
+    return _insert_sql(dialect, table, key + sums, upsert)
+
+
+def _execute_many(conn: Connection, sql: str, rows: Iterable[tuple[Any, ...]]) -> None:
+    params = list(rows)
+    if params:
+        conn.exec_driver_sql(sql, params)
+
+
+def _apply_rollups(conn: Connection, delta: Delta) -> None:
+    counts, hist = delta.folded()
+    dialect = conn.dialect.name
+    _execute_many(
+        conn,
+        _upsert_sql(dialect, "rollups", ROLLUP_KEY, ("n", "total")),
+        ((*key, cell[0], cell[1]) for key, cell in sorted(counts.items())),
+    )
+    _execute_many(
+        conn,
+        _upsert_sql(dialect, "rollup_hist", HIST_KEY, ("n",)),
+        ((*key, n) for key, n in sorted(hist.items())),
+    )
+    _execute_many(
+        conn,
+        _upsert_sql(dialect, "user_activity", ("day", "service", "user_id"), ("messages",)),
+        ((*key, n) for key, n in sorted(delta.users.items())),
+    )
+
+
+def _apply_sessions(conn: Connection, delta: Delta) -> None:
+    """Upsert per-session state, and count sessions escalating or reconnecting first now."""
+    if not delta.sessions:
+        return
+    keys = sorted(delta.sessions)
+    known: dict[tuple[str, str], tuple[float | None, int]] = {}
+    query = select(
+        sessions.c.service, sessions.c.session_id, sessions.c.escalated_at, sessions.c.reconnects
+    )
+    for start in range(0, len(keys), 400):
+        chunk = keys[start : start + 400]
+        where = tuple_(sessions.c.service, sessions.c.session_id).in_(chunk)
+        for service, sid, escalated_at, reconnects in conn.execute(query.where(where)):
+            known[(service, sid)] = (escalated_at, reconnects)
+    for key in keys:
+        s = delta.sessions[key]
+        escalated_before, reconnects_before = known.get(key, (None, 0))
+        if s.escalated_at is not None and escalated_before is None:
+            _count_session(delta, s, "sessions_escalated", s.escalated_at)
+        if s.first_reconnect is not None and not reconnects_before:
+            _count_session(delta, s, "sessions_reconnected", s.first_reconnect)
+    _execute_many(
+        conn,
+        _session_upsert_sql(conn.dialect.name),
+        (_session_row(delta.sessions[key]) for key in keys),
+    )
+
+
+@cache
+def _session_upsert_sql(dialect: str) -> str:
+    least, greatest = ("least", "greatest") if dialect == "postgresql" else ("min", "max")
+    merge = []
+    for column in _SESSION_COLUMNS[2:]:
+        old, new = f"sessions.{column}", f"excluded.{column}"
+        how = _SESSION_MERGE.get(column, "add")
+        if how == "coalesce":
+            merge.append(f"{column} = coalesce({old}, {new})")
+        elif how == "add":
+            merge.append(f"{column} = {old} + {new}")
+        else:
+            fn = least if how == "least" else greatest
+            pair = f"coalesce({old}, {new}), coalesce({new}, {old})"
+            merge.append(f"{column} = {fn}({pair})")
+    upsert = f"ON CONFLICT (service, session_id) DO UPDATE SET {', '.join(merge)}"
+    return _insert_sql(dialect, "sessions", _SESSION_COLUMNS, upsert)
+
+
+def _count_session(delta: Delta, s: SessionDelta, series: str, ts: float) -> None:
+    key = (int(ts // MINUTE) * MINUTE, s.service, series, "", "", s.user_type or "", "")
+    cell = delta.counts.get(key)
+    if cell is None:
+        delta.counts[key] = [1, 0.0]
+    else:
+        cell[0] += 1
+
+
+def _session_row(s: SessionDelta) -> tuple[Any, ...]:
+    return (
+        s.service,
+        s.session_id,
+        s.user_id,
+        s.user_type,
+        s.channel,
+        s.started_at,
+        s.ended_at,
+        s.last_seen,
+        s.turns,
+        s.errors,
+        s.messages,
+        s.reconnects,
+        s.open_connections,
+        s.escalated_at,
+        s.rating_sum,
+        s.rating_n,
+    )

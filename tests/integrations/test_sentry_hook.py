@@ -1,0 +1,31 @@
+"""The Sentry hook ties errors to chatwatch runs."""
+
+from __future__ import annotations
+
+import pytest
+
+from chatwatch import CaptureTransport, Client
+from chatwatch.integrations.sentry import before_send, sentry_options
+
+
+def test_errors_inside_a_turn_carry_its_run_and_session() -> None:
+    """Inside a turn the event is tagged with run and session ids; outside it is untouched."""
+    client = Client(transport=CaptureTransport())
+    assert before_send({"message": "x"}, {}) == {"message": "x"}
+    with client.turn(session_id="s-7") as turn:
+        event = before_send({"message": "boom"}, {})
+    assert event is not None
+    assert event["tags"] == {"chatwatch.run_id": turn.run_id, "chatwatch.session_id": "s-7"}
+    client.close()
+
+
+def test_options_follow_the_guide(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No personal data, 10 % tracing, DSN and environment from the environment."""
+    monkeypatch.setenv("SENTRY_DSN", "https://key@sentry.example/1")
+    monkeypatch.delenv("ENVIRONMENT", raising=False)
+    options = sentry_options(traces_sample_rate=0.2)
+    assert options["send_default_pii"] is False
+    assert options["dsn"] == "https://key@sentry.example/1"
+    assert options["environment"] == "production"
+    assert options["traces_sample_rate"] == 0.2
+    assert options["before_send"] is before_send
