@@ -13,9 +13,10 @@ from fastapi import FastAPI
 
 from chatwatch.config import Settings
 from chatwatch.metrics import Catalogue
-from chatwatch.server import export, health, ingest, monitoring, otlp
+from chatwatch.server import export, health, ingest, monitoring, otlp, prometheus
 from chatwatch.server.state import AppState
 from chatwatch.store import Store
+from chatwatch.store.maintenance import maintenance_task
 
 __all__ = ["BackgroundTask", "create_app"]
 
@@ -27,6 +28,8 @@ BackgroundTask = Callable[[AppState], Coroutine[Any, Any, None]]
 def _background_tasks(st: AppState) -> list[BackgroundTask]:
     """Long-running loops started with the server (maintenance, alert evaluation)."""
     tasks: list[BackgroundTask] = list(st.extras.get("background", []))
+    if st.settings.maintenance_interval_s > 0:
+        tasks.append(maintenance_task)
     return tasks
 
 
@@ -60,6 +63,6 @@ def create_app(
     st.extras["background"] = list(background or [])
     app = FastAPI(title="chatwatch", version="0.1.0", lifespan=_lifespan)
     app.state.chatwatch = st
-    for module in (health, ingest, monitoring, export, otlp):
+    for module in (health, ingest, monitoring, export, otlp, prometheus):
         app.include_router(module.router)
     return app
