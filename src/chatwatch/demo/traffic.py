@@ -198,7 +198,7 @@ class _Session:
         model = rng.choices(list(MODELS), [m[0] for m in MODELS.values()])[0]
         _, median, provider = MODELS[model]
         call: dict[str, Any] = {"model": model, "provider": provider, "run_id": run_id}
-        error = _pick(rng, LLM_ERRORS) if rng.random() < 0.03 else None
+        error = _pick(rng, LLM_ERRORS) if rng.random() < 0.045 else None
         if error is None:
             call["input_tokens"] = rng.randint(500, 1400) if context else rng.randint(120, 450)
             call["output_tokens"] = rng.randint(60, 420)

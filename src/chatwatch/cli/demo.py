@@ -1,0 +1,229 @@
+"""``chatwatch demo``: the server on a SQLite file, fed with realistic synthetic traffic.
+
+Two assistants like the guides' (``sophie``, a WebSocket support bot, and ``treq``, a RAG
+service) get a backfilled history, written straight into the store, and then live
+traffic sent through the SDK over HTTP, so every part of chatwatch has data to show.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import secrets
+import signal
+import socket
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+
+from chatwatch.cli._app import app, console, err_console, settings_for
+from chatwatch.dashboard.users import UserExists, create_user, set_password
+from chatwatch.demo.history import Stream, backfill
+from chatwatch.demo.live import LiveTraffic
+from chatwatch.demo.traffic import Traffic
+from chatwatch.sdk import Client
+from chatwatch.server import create_app
+from chatwatch.server.keys import create_key
+from chatwatch.store import Store
+from chatwatch.store.engine import normalize_url
+from chatwatch.store.schema import events
+
+__all__ = ["DEMO_ALIASES", "SERVICES", "demo"]
+
+# The share of the traffic each demo assistant gets.
+SERVICES: dict[str, float] = {"sophie": 0.6, "treq": 0.4}
+# Guide 003's per-model keys: model_8b_calls, model_70b_calls, model_glm4_calls.
+DEMO_ALIASES: dict[str, str] = {
+    "8b": "llama-3.1-8b-instant",
+    "70b": "llama-3.3-70b-versatile",
+    "glm4": "glm-4",
+}
+ADMIN = "admin"
+
+
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on")] = 8000,
+    db: Annotated[
+        str, typer.Option("--db", help="SQLite file or database URL for the demo data")
+    ] = "chatwatch-demo.db",
+    rate: Annotated[
+        float, typer.Option(min=0.01, max=500, help="Turns per second, all assistants together")
+    ] = 0.5,
+    history: Annotated[
+        float, typer.Option(min=0, max=24 * 30, help="Hours of history to backfill")
+    ] = 24.0,
+    seed: Annotated[int | None, typer.Option(help="Seed for reproducible traffic")] = None,
+    reset: Annotated[bool, typer.Option(help="Delete the demo SQLite file first")] = False,
+) -> None:
+    """Start the server with synthetic chat traffic; prints the URLs, keys and login."""
+    url = normalize_url(db)
+    _check_port(host, port)
+    if reset:
+        _remove_sqlite(url)
+    settings = settings_for(url)
+    if not settings.model_aliases:
+        settings = settings.model_copy(update={"model_aliases": DEMO_ALIASES})
+    store = Store(
+        url,
+        store_text=settings.store_text,
+        minute_retention_s=settings.minute_retention_days * 86400,
+    )
+    ingest_key = create_key(store, "ingest", "demo traffic")
+    read_key = create_key(store, "read", "demo reader")
+    password = _admin_password(store)
+    streams = _streams(store, rate, history, seed)
+    application = create_app(settings, store)
+    server = uvicorn.Server(uvicorn.Config(application, host=host, port=port, log_level="warning"))
+    base = f"http://{_connect_host(host)}:{port}"
+    clients = [Client(base, ingest_key, service=s.service) for s in streams]
+    live = LiveTraffic(list(zip(streams, clients, strict=True)))
+    info = {"url": base, "ingest": ingest_key, "read": read_key, "password": password}
+    threading.Thread(target=_announce, args=(server, live, info, url), daemon=True).start()
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        live.stop(flush_timeout=0.5)
+        store.close()
+    console.print(f"stopped; the demo data stays in {db}", highlight=False, markup=False)
+
+
+def _streams(store: Store, rate: float, hours: float, seed: int | None) -> list[Stream]:
+    """The demo assistants' traffic, with history backfilled up to now."""
+    now = time.time()
+    start = now - hours * 3600
+    last = _last_event_ts(store)
+    if last is not None and last > start:
+        console.print(f"continuing the stored history (last event {_ago(now - last)} ago)")
+        start = last
+    rng = random.Random(seed)
+    streams = [
+        Stream(
+            name, Traffic(random.Random(rng.getrandbits(64)), time.time, rate * share, start=start)
+        )
+        for name, share in SERVICES.items()
+    ]
+    if now - start >= 60:
+        _backfill(store, streams, start, now)
+    return streams
+
+
+def _backfill(store: Store, streams: list[Stream], start: float, until: float) -> None:
+    columns = (
+        TextColumn("backfilling {task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[events]:>9,} events"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task(_ago(until - start) + " of traffic", total=until - start, events=0)
+
+        def update(at: float, stored: int) -> None:
+            progress.update(task, completed=at - start, events=stored)
+
+        backfill(store, streams, start, until, on_progress=update)
+
+
+def _announce(server: uvicorn.Server, live: LiveTraffic, info: dict[str, str], url: str) -> None:
+    """Once the server listens: start the live traffic and print where to look."""
+    while not server.started:
+        if server.should_exit:
+            return
+        time.sleep(0.05)
+    live.start()
+    base = info["url"]
+    lines = [
+        "",
+        "chatwatch demo is running",
+        f"  dashboard    {base}/chat/analytics/   (login: {ADMIN} / {info['password']})",
+        f"  metrics      {base}/monitoring/metrics",
+        f"  summary      {base}/monitoring/stats/summary",
+        f"  prometheus   {base}/metrics",
+        f"  ingest key   {info['ingest']}",
+        f"  read key     {info['read']}   (curl -H 'Authorization: Bearer <read key>' ...)",
+        f"  database     {url}",
+        f"  traffic      {', '.join(SERVICES)}: live events through the SDK every second",
+        "Ctrl+C to stop",
+    ]
+    for line in lines:
+        console.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
+def _admin_password(store: Store) -> str:
+    """A fresh password for the demo admin (created, or reset when the file is reused)."""
+    password = secrets.token_urlsafe(12)
+    try:
+        create_user(store, ADMIN, password)
+    except UserExists:
+        set_password(store, ADMIN, password)
+    return password
+
+
+def _last_event_ts(store: Store) -> float | None:
+    with store.read() as conn:
+        value = conn.execute(select(func.max(events.c.ts))).scalar()
+    return None if value is None else float(value)
+
+
+def _check_port(host: str, port: int) -> None:
+    """Fail before the backfill, not after it, when the port is taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            err_console.print(
+                f"cannot listen on {host}:{port} ({exc.strerror}); try --port",
+                highlight=False,
+                markup=False,
+            )
+            raise typer.Exit(1) from None
+
+
+def _remove_sqlite(url: str) -> None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        err_console.print("--reset only deletes a SQLite file; use a fresh database instead")
+        raise typer.Exit(2)
+    for suffix in ("", "-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            Path(parsed.database + suffix).unlink()
+
+
+def _connect_host(host: str) -> str:
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
+def _ago(seconds: float) -> str:
+    if seconds >= 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 60:.0f} min"
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt

@@ -1,0 +1,172 @@
+"""``chatwatch demo`` as a user runs it: a URL with live traffic, keys that work, clean stop."""
+
+from __future__ import annotations
+
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+import httpx
+import pytest
+
+from chatwatch.dashboard.users import verify_user
+from chatwatch.store import Store
+
+START_TIMEOUT = 60.0
+LIVE_TIMEOUT = 20.0  # the promise is ten seconds; leave room for a loaded CI machine
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Demo:
+    """The demo command in a subprocess, its output read line by line in a thread."""
+
+    def __init__(self, *args: str) -> None:
+        code = "from chatwatch.cli import main; main()"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", code, "demo", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        assert self.proc.stdout is not None
+        threading.Thread(target=self._pump, args=(self.proc.stdout,), daemon=True).start()
+
+    def _pump(self, stream: IO[str]) -> None:
+        for line in stream:
+            self._queue.put(line.rstrip("\n"))
+        self._queue.put(None)
+
+    def wait_for(self, text: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not any(text in line for line in self.lines):
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"{text!r} not printed; output so far: {self.lines}"
+            try:
+                line = self._queue.get(timeout=remaining)
+            except queue.Empty:
+                continue
+            assert line is not None, f"demo exited early: {self.lines}"
+            self.lines.append(line)
+
+    def value(self, label: str) -> str:
+        """The first word after ``label`` on the banner line that starts with it."""
+        for line in self.lines:
+            if line.strip().startswith(label):
+                return line.strip()[len(label) :].split()[0]
+        raise AssertionError(f"no {label!r} line in {self.lines}")
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        try:
+            code = self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            raise
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                line = self._queue.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if line is None:
+                break
+            self.lines.append(line)
+        self.close()
+        return code
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
+
+
+@pytest.fixture
+def demo_db(tmp_path: Path) -> Path:
+    return tmp_path / "demo.db"
+
+
+@pytest.fixture
+def demo(demo_db: Path) -> Iterator[Demo]:
+    port = free_port()
+    args = ["--port", str(port), "--db", str(demo_db), "--history", "0.25", "--rate", "5"]
+    running = Demo(*args, "--seed", "3")
+    yield running
+    running.close()
+
+
+def _total(url: str) -> int:
+    response = httpx.get(url, params={"window": "5m"}, timeout=10)
+    response.raise_for_status()
+    return int(response.json()["chat"]["total_requests"])
+
+
+def test_demo_prints_a_url_whose_metrics_show_live_traffic(demo: Demo, demo_db: Path) -> None:
+    """The printed /monitoring/metrics URL shows traffic, growing live, until Ctrl+C."""
+    demo.wait_for("Ctrl+C to stop", START_TIMEOUT)
+    url = demo.value("metrics")
+    assert url.endswith("/monitoring/metrics")
+    first = _total(url)
+    assert first > 0  # the backfilled quarter hour
+    deadline = time.monotonic() + LIVE_TIMEOUT
+    while _total(url) <= first:
+        assert time.monotonic() < deadline, "no live traffic arrived"
+        time.sleep(0.25)
+    document = httpx.get(url, timeout=10).json()
+    assert {"model_8b_calls", "model_70b_calls", "model_glm4_calls"} <= set(document["llm"])
+    assert document["llm"]["model_8b_calls"] > document["llm"]["model_glm4_calls"] > 0
+
+    base = url.removesuffix("/monitoring/metrics")
+    ingest = httpx.post(
+        f"{base}/api/v1/events",
+        json=[],
+        headers={"Authorization": f"Bearer {demo.value('ingest key')}"},
+        timeout=10,
+    )
+    assert ingest.status_code == 202
+    read = httpx.get(
+        f"{base}/monitoring/stats/summary",
+        headers={"Authorization": f"Bearer {demo.value('read key')}"},
+        timeout=10,
+    )
+    assert read.status_code == 200 and read.json()["total_requests"] > 0
+
+    assert demo.stop() == 0
+    assert any("stopped" in line for line in demo.lines)
+    login = next(line for line in demo.lines if "login:" in line)
+    password = login.split("login: admin / ")[1].rstrip(")").strip()
+    store = Store(f"sqlite:///{demo_db}")
+    try:
+        assert verify_user(store, "admin", password) is not None
+    finally:
+        store.close()
+
+
+def test_a_taken_port_fails_fast_with_a_message(demo_db: Path) -> None:
+    """The port is checked before the backfill: a clear message and a non-zero exit."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        demo = Demo("--port", str(port), "--db", str(demo_db), "--history", "24")
+        demo.proc.wait(timeout=30)
+        code = demo.stop()
+    assert code == 1
+    assert any(f"cannot listen on 127.0.0.1:{port}" in line for line in demo.lines)
+    assert not demo_db.exists()
