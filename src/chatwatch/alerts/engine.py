@@ -1,0 +1,252 @@
+"""Evaluation: read every rule's metric through the catalogue, advance each alert's state,
+and turn what changed into notifications.
+
+One round: the metric reads happen first, outside any write; then one write transaction
+loads the states, steps them, records transitions and writes the notifications to the
+outbox, so state and "notified" can never disagree. Delivery follows, per channel. On
+PostgreSQL a session advisory lock makes sure only one process evaluates at a time; on
+SQLite the write transaction serialises processes (a ``chatwatch check`` from cron next to
+``chatwatch serve`` sees the server's last round and does not notify twice).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy import text
+
+from chatwatch.alerts.model import fingerprint
+from chatwatch.alerts.notify import Delivery, channels, deliver_due, enqueue, log_group
+from chatwatch.alerts.rules import Rule, load_rules
+from chatwatch.alerts.sampling import Sample, sample_rules
+from chatwatch.alerts.silences import active_silences, is_silenced
+from chatwatch.alerts.state import (
+    StateRow,
+    level_rank,
+    load_states,
+    record_transition,
+    save_state,
+    step,
+)
+from chatwatch.config import Settings
+from chatwatch.metrics import Catalogue
+from chatwatch.store import Store
+
+__all__ = ["Round", "alert_task", "evaluate", "evaluation_lock"]
+
+log = logging.getLogger("chatwatch.alerts")
+_LOCK_KEY = 727100004
+
+
+@dataclass
+class Round:
+    """What one evaluation did."""
+
+    evaluated_at: float
+    states: list[StateRow] = field(default_factory=list)
+    transitions: int = 0
+    notifications: int = 0  # groups written to the outbox (or logged when no channel)
+    held: int = 0  # alerts whose notification a silence held back
+    delivery: Delivery = field(default_factory=Delivery)
+    skipped: bool = False  # another process holds the evaluation lock
+
+    @property
+    def worst(self) -> str:
+        """``ok``, ``warning`` or ``critical``: the highest level firing."""
+        rank = max((level_rank(s.level) for s in self.states if s.state == "firing"), default=0)
+        return ("ok", "warning", "critical")[rank]
+
+
+@contextmanager
+def evaluation_lock(store: Store) -> Iterator[bool]:
+    """True when this process may evaluate (always, except on a busy PostgreSQL)."""
+    if store.dialect != "postgresql":
+        yield True
+        return
+    with store.engine.connect() as conn:
+        got = bool(conn.execute(text(f"SELECT pg_try_advisory_lock({_LOCK_KEY})")).scalar())
+        conn.commit()
+        try:
+            yield got
+        finally:
+            if got:
+                conn.execute(text(f"SELECT pg_advisory_unlock({_LOCK_KEY})"))
+                conn.commit()
+
+
+def evaluate(
+    store: Store,
+    settings: Settings,
+    rules: Sequence[Rule] | None = None,
+    *,
+    now: float | None = None,
+    deliver: bool = True,
+) -> Round:
+    """One evaluation of every rule, its notifications, and delivery of what is due."""
+    now = time.time() if now is None else now
+    rules = list(load_rules(settings.rules_file) if rules is None else rules)
+    with evaluation_lock(store) as allowed:
+        if not allowed:
+            return Round(evaluated_at=now, skipped=True)
+        result = _evaluate(store, settings, rules, now)
+        if deliver:
+            result.delivery = deliver_due(store, settings, now)
+    return result
+
+
+def _evaluate(store: Store, settings: Settings, rules: list[Rule], now: float) -> Round:
+    catalogue = Catalogue(store, settings, clock=lambda: now)
+    by_name = {r.name: r for r in rules if r.enabled}
+    with store.read() as conn:
+        stored = load_states(conn)
+    watched = {k: row for k, row in stored.items() if row.state in ("pending", "firing")}
+    samples = sample_rules(catalogue, list(by_name.values()), watched.values())
+    result = Round(evaluated_at=now)
+    configured = list(channels(settings))
+    with store.write() as conn:
+        states = load_states(conn)
+        silences = active_silences(conn, now)
+        outgoing: dict[str, list[dict[str, Any]]] = {}
+        for rule_name, rule_samples in samples.items():
+            rule = by_name[rule_name]
+            for sample in rule_samples:
+                row = _advance(conn, states, rule, sample, now, result)
+                entry = _notification(row, rule, now, settings)
+                if entry is None:
+                    continue
+                if is_silenced(silences, row.labels_with_level()):
+                    result.held += 1
+                    if entry["status"] == "resolved":
+                        row.notified_at = row.notified_level = None
+                        save_state(conn, row)
+                    continue
+                outgoing.setdefault(rule_name, []).append(entry)
+                row.notified_at = None if entry["status"] == "resolved" else now
+                row.notified_level = None if entry["status"] == "resolved" else row.level
+                save_state(conn, row)
+        _retire(conn, states, by_name, now, result)
+        groups = [
+            {"rule": name, "created_at": now, "alerts": alerts}
+            for name, alerts in sorted(outgoing.items())
+        ]
+        for group in groups:
+            enqueue(conn, group, configured, now)
+        result.states = sorted(states.values(), key=lambda r: (r.rule, r.fingerprint))
+    for group in groups:
+        log_group(group)
+    result.notifications = len(groups)
+    return result
+
+
+def _advance(
+    conn: Any,
+    states: dict[tuple[str, str], StateRow],
+    rule: Rule,
+    sample: Sample,
+    now: float,
+    result: Round,
+) -> StateRow:
+    fp = fingerprint({"alertname": rule.name, **sample.labels})
+    row = states.get((rule.name, fp))
+    if row is None:
+        row = StateRow(rule.name, fp, {"alertname": rule.name, **sample.labels, **rule.labels})
+        states[(rule.name, fp)] = row
+    before = (row.state, row.level)
+    changed = step(row, rule, sample.value, sample.enough, now)
+    row.annotations = sample.annotations(rule, row.level or row.notified_level, row.threshold)
+    if changed:
+        result.transitions += 1
+        record_transition(conn, row, before[0], before[1], now)
+    if row.stored or row.state != "inactive":
+        save_state(conn, row)
+    return row
+
+
+def _notification(
+    row: StateRow, rule: Rule, now: float, settings: Settings
+) -> dict[str, Any] | None:
+    """The alert's entry in a notification, if one is due now."""
+    if row.state == "firing":
+        if row.notified_at is None:
+            reason = "new"
+        elif level_rank(row.level) > level_rank(row.notified_level):
+            reason = "escalated"
+        elif now - row.notified_at >= settings.alert_repeat_interval_s:
+            reason = "repeat"
+        else:
+            return None
+        return _entry(row, rule, "firing", reason)
+    if row.state == "resolved" and row.notified_at is not None:
+        return _entry(row, rule, "resolved", "resolved")
+    return None
+
+
+def _entry(row: StateRow, rule: Rule, status: str, reason: str) -> dict[str, Any]:
+    level = row.level or row.notified_level
+    return {
+        "status": status,
+        "reason": reason,
+        "rule": rule.name,
+        "metric": rule.metric,
+        "fingerprint": row.fingerprint,
+        "labels": {**row.labels, **({"severity": level} if level else {})},
+        "annotations": row.annotations,
+        "level": level,
+        "value": row.value,
+        "threshold": row.threshold,
+        "op": rule.comparison,
+        "unit": row.unit,
+        "window": rule.window,
+        "starts_at": row.fired_at or row.active_since,
+        "ends_at": row.resolved_at,
+    }
+
+
+def _retire(
+    conn: Any,
+    states: dict[tuple[str, str], StateRow],
+    rules: dict[str, Rule],
+    now: float,
+    result: Round,
+) -> None:
+    """Alerts of rules that were removed or disabled resolve (quietly)."""
+    for row in states.values():
+        if row.rule not in rules and row.state in ("pending", "firing"):
+            before = (row.state, row.level)
+            row.state, row.level, row.resolved_at, row.evaluated_at = "resolved", None, now, now
+            row.notified_at = row.notified_level = None
+            record_transition(conn, row, before[0], before[1], now)
+            save_state(conn, row)
+            result.transitions += 1
+
+
+class _HasStore(Protocol):
+    store: Store
+    settings: Settings
+
+
+async def alert_task(st: _HasStore, clock: Callable[[], float] = time.time) -> None:
+    """The server's loop: a round every ``alert_evaluation_interval_s`` (the first one an
+    interval after start). A failing round is logged and the loop goes on."""
+    rules = load_rules(st.settings.rules_file)
+    interval = st.settings.alert_evaluation_interval_s
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            done = await asyncio.to_thread(evaluate, st.store, st.settings, rules, now=clock())
+            if done.transitions or done.notifications:
+                log.info(
+                    "alerts: %d transitions, %d notifications, %d delivered, %d failed",
+                    done.transitions,
+                    done.notifications,
+                    done.delivery.sent,
+                    done.delivery.failed,
+                )
+        except Exception:
+            log.exception("alert evaluation failed; retrying next interval")

@@ -1,0 +1,83 @@
+"""E-mail over SMTP: STARTTLS, implicit TLS or plain; user and password from the
+environment (``CHATWATCH_SMTP_USER`` / ``CHATWATCH_SMTP_PASSWORD``), never logged."""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from typing import Any
+
+from chatwatch.alerts.notify.format import dashboard_url, subject, templates
+from chatwatch.config import Settings
+
+__all__ = ["EmailError", "alert_message", "email_configured", "send_message"]
+
+
+class EmailError(RuntimeError):
+    """A delivery failure, with a message that carries no secret."""
+
+
+def email_configured(settings: Settings) -> bool:
+    return bool(settings.smtp_host and settings.alert_emails)
+
+
+def alert_message(group: dict[str, Any], settings: Settings) -> EmailMessage:
+    """One message per notification group: plain text and HTML alternatives."""
+    env = templates("chatwatch.alerts")
+    context = {
+        "group": group,
+        "alerts": group["alerts"],
+        "dashboard": dashboard_url(settings.base_url),
+        "service_name": settings.service_name,
+    }
+    message = new_message(settings, subject(group))
+    message.set_content(env.get_template("alert_email.txt.j2").render(context))
+    message.add_alternative(env.get_template("alert_email.html.j2").render(context), subtype="html")
+    return message
+
+
+def new_message(settings: Settings, title: str) -> EmailMessage:
+    message = EmailMessage()
+    message["Subject"] = title
+    message["From"] = settings.alert_email_from
+    message["To"] = ", ".join(settings.alert_emails)
+    message["Date"] = formatdate(localtime=False, usegmt=True)
+    message["Message-ID"] = make_msgid(domain="chatwatch")
+    return message
+
+
+def send_message(settings: Settings, message: EmailMessage) -> None:
+    """Send through the configured SMTP server; raises EmailError without secrets."""
+    if not settings.smtp_host:
+        raise EmailError("no SMTP server configured (CHATWATCH_SMTP_HOST)")
+    if not settings.alert_emails:
+        raise EmailError("no recipients configured (CHATWATCH_ALERT_EMAILS)")
+    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+    try:
+        with _connect(settings) as smtp:
+            if settings.smtp_user and password is not None:
+                smtp.login(settings.smtp_user, password)
+            smtp.send_message(message)
+    except (OSError, smtplib.SMTPException) as exc:
+        text = f"{type(exc).__name__}: {exc}"
+        if password:
+            text = text.replace(password, "***")
+        raise EmailError(
+            f"SMTP {settings.smtp_host}:{settings.smtp_port} ({settings.smtp_security}): {text}"
+        ) from None
+
+
+def _connect(settings: Settings) -> smtplib.SMTP:
+    host, port, timeout = settings.smtp_host or "", settings.smtp_port, settings.smtp_timeout_s
+    if settings.smtp_security == "tls":
+        return smtplib.SMTP_SSL(host, port, timeout=timeout, context=ssl.create_default_context())
+    smtp = smtplib.SMTP(host, port, timeout=timeout)
+    if settings.smtp_security == "starttls":
+        try:
+            smtp.starttls(context=ssl.create_default_context())
+        except BaseException:
+            smtp.close()
+            raise
+    return smtp
