@@ -37,7 +37,8 @@ session and connection series, empty elsewhere (``sessions_escalated`` and
 | thumbs | thumbs feedback | | up / down | |
 
 Histograms (``rollup_hist``, bins of :mod:`chatwatch.sketch`, keyed by model like the
-series they come with): ``turn_rt`` and ``llm_latency`` in ms, ``rag_search_time`` in ms.
+series they come with): ``turn_rt`` (turn model) and ``llm_latency`` in ms,
+``rag_search_time`` in ms.
 """
 
 from __future__ import annotations
@@ -187,20 +188,20 @@ def _turn(d: Delta, e: Turn, ts: float, m: int, ut: str) -> None:
     model = e.model or ""
     rt = e.response_time_ms
     _add(c, (m, svc, "turns", model, "", ut, ""), rt)
-    d.observe((m, svc, "turn_rt", "", ut, "", bin_of(rt)))
+    d.observe((m, svc, "turn_rt", model, ut, "", bin_of(rt)))
     _add(c, (m, svc, "rt_prom", "", prom_bucket(rt), ut, ""))
     if not e.success:
         _add(c, (m, svc, "turns_failed", model, e.error_type or "unknown", ut, ""))
     if e.cached:
-        _add(c, (m, svc, "turns_cached", "", "", ut, ""))
+        _add(c, (m, svc, "turns_cached", model, "", ut, ""))
     if e.tokens is not None:
         _add(c, (m, svc, "turn_tokens", model, "", ut, ""), float(e.tokens))
     if e.rag_used or e.rag_found:
-        _add(c, (m, svc, "turns_rag_used", "", "", ut, ""))
+        _add(c, (m, svc, "turns_rag_used", model, "", ut, ""))
         if e.rag_found:
-            _add(c, (m, svc, "turns_rag_found", "", "", ut, ""))
+            _add(c, (m, svc, "turns_rag_found", model, "", ut, ""))
     if e.topic:
-        _add(c, (m, svc, "topics", "", e.topic, ut, ""))
+        _add(c, (m, svc, "topics", model, e.topic, ut, ""))
     _add(c, (m, svc, "messages", "", e.sender_type, ut, ""))
     _add(c, (m, svc, "messages", "", "assistant", ut, ""))
     d.user_message(e, ts)
@@ -242,7 +243,8 @@ def _rag_search(d: Delta, e: RAGSearch, ts: float, m: int, ut: str) -> None:
     elif similarity is not None:
         _add(c, (m, svc, "rag_scored", "", "", ut, ""), similarity)
     if similarity is not None:
-        edge = max(min(math.floor(similarity * 20), 19), -20) / 20
+        # the epsilon keeps 0.35 (6.999999... twentieths in floating point) in [0.35, 0.40)
+        edge = max(min(math.floor(similarity * 20 + 1e-9), 19), -20) / 20
         _add(c, (m, svc, "rag_sim_bins", "", f"{edge:.2f}", ut, ""))
     if e.cache_hit:
         _add(c, (m, svc, "rag_cache_hits", "", "", ut, ""))

@@ -164,22 +164,27 @@ def _apply_sessions(conn: Connection, delta: Delta) -> None:
     if not delta.sessions:
         return
     keys = sorted(delta.sessions)
-    known: dict[tuple[str, str], tuple[float | None, int]] = {}
-    query = select(
-        sessions.c.service, sessions.c.session_id, sessions.c.escalated_at, sessions.c.reconnects
-    )
+    known: dict[tuple[str, str], tuple[float | None, int, str | None, str | None]] = {}
+    c = sessions.c
+    query = select(c.service, c.session_id, c.escalated_at, c.reconnects, c.user_type, c.channel)
     for start in range(0, len(keys), 400):
         chunk = keys[start : start + 400]
         where = tuple_(sessions.c.service, sessions.c.session_id).in_(chunk)
-        for service, sid, escalated_at, reconnects in conn.execute(query.where(where)):
-            known[(service, sid)] = (escalated_at, reconnects)
+        for service, sid, escalated_at, reconnects, user_type, channel in conn.execute(
+            query.where(where)
+        ):
+            known[(service, sid)] = (escalated_at, reconnects, user_type, channel)
     for key in keys:
         s = delta.sessions[key]
-        escalated_before, reconnects_before = known.get(key, (None, 0))
+        escalated_before, reconnects_before, user_type, channel = known.get(
+            key, (None, 0, None, None)
+        )
+        # labelled like the session's stored row (the upsert keeps the first values seen)
+        labels = (user_type or s.user_type or "", channel or s.channel or "")
         if s.escalated_at is not None and escalated_before is None:
-            _count_session(delta, s, "sessions_escalated", s.escalated_at)
+            _count_session(delta, s, "sessions_escalated", s.escalated_at, labels)
         if s.first_reconnect is not None and not reconnects_before:
-            _count_session(delta, s, "sessions_reconnected", s.first_reconnect)
+            _count_session(delta, s, "sessions_reconnected", s.first_reconnect, labels)
     _execute_many(
         conn,
         _session_upsert_sql(conn.dialect.name),
@@ -206,8 +211,10 @@ def _session_upsert_sql(dialect: str) -> str:
     return _insert_sql(dialect, "sessions", _SESSION_COLUMNS, upsert)
 
 
-def _count_session(delta: Delta, s: SessionDelta, series: str, ts: float) -> None:
-    key = (int(ts // MINUTE) * MINUTE, s.service, series, "", "", s.user_type or "", "")
+def _count_session(
+    delta: Delta, s: SessionDelta, series: str, ts: float, labels: tuple[str, str]
+) -> None:
+    key = (int(ts // MINUTE) * MINUTE, s.service, series, "", "", *labels)
     cell = delta.counts.get(key)
     if cell is None:
         delta.counts[key] = [1, 0.0]
