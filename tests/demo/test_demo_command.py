@@ -111,8 +111,8 @@ def demo(demo_db: Path) -> Iterator[Demo]:
     running.close()
 
 
-def _total(url: str) -> int:
-    response = httpx.get(url, params={"window": "5m"}, timeout=10)
+def _total(http: httpx.Client, url: str) -> int:
+    response = http.get(url, params={"window": "5m"})
     response.raise_for_status()
     return int(response.json()["chat"]["total_requests"])
 
@@ -122,30 +122,32 @@ def test_demo_prints_a_url_whose_metrics_show_live_traffic(demo: Demo, demo_db: 
     demo.wait_for("Ctrl+C to stop", START_TIMEOUT)
     url = demo.value("metrics")
     assert url.endswith("/monitoring/metrics")
-    first = _total(url)
+    http = httpx.Client(timeout=10)
+    first = _total(http, url)
     assert first > 0  # the backfilled quarter hour
     deadline = time.monotonic() + LIVE_TIMEOUT
-    while _total(url) <= first:
+    while _total(http, url) <= first:
         assert time.monotonic() < deadline, "no live traffic arrived"
         time.sleep(0.25)
-    document = httpx.get(url, timeout=10).json()
+    document = http.get(url).json()
     assert {"model_8b_calls", "model_70b_calls", "model_glm4_calls"} <= set(document["llm"])
     assert document["llm"]["model_8b_calls"] > document["llm"]["model_glm4_calls"] > 0
 
     base = url.removesuffix("/monitoring/metrics")
-    ingest = httpx.post(
+    ingest = http.post(
         f"{base}/api/v1/events",
         json=[],
         headers={"Authorization": f"Bearer {demo.value('ingest key')}"},
         timeout=10,
     )
     assert ingest.status_code == 202
-    read = httpx.get(
+    read = http.get(
         f"{base}/monitoring/stats/summary",
         headers={"Authorization": f"Bearer {demo.value('read key')}"},
         timeout=10,
     )
     assert read.status_code == 200 and read.json()["total_requests"] > 0
+    http.close()
 
     assert demo.stop() == 0
     assert any("stopped" in line for line in demo.lines)
