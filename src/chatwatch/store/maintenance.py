@@ -1,9 +1,16 @@
-"""Keeping the store small: per-minute rollups past the minute retention are deleted
-(hour and day rows stay, and reads of those ranges already use hours, see
-``Store.segments``), and raw events past the event retention expire.
+"""Keeping the store small: compaction and retention.
 
-Work is done in bounded batches, each its own short write transaction, so ingest is
-never blocked for long. Every delete is idempotent; on PostgreSQL each batch also takes a
+Compaction: per-minute rollups older than the minute retention are deleted. Their hour
+and day rows already hold the same counts (every increment is folded into all three
+resolutions at ingest), and reads of ranges past the minute retention already use whole
+hours (``Store.segments``), so compaction never changes an answer.
+
+Retention: raw events older than the event retention expire, and so do the rows of
+sessions not seen since then. Rollups are kept: every metric stays answerable for any
+past window, and the all-time counters behind ``/metrics`` stay monotonic.
+
+Work is done in bounded batches, each its own short write transaction, so ingest is never
+blocked for long. Every delete is idempotent; on PostgreSQL each batch also takes a
 transaction-level advisory lock, so when several server processes run maintenance at
 once, one does the work and the others skip the round.
 """
@@ -17,17 +24,27 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import Connection, Table, delete, select, text, tuple_
+from sqlalchemy import Connection, Table, delete, func, select, text, tuple_
 
 from chatwatch.config import Settings
 from chatwatch.store import Store
 from chatwatch.store.rollup import DAY, MINUTE
-from chatwatch.store.schema import HIST_KEY, ROLLUP_KEY, events, rollup_hist, rollups
+from chatwatch.store.schema import HIST_KEY, ROLLUP_KEY, events, rollup_hist, rollups, sessions
 
-__all__ = ["MaintenanceResult", "maintenance_task", "run_maintenance"]
+__all__ = [
+    "KINDS",
+    "MaintenanceResult",
+    "Plan",
+    "count_expired",
+    "maintenance_task",
+    "plan_from_settings",
+    "run_from_settings",
+    "run_maintenance",
+]
 
 log = logging.getLogger("chatwatch.maintenance")
 _LOCK_KEY = 727100002
+KINDS = ("minute_rollups", "minute_histograms", "events", "sessions")
 
 
 @dataclass
@@ -35,17 +52,35 @@ class MaintenanceResult:
     minute_rollups: int = 0
     minute_histograms: int = 0
     events: int = 0
+    sessions: int = 0
     done: bool = True  # False: stopped at max_batches with work left
     skipped: bool = False  # another process holds the maintenance lock
 
     @property
     def deleted(self) -> int:
-        return self.minute_rollups + self.minute_histograms + self.events
+        return self.minute_rollups + self.minute_histograms + self.events + self.sessions
+
+    def add(self, other: MaintenanceResult) -> None:
+        for kind in KINDS:
+            setattr(self, kind, getattr(self, kind) + getattr(other, kind))
 
 
-class _HasStore(Protocol):
-    store: Store
-    settings: Settings
+@dataclass(frozen=True)
+class Plan:
+    """What a round deletes: rows before these cutoffs, ``batch_rows`` per transaction."""
+
+    minute_cutoff: int
+    event_cutoff: float
+    batch_rows: int = 20_000
+
+
+def plan_from_settings(store: Store, settings: Settings, now: float | None = None) -> Plan:
+    now = time.time() if now is None else now
+    return Plan(
+        minute_cutoff=store.minute_cutoff(now),
+        event_cutoff=now - settings.event_retention_days * DAY,
+        batch_rows=settings.maintenance_batch_rows,
+    )
 
 
 def _locked(conn: Connection) -> bool:
@@ -70,32 +105,62 @@ def _delete_events(conn: Connection, cutoff: float, n: int) -> int:
     return int(result.rowcount or 0)
 
 
-def run_maintenance(
-    store: Store,
-    *,
-    event_retention_s: float,
-    now: float | None = None,
-    batch_rows: int = 20_000,
-    max_batches: int | None = None,
-) -> MaintenanceResult:
-    """Delete expired minute rollups and events, ``batch_rows`` rows per transaction."""
-    now = time.time() if now is None else now
-    minute_cutoff = store.minute_cutoff(now)
-    event_cutoff = now - event_retention_s
-    result = MaintenanceResult()
-    jobs: list[tuple[str, Callable[[Connection], int]]] = [
+def _delete_sessions(conn: Connection, cutoff: float, n: int) -> int:
+    s = sessions.c
+    batch = select(s.service, s.session_id).where(s.last_seen < cutoff).limit(n)
+    result = conn.execute(delete(sessions).where(tuple_(s.service, s.session_id).in_(batch)))
+    return int(result.rowcount or 0)
+
+
+def _jobs(plan: Plan) -> list[tuple[str, Callable[[Connection], int]]]:
+    n = plan.batch_rows
+    return [
         (
             "minute_rollups",
-            lambda c: _delete_minutes(c, rollups, ROLLUP_KEY, minute_cutoff, batch_rows),
+            lambda c: _delete_minutes(c, rollups, ROLLUP_KEY, plan.minute_cutoff, n),
         ),
         (
             "minute_histograms",
-            lambda c: _delete_minutes(c, rollup_hist, HIST_KEY, minute_cutoff, batch_rows),
+            lambda c: _delete_minutes(c, rollup_hist, HIST_KEY, plan.minute_cutoff, n),
         ),
-        ("events", lambda c: _delete_events(c, event_cutoff, batch_rows)),
+        ("events", lambda c: _delete_events(c, plan.event_cutoff, n)),
+        ("sessions", lambda c: _delete_sessions(c, plan.event_cutoff, n)),
     ]
+
+
+def count_expired(store: Store, plan: Plan) -> MaintenanceResult:
+    """The rows a round would delete, per kind (for progress bars and dry runs)."""
+    queries = {
+        "minute_rollups": select(func.count()).where(
+            rollups.c.res == MINUTE, rollups.c.bucket < plan.minute_cutoff
+        ),
+        "minute_histograms": select(func.count()).where(
+            rollup_hist.c.res == MINUTE, rollup_hist.c.bucket < plan.minute_cutoff
+        ),
+        "events": select(func.count()).select_from(events).where(events.c.ts < plan.event_cutoff),
+        "sessions": select(func.count())
+        .select_from(sessions)
+        .where(sessions.c.last_seen < plan.event_cutoff),
+    }
+    out = MaintenanceResult()
+    with store.read() as conn:
+        for kind, query in queries.items():
+            setattr(out, kind, int(conn.execute(query).scalar() or 0))
+    return out
+
+
+def run_maintenance(
+    store: Store,
+    plan: Plan,
+    *,
+    max_batches: int | None = None,
+    progress: Callable[[str, int], None] | None = None,
+) -> MaintenanceResult:
+    """Delete expired minute rollups, events and sessions, one batch per transaction;
+    ``progress(kind, deleted)`` is called after each batch."""
+    result = MaintenanceResult()
     batches = 0
-    for field, job in jobs:
+    for kind, job in _jobs(plan):
         while True:
             if max_batches is not None and batches >= max_batches:
                 result.done = False
@@ -106,8 +171,10 @@ def run_maintenance(
                     result.skipped = True
                     return result
                 deleted = job(conn)
-            setattr(result, field, getattr(result, field) + deleted)
-            if deleted < batch_rows:
+            setattr(result, kind, getattr(result, kind) + deleted)
+            if progress is not None:
+                progress(kind, deleted)
+            if deleted < plan.batch_rows:
                 break
     return result
 
@@ -115,13 +182,12 @@ def run_maintenance(
 def run_from_settings(
     store: Store, settings: Settings, now: float | None = None, max_batches: int | None = None
 ) -> MaintenanceResult:
-    return run_maintenance(
-        store,
-        event_retention_s=settings.event_retention_days * DAY,
-        now=now,
-        batch_rows=settings.maintenance_batch_rows,
-        max_batches=max_batches,
-    )
+    return run_maintenance(store, plan_from_settings(store, settings, now), max_batches=max_batches)
+
+
+class _HasStore(Protocol):
+    store: Store
+    settings: Settings
 
 
 async def maintenance_task(st: _HasStore) -> None:
@@ -136,17 +202,13 @@ async def maintenance_task(st: _HasStore) -> None:
             total = MaintenanceResult()
             while True:
                 step = await asyncio.to_thread(run_from_settings, st.store, st.settings, None, 10)
-                total.minute_rollups += step.minute_rollups
-                total.minute_histograms += step.minute_histograms
-                total.events += step.events
+                total.add(step)
                 if step.done or step.skipped:
                     break
             if total.deleted:
                 log.info(
-                    "maintenance deleted %d minute rollups, %d minute histogram rows, %d events",
-                    total.minute_rollups,
-                    total.minute_histograms,
-                    total.events,
+                    "maintenance deleted %s",
+                    ", ".join(f"{getattr(total, k)} {k.replace('_', ' ')}" for k in KINDS),
                 )
         except Exception:
             log.exception("maintenance round failed; retrying next interval")
