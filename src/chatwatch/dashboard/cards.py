@@ -121,7 +121,8 @@ def _stat(cat: Catalogue, stat: _Stat, reading: Reading) -> dict[str, Any]:
     value = cat.value(stat.metric, reading)
     judge = cat.metric(stat.level_metric) if stat.level_metric else metric
     judged = value if judge is metric else cat.value(judge.name, reading)
-    level = judge.threshold.level(judged) if judge.threshold else "none"
+    # nothing to judge (no budget set, no samples) is neutral, not a reassuring green
+    level = judge.threshold.level(judged) if judge.threshold and judged is not None else "none"
     return {
         "metric": stat.metric,
         "label": stat.label,

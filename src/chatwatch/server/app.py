@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from chatwatch.config import Settings
+from chatwatch.dashboard import routes as dashboard_routes
 from chatwatch.metrics import Catalogue
 from chatwatch.server import export, health, ingest, monitoring, otlp, prometheus
 from chatwatch.server.state import AppState
@@ -63,6 +64,6 @@ def create_app(
     st.extras["background"] = list(background or [])
     app = FastAPI(title="chatwatch", version="0.1.0", lifespan=_lifespan)
     app.state.chatwatch = st
-    for module in (health, ingest, monitoring, export, otlp, prometheus):
+    for module in (health, ingest, monitoring, export, otlp, prometheus, dashboard_routes):
         app.include_router(module.router)
     return app
