@@ -52,6 +52,7 @@ class Round:
     states: list[StateRow] = field(default_factory=list)
     transitions: int = 0
     notifications: int = 0  # groups written to the outbox (or logged when no channel)
+    groups: list[dict[str, Any]] = field(default_factory=list)  # what was notified
     held: int = 0  # alerts whose notification a silence held back
     delivery: Delivery = field(default_factory=Delivery)
     skipped: bool = False  # another process holds the evaluation lock
@@ -141,6 +142,7 @@ def _evaluate(store: Store, settings: Settings, rules: list[Rule], now: float) -
     for group in groups:
         log_group(group)
     result.notifications = len(groups)
+    result.groups = groups
     return result
 
 
@@ -159,7 +161,9 @@ def _advance(
         states[(rule.name, fp)] = row
     before = (row.state, row.level)
     changed = step(row, rule, sample.value, sample.enough, now)
-    row.annotations = sample.annotations(rule, row.level or row.notified_level, row.threshold)
+    if row.last_active_at == now or not row.annotations:
+        # a resolved alert keeps the words of its last active evaluation (Alertmanager's way)
+        row.annotations = sample.annotations(rule, row.level or row.notified_level, row.threshold)
     if changed:
         result.transitions += 1
         record_transition(conn, row, before[0], before[1], now)

@@ -11,10 +11,11 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from chatwatch.alerts import alert_task
 from chatwatch.config import Settings
 from chatwatch.dashboard import routes as dashboard_routes
 from chatwatch.metrics import Catalogue
-from chatwatch.server import export, health, ingest, monitoring, otlp, prometheus
+from chatwatch.server import alerts_api, export, health, ingest, monitoring, otlp, prometheus
 from chatwatch.server.state import AppState
 from chatwatch.store import Store
 from chatwatch.store.maintenance import maintenance_task
@@ -31,6 +32,8 @@ def _background_tasks(st: AppState) -> list[BackgroundTask]:
     tasks: list[BackgroundTask] = list(st.extras.get("background", []))
     if st.settings.maintenance_interval_s > 0:
         tasks.append(maintenance_task)
+    if st.settings.alerts_enabled:
+        tasks.append(alert_task)
     return tasks
 
 
@@ -64,6 +67,15 @@ def create_app(
     st.extras["background"] = list(background or [])
     app = FastAPI(title="chatwatch", version="0.1.0", lifespan=_lifespan)
     app.state.chatwatch = st
-    for module in (health, ingest, monitoring, export, otlp, prometheus, dashboard_routes):
+    for module in (
+        health,
+        ingest,
+        monitoring,
+        export,
+        otlp,
+        prometheus,
+        dashboard_routes,
+        alerts_api,
+    ):
         app.include_router(module.router)
     return app

@@ -1,0 +1,111 @@
+"""Rules: the shipped defaults, and refusal of bad rules naming the rule and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from chatwatch.alerts import RulesError, load_rules, parse_rules
+from chatwatch.cli import app
+from chatwatch.metrics import METRICS
+
+
+def test_defaults_cover_every_catalogue_threshold() -> None:
+    """Every metric with a default threshold has a default rule at the same levels."""
+    rules = {r.metric: r for r in load_rules()}
+    for metric in METRICS:
+        if metric.threshold is None:
+            continue
+        rule = rules[metric.name]
+        assert rule.comparison == metric.threshold.op
+        assert (rule.warning, rule.critical) == (
+            metric.threshold.warning,
+            metric.threshold.critical,
+        )
+
+
+def test_guide_thresholds_in_defaults() -> None:
+    """Guide 000's and 003's named thresholds are there, warning and critical."""
+    rules = {r.name: r for r in load_rules()}
+    assert (rules["high_error_rate"].warning, rules["high_error_rate"].critical) == (5, 10)
+    assert (rules["slow_response_time"].warning, rules["slow_response_time"].critical) == (
+        2000,
+        5000,
+    )
+    assert rules["high_active_sessions"].critical == 90
+    assert rules["low_rag_similarity"].warning == 0.5
+    assert rules["high_memory_usage"].warning == 4000
+    assert rules["high_llm_latency"].by == ("service", "model")
+
+
+def _one(**fields: object) -> dict[str, object]:
+    return {"rules": [{"name": "r1", "metric": "error_rate", "warning": 5, **fields}]}
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"metric": "error_ratio"}, "metric"),
+        ({"window": "fortnight"}, "window"),
+        ({"for": "5 minutes"}, "for"),
+        ({"keep_firing_for": "-1m"}, "keep_firing_for"),
+        ({"critical": 3}, "(rule)"),
+        ({"min_samples": -1}, "min_samples"),
+        ({"colour": "red"}, "colour"),
+        ({"by": ["region"]}, "by"),
+        ({"summary": "value {valeu}"}, "summary"),
+        ({"labels": {"severity": "page"}}, "labels"),
+    ],
+)
+def test_bad_rule_names_rule_and_field(fields: dict[str, object], field: str) -> None:
+    """A bad rule is refused with a message naming the rule and the field."""
+    with pytest.raises(RulesError) as raised:
+        parse_rules(_one(**fields), "my.yaml")
+    message = str(raised.value)
+    assert "my.yaml" in message and "'r1'" in message
+    assert field.split(".")[0] in message
+
+
+def test_min_samples_needs_a_rate() -> None:
+    """min_samples on a metric that is not a rate over samples is refused."""
+    data = {"rules": [{"name": "mem", "metric": "memory_usage_mb", "warning": 1, "min_samples": 5}]}
+    with pytest.raises(RulesError, match="min_samples"):
+        parse_rules(data)
+
+
+def test_duplicate_names_refused() -> None:
+    """Two rules with one name are refused."""
+    data = {"rules": [{"name": "a", "metric": "error_rate"}, {"name": "a", "metric": "error_rate"}]}
+    with pytest.raises(RulesError, match="used twice"):
+        parse_rules(data)
+
+
+def test_defaults_block_and_catalogue_levels() -> None:
+    """The defaults block applies to every rule; omitted levels come from the catalogue."""
+    rules = parse_rules(
+        {
+            "defaults": {"window": "1h", "for": "5m", "labels": {"team": "chat"}},
+            "rules": [{"name": "errors", "metric": "error_rate", "labels": {"page": "yes"}}],
+        }
+    )
+    rule = rules[0]
+    assert rule.window == "1h" and rule.for_s == 300
+    assert rule.labels == {"team": "chat", "page": "yes"}
+    assert (rule.warning, rule.critical, rule.comparison) == (5.0, 10.0, ">")
+
+
+def test_rules_check_cli(tmp_path: Path) -> None:
+    """`chatwatch rules check` passes a good file and fails a bad one naming the field."""
+    good = tmp_path / "good.yaml"
+    good.write_text("rules:\n  - name: errors\n    metric: error_rate\n    warning: 3\n")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("rules:\n  - name: errors\n    metric: error_rate\n    window: soon\n")
+    runner = CliRunner()
+    ok = runner.invoke(app, ["rules", "check", str(good)])
+    assert ok.exit_code == 0, ok.output
+    assert "1 rules OK" in ok.output
+    failed = runner.invoke(app, ["rules", "check", str(bad)])
+    assert failed.exit_code == 1
+    assert "errors" in failed.output and "window" in failed.output
