@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chatwatch.cli import alerts, demo, export, keys, maintenance, serve, users  # noqa: F401  (registration)
+from chatwatch.cli import alerts, demo, export, keys, maintenance, report, serve, users  # noqa: F401  (registration)
 from chatwatch.cli._app import app
 
 __all__ = ["app", "main"]

@@ -1,0 +1,84 @@
+"""A known two-day workload for the report tests, and its expected numbers."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from itertools import count
+
+from chatwatch.events import Event, Feedback, LLMCall, Turn
+from chatwatch.store import Store
+
+DAY = date(2026, 3, 10)
+DAY_START = datetime(2026, 3, 10, tzinfo=UTC).timestamp()
+_ids = count()
+
+
+def _id(prefix: str) -> str:
+    return f"{prefix}{next(_ids):08d}"
+
+
+def fill(store: Store) -> None:
+    """Day before: 50 turns, 1 failed, 800 ms. The day: 100 turns (8 failed) spread over
+    hours 8-17, 1200 ms, topics billing 60 / shipping 40, LLM calls on two models."""
+    events: list[Event] = []
+    before = DAY_START - 86400
+    for i in range(50):
+        events.append(
+            Turn(
+                id=_id("b"),
+                ts=datetime.fromtimestamp(before + 3600 + i, UTC),
+                type="turn",
+                service="sophie",
+                response_time_ms=800,
+                success=i != 0,
+                topic="billing",
+                tokens=500,
+            )
+        )
+    for i in range(100):
+        ts = datetime.fromtimestamp(DAY_START + (8 + i // 10) * 3600 + i, UTC)
+        events.append(
+            Turn(
+                id=_id("t"),
+                ts=ts,
+                type="turn",
+                service="sophie",
+                response_time_ms=1200,
+                success=i % 10 != 9 or i >= 80,
+                error_type="Timeout" if i % 10 == 9 else None,
+                cached=i % 4 == 0,
+                topic="billing" if i < 60 else "shipping",
+                tokens=600,
+                rag_used=True,
+                rag_found=i % 20 != 0,
+            )
+        )
+    for i in range(60):
+        ts = datetime.fromtimestamp(DAY_START + 9 * 3600 + i, UTC)
+        model, latency = (
+            ("llama-3.1-8b-instant", 600.0) if i < 40 else ("llama-3.3-70b-versatile", 1800.0)
+        )
+        events.append(
+            LLMCall(
+                id=_id("l"),
+                ts=ts,
+                type="llm_call",
+                service="sophie",
+                model=model,
+                latency_ms=latency,
+                input_tokens=400,
+                output_tokens=100,
+                cost_usd=0.01,
+            )
+        )
+    for i, stars in enumerate([5, 4, 4, 3, 5]):
+        events.append(
+            Feedback(
+                id=_id("f"),
+                ts=datetime.fromtimestamp(DAY_START + 36000 + i, UTC),
+                type="feedback",
+                service="sophie",
+                rating=stars,
+            )
+        )
+    store.ingest(events)
