@@ -4,7 +4,9 @@ chosen times."""
 from __future__ import annotations
 
 import socket
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from itertools import count
 from typing import Any
 
@@ -77,3 +79,20 @@ def free_port() -> int:
 
 def make_settings(url: str, **overrides: Any) -> Settings:
     return Settings(database_url=url, _env_file=None, **overrides)  # type: ignore[call-arg]
+
+
+@dataclass
+class Mailbox:
+    port: int
+    messages: list[EmailMessage] = field(default_factory=list)
+    logins: list[tuple[str, str]] = field(default_factory=list)
+
+    def subjects(self) -> list[str]:
+        return [str(m["Subject"]) for m in self.messages]
+
+
+@dataclass
+class Receiver:
+    url: str
+    status: int = 200
+    bodies: list[dict[str, Any]] = field(default_factory=list)

@@ -6,16 +6,14 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from email import message_from_bytes, policy
-from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from alert_helpers import free_port
+from alert_helpers import Mailbox, Receiver, free_port
 
 from chatwatch.store import Store
 
@@ -25,16 +23,6 @@ def sqlite_store(tmp_path: Path) -> Iterator[Store]:
     store = Store(f"sqlite:///{tmp_path / 'alerts.db'}")
     yield store
     store.close()
-
-
-@dataclass
-class Mailbox:
-    port: int
-    messages: list[EmailMessage] = field(default_factory=list)
-    logins: list[tuple[str, str]] = field(default_factory=list)
-
-    def subjects(self) -> list[str]:
-        return [str(m["Subject"]) for m in self.messages]
 
 
 class _Handler:
@@ -73,13 +61,6 @@ def smtp_server() -> Iterator[Mailbox]:
     controller.start()
     yield box
     controller.stop()
-
-
-@dataclass
-class Receiver:
-    url: str
-    status: int = 200
-    bodies: list[dict[str, Any]] = field(default_factory=list)
 
 
 @pytest.fixture

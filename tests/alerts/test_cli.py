@@ -8,12 +8,11 @@ import time
 from pathlib import Path
 
 import pytest
-from alert_helpers import turns
+from alert_helpers import Mailbox, turns
 from typer.testing import CliRunner
 
 from chatwatch.cli import app
 from chatwatch.store import Store
-from conftest import Mailbox
 
 
 @pytest.fixture
@@ -126,3 +125,18 @@ def test_prometheus_rules_file(tmp_path: Path) -> None:
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "SUCCESS: 21 rules found" in checked.stdout
+
+
+def test_test_email(db: str, smtp_server: Mailbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`chatwatch test-email` sends one message; with SMTP down it exits 1 saying why."""
+    monkeypatch.setenv("CHATWATCH_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("CHATWATCH_SMTP_PORT", str(smtp_server.port))
+    monkeypatch.setenv("CHATWATCH_SMTP_SECURITY", "none")
+    runner = CliRunner()
+    sent = runner.invoke(app, ["test-email", "--to", "me@example.com"])
+    assert sent.exit_code == 0, sent.output
+    assert smtp_server.subjects() == ["[TEST] chatwatch alert e-mail"]
+    assert smtp_server.messages[0]["To"] == "me@example.com"
+    monkeypatch.setenv("CHATWATCH_SMTP_PORT", "1")
+    failed = runner.invoke(app, ["test-email", "--to", "me@example.com"])
+    assert failed.exit_code == 1 and "SMTP 127.0.0.1:1" in failed.output

@@ -6,14 +6,13 @@ import logging
 from typing import Any
 
 import pytest
-from alert_helpers import T0, make_settings, turns
+from alert_helpers import T0, Mailbox, Receiver, make_settings, turns
 
 from chatwatch.alerts import evaluate, parse_rules
 from chatwatch.alerts.notify import backoff
 from chatwatch.alerts.rules import Rule
 from chatwatch.store import Store
 from chatwatch.store.schema import alert_outbox
-from conftest import Mailbox, Receiver
 
 MIN = 60.0
 RULES: list[Rule] = parse_rules(

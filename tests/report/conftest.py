@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from email import message_from_bytes, policy
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from report_helpers import fill
+from report_helpers import Outbox, fill
 
 from chatwatch.store import Store
 
@@ -24,12 +22,6 @@ def report_db(tmp_path: Path) -> Iterator[str]:
     fill(store)
     store.close()
     yield url
-
-
-@dataclass
-class Outbox:
-    port: int
-    messages: list[EmailMessage] = field(default_factory=list)
 
 
 class _Handler:

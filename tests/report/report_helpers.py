@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from email.message import EmailMessage
 from itertools import count
 
 from chatwatch.events import Event, Feedback, LLMCall, Turn
@@ -82,3 +84,9 @@ def fill(store: Store) -> None:
             )
         )
     store.ingest(events)
+
+
+@dataclass
+class Outbox:
+    port: int
+    messages: list[EmailMessage] = field(default_factory=list)

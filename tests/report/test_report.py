@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from report_helpers import DAY, DAY_START
+from report_helpers import DAY, DAY_START, Outbox
 from typer.testing import CliRunner
 
 from chatwatch.alerts import evaluate, parse_rules
@@ -17,7 +17,6 @@ from chatwatch.metrics import Catalogue
 from chatwatch.report import Report, build_report, render_html
 from chatwatch.report.chart import BarChart, Series, nice_max, png
 from chatwatch.store import Store
-from conftest import Outbox
 
 
 def _settings(url: str) -> Settings:

@@ -1,0 +1,66 @@
+"""Evaluation inside `chatwatch serve`, and one evaluator at a time on PostgreSQL."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+import pytest
+from alert_helpers import T0, Receiver, make_settings, turns
+
+from chatwatch.alerts import evaluate, evaluation_lock, parse_rules
+from chatwatch.server import create_app
+from chatwatch.store import Store
+
+RULES = parse_rules(
+    {"rules": [{"name": "errors", "metric": "error_rate", "window": "5m", "min_samples": 10}]}
+)
+
+
+def test_server_evaluates_in_the_background(
+    db_url: str, make_server: type, receiver: Receiver
+) -> None:
+    """The server's loop evaluates every interval: the alert appears in the API and the
+    webhook receives it once."""
+    settings = make_settings(
+        db_url, alert_evaluation_interval_s=0.2, alert_webhook_urls=[receiver.url]
+    )
+    app = create_app(settings)
+    store: Store = app.state.chatwatch.store
+    turns(store, time.time() - 20, 40, failed=8)
+    server = make_server(app).start()
+    try:
+        deadline = time.monotonic() + 15
+        alerts: list[dict[str, object]] = []
+        while time.monotonic() < deadline:
+            alerts = httpx.get(f"{server.url}/api/v1/alerts").json()["alerts"]
+            if alerts and receiver.bodies:
+                break
+            time.sleep(0.1)
+        assert [(a["rule"], a["state"], a["level"]) for a in alerts] == [
+            ("high_error_rate", "firing", "critical")
+        ]
+        time.sleep(0.5)  # a couple more rounds: still one delivery
+        assert len(receiver.bodies) == 1
+        assert receiver.bodies[0]["commonLabels"]["alertname"] == "high_error_rate"
+    finally:
+        server.stop()
+        store.close()
+
+
+@pytest.mark.postgres
+def test_one_evaluator_at_a_time(pg_url: str) -> None:
+    """While one process holds the advisory lock, another's evaluation is skipped."""
+    first, second = Store(pg_url), Store(pg_url)
+    try:
+        turns(first, T0, 20, failed=4)
+        settings = make_settings(pg_url)
+        with evaluation_lock(first) as held:
+            assert held
+            skipped = evaluate(second, settings, RULES, now=T0 + 10)
+            assert skipped.skipped and skipped.states == [] and skipped.worst == "ok"
+        done = evaluate(second, settings, RULES, now=T0 + 10)
+        assert not done.skipped and done.worst == "critical"
+    finally:
+        first.close()
+        second.close()
