@@ -6,7 +6,7 @@ only the events actually inserted are rolled up.
 This is the ingest hot path, so rows go to the driver's ``executemany`` as plain tuples
 with SQL written once per dialect (SQLAlchemy's per-row parameter handling cost three
 times the database's own work). On SQLite the store holds the only write transaction, so
-the ids already stored are looked up first and the rest inserted plainly; PostgreSQL,
+``INSERT OR IGNORE`` and the rowids it hands out tell which events were new; PostgreSQL,
 with concurrent writers, relies on ``ON CONFLICT DO NOTHING RETURNING``.
 """
 
@@ -24,12 +24,11 @@ from chatwatch.events import Event, LLMCall
 from chatwatch.store.rollup import MINUTE, Delta, SessionDelta, compute_delta, priced_cost
 from chatwatch.store.schema import HIST_KEY, ROLLUP_KEY, events, sessions
 
-__all__ = ["IngestResult", "write_events"]
+__all__ = ["IngestResult", "write_batches", "write_events"]
 
 _COMMON = {"id", "ts", "service", "session_id", "user_id", "type"}
 _TEXT = {"input_text", "output_text", "text", "comment"}
 _EVENT_COLUMNS = ("id", "ts", "type", "service", "session_id", "run_id", "user_id", "data")
-_LOOKUP_CHUNK = 500
 
 _SESSION_COLUMNS = (
     "service",
@@ -68,18 +67,44 @@ class IngestResult:
 
 def write_events(conn: Connection, batch: Sequence[Event], *, store_text: bool) -> IngestResult:
     """Run inside a write transaction; the caller commits."""
+    return write_batches(conn, [batch], store_text=store_text)[0]
+
+
+def write_batches(
+    conn: Connection, batches: Sequence[Sequence[Event]], *, store_text: bool
+) -> list[IngestResult]:
+    """Several batches in one transaction (group commit), with a result for each.
+
+    The same as writing them one after the other: an id is accepted for the first batch
+    holding it and counts as a duplicate everywhere else. Rolling them up together shares
+    the rollup rows of the minutes they have in common.
+    """
     unique: dict[str, Event] = {}
-    for e in batch:
-        unique.setdefault(e.id, e)
+    owner: dict[str, int] = {}
+    for index, batch in enumerate(batches):
+        for e in batch:
+            if e.id not in unique:
+                unique[e.id] = e
+                owner[e.id] = index
     exclude = _COMMON if store_text else _COMMON | _TEXT
-    rows = {e.id: _row(e, exclude) for e in unique.values()}
+    rows = {key: _row(e, exclude) for key, e in unique.items()}
     inserted = _insert_new(conn, rows)
-    fresh = [e for e in unique.values() if e.id in inserted]
-    if fresh:
+    fresh = (
+        unique.values()
+        if len(inserted) == len(unique)
+        else [e for key, e in unique.items() if key in inserted]
+    )
+    accepted = [0] * len(batches)
+    if inserted:
         delta = compute_delta(fresh)
         _apply_sessions(conn, delta)
         _apply_rollups(conn, delta)
-    return IngestResult(accepted=len(fresh), duplicates=len(batch) - len(fresh))
+        for key in inserted:
+            accepted[owner[key]] += 1
+    return [
+        IngestResult(accepted=n, duplicates=len(batch) - n)
+        for n, batch in zip(accepted, batches, strict=True)
+    ]
 
 
 def _row(e: Event, exclude: set[str]) -> tuple[Any, ...]:
@@ -90,7 +115,7 @@ def _row(e: Event, exclude: set[str]) -> tuple[Any, ...]:
             data = f'{data[:-1]},"cost_usd":{cost!r}}}'
     else:
         data = e.model_dump_json(exclude=exclude, exclude_none=True)
-    run_id = getattr(e, "run_id", None)
+    run_id = e.__dict__.get("run_id")  # getattr on a pydantic model misses slowly
     return (e.id, e.ts.timestamp(), e.type, e.service, e.session_id, run_id, e.user_id, data)
 
 
@@ -105,23 +130,35 @@ def _insert_new(conn: Connection, rows: dict[str, tuple[Any, ...]]) -> set[str]:
             [dict(zip(_EVENT_COLUMNS, row, strict=True)) for row in rows.values()],
         )
         return set(result.scalars().all())
-    ids = list(rows)
-    stored: set[str] = set()
-    for start in range(0, len(ids), _LOOKUP_CHUNK):
-        chunk = ids[start : start + _LOOKUP_CHUNK]
-        marks = ",".join("?" * len(chunk))
-        found = conn.exec_driver_sql(f"SELECT id FROM events WHERE id IN ({marks})", tuple(chunk))
-        stored.update(found.scalars())
-    new = [row for key, row in rows.items() if key not in stored]
-    if new:
-        conn.exec_driver_sql(_insert_sql(conn.dialect.name, "events", _EVENT_COLUMNS), new)
-    return {row[0] for row in new}
+    return _insert_new_sqlite(conn, rows)
+
+
+def _insert_new_sqlite(conn: Connection, rows: dict[str, tuple[Any, ...]]) -> set[str]:
+    """``INSERT OR IGNORE``, then find what was new without a lookup per id.
+
+    The store holds SQLite's only write transaction, so the rows inserted are exactly those
+    with a rowid above the largest one before; usually all are new, which the change
+    count tells at once.
+    """
+    dbapi: Any = conn.connection.dbapi_connection
+    before_rowid = conn.exec_driver_sql("SELECT max(rowid) FROM events").scalar()
+    before_changes = dbapi.total_changes
+    conn.exec_driver_sql(
+        _insert_sql("sqlite", "events", _EVENT_COLUMNS, "", "OR IGNORE "), list(rows.values())
+    )
+    if dbapi.total_changes - before_changes == len(rows):
+        return set(rows)
+    found = conn.exec_driver_sql("SELECT id FROM events WHERE rowid > ?", (before_rowid or 0,))
+    return set(found.scalars())
 
 
 @cache
-def _insert_sql(dialect: str, table: str, columns: tuple[str, ...], upsert: str = "") -> str:
+def _insert_sql(
+    dialect: str, table: str, columns: tuple[str, ...], upsert: str = "", verb: str = ""
+) -> str:
     mark = "?" if dialect == "sqlite" else "%s"
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+    values = ", ".join([mark] * len(columns))
+    sql = f"INSERT {verb}INTO {table} ({', '.join(columns)}) VALUES ({values})"
     return f"{sql} {upsert}" if upsert else sql
 
 
@@ -164,17 +201,25 @@ def _apply_sessions(conn: Connection, delta: Delta) -> None:
     if not delta.sessions:
         return
     keys = sorted(delta.sessions)
+    # Only sessions escalating or reconnecting in this batch need their stored state (to
+    # count them the first time only): a small fraction, so most batches skip the read.
+    firsts = [
+        key
+        for key in keys
+        if delta.sessions[key].escalated_at is not None
+        or delta.sessions[key].first_reconnect is not None
+    ]
     known: dict[tuple[str, str], tuple[float | None, int, str | None, str | None]] = {}
     c = sessions.c
     query = select(c.service, c.session_id, c.escalated_at, c.reconnects, c.user_type, c.channel)
-    for start in range(0, len(keys), 400):
-        chunk = keys[start : start + 400]
+    for start in range(0, len(firsts), 400):
+        chunk = firsts[start : start + 400]
         where = tuple_(sessions.c.service, sessions.c.session_id).in_(chunk)
         for service, sid, escalated_at, reconnects, user_type, channel in conn.execute(
             query.where(where)
         ):
             known[(service, sid)] = (escalated_at, reconnects, user_type, channel)
-    for key in keys:
+    for key in firsts:
         s = delta.sessions[key]
         escalated_before, reconnects_before, user_type, channel = known.get(
             key, (None, 0, None, None)
