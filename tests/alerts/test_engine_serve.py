@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 from alert_helpers import T0, Receiver, make_settings, turns
 
-from chatwatch.alerts import evaluate, evaluation_lock, parse_rules
+from chatwatch.alerts import RulesError, evaluate, evaluation_lock, parse_rules
 from chatwatch.server import create_app
 from chatwatch.store import Store
 
@@ -64,3 +65,24 @@ def test_one_evaluator_at_a_time(pg_url: str) -> None:
     finally:
         first.close()
         second.close()
+
+
+def test_bad_rules_refuse_to_start(tmp_path: Path) -> None:
+    """A server with an invalid rules file does not start; the error names rule and field."""
+    bad = tmp_path / "rules.yaml"
+    bad.write_text("rules:\n  - name: slow\n    metric: avg_response_time_ms\n    for: later\n")
+    settings = make_settings(f"sqlite:///{tmp_path / 'cw.db'}", rules_file=bad)
+    with pytest.raises(RulesError, match=r"rule 'slow'.*field 'for'"):
+        create_app(settings)
+
+
+def test_check_leaves_process_rules_to_the_server(sqlite_store: Store) -> None:
+    """`check` (process_rules=False) neither evaluates nor retires rules on process memory."""
+    rules = parse_rules(
+        {"rules": [{"name": "mem", "metric": "memory_usage_mb", "warning": 1, "by": []}]}
+    )
+    settings = make_settings(sqlite_store.engine.url.render_as_string(hide_password=False))
+    served = evaluate(sqlite_store, settings, rules, now=T0)
+    assert served.worst == "warning"  # this process surely uses more than 1 MB
+    checked = evaluate(sqlite_store, settings, rules, now=T0 + 60, process_rules=False)
+    assert checked.transitions == 0 and checked.worst == "warning"

@@ -88,22 +88,30 @@ def evaluate(
     *,
     now: float | None = None,
     deliver: bool = True,
+    process_rules: bool = True,
 ) -> Round:
-    """One evaluation of every rule, its notifications, and delivery of what is due."""
+    """One evaluation of every rule, its notifications, and delivery of what is due.
+
+    ``process_rules=False`` (``chatwatch check``) leaves the rules on this process's own
+    CPU and memory to the server: a cron job's memory says nothing about the server's.
+    """
     now = time.time() if now is None else now
     rules = list(load_rules(settings.rules_file) if rules is None else rules)
     with evaluation_lock(store) as allowed:
         if not allowed:
             return Round(evaluated_at=now, skipped=True)
-        result = _evaluate(store, settings, rules, now)
+        result = _evaluate(store, settings, rules, now, process_rules)
         if deliver:
             result.delivery = deliver_due(store, settings, now)
     return result
 
 
-def _evaluate(store: Store, settings: Settings, rules: list[Rule], now: float) -> Round:
+def _evaluate(
+    store: Store, settings: Settings, rules: list[Rule], now: float, process_rules: bool
+) -> Round:
     catalogue = Catalogue(store, settings, clock=lambda: now)
-    by_name = {r.name: r for r in rules if r.enabled}
+    by_name = {r.name: r for r in rules if r.enabled and (process_rules or not r.process)}
+    kept = {r.name for r in rules if r.enabled}
     with store.read() as conn:
         stored = load_states(conn)
     watched = {k: row for k, row in stored.items() if row.state in ("pending", "firing")}
@@ -118,7 +126,9 @@ def _evaluate(store: Store, settings: Settings, rules: list[Rule], now: float) -
             rule = by_name[rule_name]
             for sample in rule_samples:
                 row = _advance(conn, states, rule, sample, now, result)
-                entry = _notification(row, rule, now, settings)
+                entry = _notification(
+                    row, rule, now, rule.repeat_interval_s or settings.alert_repeat_interval_s
+                )
                 if entry is None:
                     continue
                 if is_silenced(silences, row.labels_with_level()):
@@ -131,7 +141,7 @@ def _evaluate(store: Store, settings: Settings, rules: list[Rule], now: float) -
                 row.notified_at = None if entry["status"] == "resolved" else now
                 row.notified_level = None if entry["status"] == "resolved" else row.level
                 save_state(conn, row)
-        _retire(conn, states, by_name, now, result)
+        _retire(conn, states, kept, now, result)
         groups = [
             {"rule": name, "created_at": now, "alerts": alerts}
             for name, alerts in sorted(outgoing.items())
@@ -173,7 +183,7 @@ def _advance(
 
 
 def _notification(
-    row: StateRow, rule: Rule, now: float, settings: Settings
+    row: StateRow, rule: Rule, now: float, repeat_interval_s: float
 ) -> dict[str, Any] | None:
     """The alert's entry in a notification, if one is due now."""
     if row.state == "firing":
@@ -181,7 +191,7 @@ def _notification(
             reason = "new"
         elif level_rank(row.level) > level_rank(row.notified_level):
             reason = "escalated"
-        elif now - row.notified_at >= settings.alert_repeat_interval_s:
+        elif now - row.notified_at >= repeat_interval_s:
             reason = "repeat"
         else:
             return None
@@ -215,7 +225,7 @@ def _entry(row: StateRow, rule: Rule, status: str, reason: str) -> dict[str, Any
 def _retire(
     conn: Any,
     states: dict[tuple[str, str], StateRow],
-    rules: dict[str, Rule],
+    rules: set[str],
     now: float,
     result: Round,
 ) -> None:
@@ -237,8 +247,10 @@ class _HasStore(Protocol):
 
 async def alert_task(st: _HasStore, clock: Callable[[], float] = time.time) -> None:
     """The server's loop: a round every ``alert_evaluation_interval_s`` (the first one an
-    interval after start). A failing round is logged and the loop goes on."""
-    rules = load_rules(st.settings.rules_file)
+    interval after start). A failing round is logged and the loop goes on. The rules are
+    those ``create_app`` validated at start (``extras["alert_rules"]``)."""
+    extras = getattr(st, "extras", {})
+    rules = extras.get("alert_rules") or load_rules(st.settings.rules_file)
     interval = st.settings.alert_evaluation_interval_s
     while True:
         await asyncio.sleep(interval)

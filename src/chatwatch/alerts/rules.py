@@ -85,6 +85,7 @@ class Rule(BaseModel):
     window: str = "15m"
     for_s: float = Field(0.0, alias="for")
     keep_firing_for_s: float = Field(0.0, alias="keep_firing_for")
+    repeat_interval_s: float | None = Field(None, alias="repeat_interval")
     min_samples: int = Field(0, ge=0)
     by: tuple[Literal["service", "model"], ...] = ("service",)
     labels: dict[str, str] = Field(default_factory=dict)
@@ -108,10 +109,10 @@ class Rule(BaseModel):
         parse_window(value, 0.0)
         return value.strip().lower()
 
-    @field_validator("for_s", "keep_firing_for_s", mode="before")
+    @field_validator("for_s", "keep_firing_for_s", "repeat_interval_s", mode="before")
     @classmethod
-    def _duration(cls, value: object) -> float:
-        return parse_duration(value)
+    def _duration(cls, value: object) -> float | None:
+        return None if value is None else parse_duration(value)
 
     @field_validator("labels")
     @classmethod
@@ -162,6 +163,12 @@ class Rule(BaseModel):
     @property
     def unit(self) -> str:
         return _METRICS[self.metric].unit
+
+    @property
+    def process(self) -> bool:
+        """A rule on the evaluating process itself (CPU, memory, threads, uptime): only
+        the server evaluates it, never a `chatwatch check` run from cron."""
+        return not _METRICS[self.metric].filters
 
     @property
     def samples_metric(self) -> str | None:

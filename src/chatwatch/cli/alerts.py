@@ -91,7 +91,7 @@ def check(
         raise typer.Exit(UNKNOWN) from None
     try:
         with console.status("evaluating rules"):
-            result = evaluate(store, settings, loaded)
+            result = evaluate(store, settings, loaded, process_rules=False)
     finally:
         store.close()
     if result.skipped:

@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from chatwatch.alerts import alert_task
+from chatwatch.alerts import alert_task, load_rules
 from chatwatch.config import Settings
 from chatwatch.dashboard import routes as dashboard_routes
 from chatwatch.metrics import Catalogue
@@ -65,6 +65,8 @@ def create_app(
     )
     st = AppState(settings=settings, store=store, catalogue=Catalogue(store, settings))
     st.extras["background"] = list(background or [])
+    if settings.alerts_enabled:
+        st.extras["alert_rules"] = load_rules(settings.rules_file)  # bad rules refuse to start
     app = FastAPI(title="chatwatch", version="0.1.0", lifespan=_lifespan)
     app.state.chatwatch = st
     for module in (

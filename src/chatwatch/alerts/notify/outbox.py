@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from chatwatch.alerts.notify.channels import Channel, channels
 from chatwatch.config import Settings
@@ -28,6 +28,7 @@ __all__ = ["Delivery", "backoff", "deliver_due", "enqueue"]
 
 log = logging.getLogger("chatwatch.alerts")
 LEASE_S = 300.0
+KEEP_S = 30 * 86400.0  # delivered and given-up rows are kept this long, for inspection
 _BATCH = 100
 
 
@@ -101,7 +102,14 @@ def deliver_due(
             except Exception as exc:  # any channel failure is retried, never propagated
                 error = str(exc) or type(exc).__name__
         _finish(store, settings, row_id, cid, attempts + 1, error, now, result)
+    _prune(store, now)
     return result
+
+
+def _prune(store: Store, now: float) -> None:
+    o = alert_outbox.c
+    with store.write() as conn:
+        conn.execute(delete(alert_outbox).where(o.status != "pending", o.created_at < now - KEEP_S))
 
 
 def _finish(
