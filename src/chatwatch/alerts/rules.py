@@ -203,7 +203,8 @@ class _Defaults(BaseModel):
 def _describe(error: ErrorDetails) -> str:
     loc = [str(p) for p in error["loc"]]
     field = ".".join(loc) or "(rule)"
-    return f"field {field!r}: {error['msg']}"
+    message = error["msg"].removeprefix("Value error, ")
+    return f"field {field!r}: {message}"
 
 
 def parse_rules(data: object, source: str = "rules") -> list[Rule]:

@@ -82,7 +82,7 @@ def check(
     try:
         loaded = load_rules(rules or settings.rules_file)
     except RulesError as exc:
-        err_console.print(f"UNKNOWN: {exc}", highlight=False)
+        err_console.print(f"UNKNOWN: {exc}", highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(UNKNOWN) from None
     try:
         store = Store(settings.database_url)
@@ -123,7 +123,7 @@ def rules_check(
     try:
         loaded = load_rules(file)
     except RulesError as exc:
-        err_console.print(f"[red]invalid[/]: {exc}", highlight=False)
+        err_console.print(f"[red]invalid[/]: {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     table = Table()
     for column in ("rule", "metric", "warning", "critical", "window", "for", "by"):
