@@ -67,6 +67,7 @@ def small_workload(now: float) -> list[dict[str, Any]]:
         _ev(
             "7", "turn", t + 30, "s-ok", run_id="r2", response_time_ms=90.0, cached=True, topic=EVIL
         ),
+        _ev("8", "connection", t + 40, "s-ok", action="reconnect"),
         _ev("0", "session_started", t + 60, "s-bad", channel="websocket"),
         _ev(
             "1",

@@ -15,7 +15,7 @@ from chatwatch.dashboard.format import format_value
 from chatwatch.metrics import Catalogue, Reading, Window
 from chatwatch.metrics.window import explicit_window, month_window
 
-__all__ = ["build_cards", "calendar_windows"]
+__all__ = ["build_cards", "calendar_readings", "calendar_windows"]
 
 
 @dataclass(frozen=True)
@@ -134,10 +134,22 @@ def _stat(cat: Catalogue, stat: _Stat, reading: Reading) -> dict[str, Any]:
     }
 
 
-def build_cards(cat: Catalogue, reading: Reading) -> list[dict[str, Any]]:
-    readings = {"window": reading}
+def calendar_readings(cat: Catalogue, reading: Reading) -> dict[str, Reading]:
+    """Today, this week and this month, with what their cards show already read."""
+    out = {}
     for name, window in calendar_windows(reading.now).items():
-        readings[name] = cat.reading(window, reading.filters)
+        out[name] = cat.reading(window, reading.filters)
+        for card in CARDS:
+            for stat in (card.main, *card.subs):
+                if stat.window == name:
+                    cat.value(stat.metric, out[name])
+    return out
+
+
+def build_cards(
+    cat: Catalogue, reading: Reading, calendar: dict[str, Reading] | None = None
+) -> list[dict[str, Any]]:
+    readings = {"window": reading, **(calendar or calendar_readings(cat, reading))}
     cards = []
     for card in CARDS:
         main = _stat(cat, card.main, readings[card.main.window])

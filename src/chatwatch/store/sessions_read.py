@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, or_, select, tuple_
+from sqlalchemy import Connection, Row, Select, and_, or_, select
 
 from chatwatch.store.rollup import DAY
 from chatwatch.store.schema import events, rollups, sessions
@@ -149,8 +149,11 @@ def read_error_turns(
     if not keys:
         return []
     e = events.c
+    # OR of (service, session_id) pairs: SQLite walks the session index once per pair,
+    # where a row-value IN would scan every event in the time range.
+    pairs = or_(*(and_(e.service == svc, e.session_id == sid) for svc, sid in keys))
     turns = select(e.ts, e.service, e.session_id, e.user_id, e.run_id, e.data).where(
-        tuple_(e.service, e.session_id).in_(keys),
+        pairs,
         e.type == "turn",
         e.ts >= since,
         e.ts < until,
