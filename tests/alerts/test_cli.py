@@ -5,14 +5,21 @@ from __future__ import annotations
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from alert_helpers import Mailbox, turns
+from alert_helpers import Mailbox, running_smtp, turns
 from typer.testing import CliRunner
 
 from chatwatch.cli import app
 from chatwatch.store import Store
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[Mailbox]:
+    with running_smtp() as box:
+        yield box
 
 
 @pytest.fixture

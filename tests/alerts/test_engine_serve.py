@@ -3,15 +3,30 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from alert_helpers import T0, Receiver, make_settings, turns
+from alert_helpers import T0, Receiver, make_settings, running_receiver, turns
 
 from chatwatch.alerts import RulesError, evaluate, evaluation_lock, parse_rules
 from chatwatch.server import create_app
 from chatwatch.store import Store
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[Store]:
+    store = Store(f"sqlite:///{tmp_path / 'alerts.db'}")
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with running_receiver() as rec:
+        yield rec
+
 
 RULES = parse_rules(
     {"rules": [{"name": "errors", "metric": "error_rate", "window": "5m", "min_samples": 10}]}

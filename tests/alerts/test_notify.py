@@ -3,16 +3,46 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from alert_helpers import T0, Mailbox, Receiver, make_settings, turns
+from alert_helpers import (
+    T0,
+    Mailbox,
+    Receiver,
+    make_settings,
+    running_receiver,
+    running_smtp,
+    turns,
+)
 
 from chatwatch.alerts import evaluate, parse_rules
 from chatwatch.alerts.notify import backoff
 from chatwatch.alerts.rules import Rule
 from chatwatch.store import Store
 from chatwatch.store.schema import alert_outbox
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[Store]:
+    store = Store(f"sqlite:///{tmp_path / 'alerts.db'}")
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[Mailbox]:
+    with running_smtp() as box:
+        yield box
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with running_receiver() as rec:
+        yield rec
+
 
 MIN = 60.0
 RULES: list[Rule] = parse_rules(
@@ -49,7 +79,7 @@ def _settings(store: Store, mailbox: Mailbox | None, **extra: Any) -> Any:
             "alert_emails": ["ops@example.com", "devops@example.com"],
             "alert_email_from": "alerts@example.com",
         }
-    return make_settings(_url(store), base_url="http://chat.example:8000", **smtp, **extra)
+    return make_settings(_url(store), base_url="http://chat.example:8000", **{**smtp, **extra})
 
 
 def _outbox(store: Store) -> list[Any]:
@@ -213,3 +243,18 @@ def test_no_channel_still_logs(sqlite_store: Store, caplog: pytest.LogCaptureFix
     assert result.notifications == 1 and _outbox(sqlite_store) == []
     assert "ALERT FIRING high_error_rate" in caplog.text
     assert any(r.levelno == logging.CRITICAL for r in caplog.records)
+
+
+def test_smtp_refusals_are_retried(
+    sqlite_store: Store, smtp_server: Mailbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A server without STARTTLS (when STARTTLS is required) is a logged, retried failure."""
+    caplog.set_level(logging.WARNING, logger="chatwatch.alerts")
+    settings = _settings(sqlite_store, smtp_server, smtp_security="starttls")
+    turns(sqlite_store, T0, 40, failed=5)
+    result = evaluate(sqlite_store, settings, RULES, now=T0 + 10)
+    assert (result.delivery.sent, result.delivery.failed) == (0, 1)
+    assert smtp_server.messages == []
+    assert "STARTTLS" in caplog.text and "retrying in 30 s" in caplog.text
+    row = _outbox(sqlite_store)[0]
+    assert (row.status, row.attempts) == ("pending", 1)

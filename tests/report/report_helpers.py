@@ -1,11 +1,20 @@
-"""A known two-day workload for the report tests, and its expected numbers."""
+"""A known two-day workload for the report tests, and a real SMTP server.
+
+(No conftest.py here: test modules elsewhere import ``conftest`` by name.)"""
 
 from __future__ import annotations
 
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from email import message_from_bytes, policy
 from email.message import EmailMessage
 from itertools import count
+from typing import Any
+
+from aiosmtpd.controller import Controller
 
 from chatwatch.events import Event, Feedback, LLMCall, Turn
 from chatwatch.store import Store
@@ -90,3 +99,37 @@ def fill(store: Store) -> None:
 class Outbox:
     port: int
     messages: list[EmailMessage] = field(default_factory=list)
+
+
+def report_database(path: str) -> str:
+    """A SQLite database at ``path`` holding the two-day workload; its URL."""
+    url = f"sqlite:///{path}"
+    store = Store(url)
+    fill(store)
+    store.close()
+    return url
+
+
+class _Handler:
+    def __init__(self, box: Outbox) -> None:
+        self.box = box
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        parsed = message_from_bytes(envelope.original_content, policy=policy.default)
+        self.box.messages.append(parsed)  # type: ignore[arg-type]
+        return "250 OK"
+
+
+@contextmanager
+def running_mail() -> Iterator[Outbox]:
+    """A real SMTP server on a free port, recording what it receives."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    box = Outbox(port)
+    controller = Controller(_Handler(box), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield box
+    finally:
+        controller.stop()

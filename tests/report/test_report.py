@@ -4,10 +4,11 @@ and the e-mail with its chart inline."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from report_helpers import DAY, DAY_START, Outbox
+from report_helpers import DAY, DAY_START, Outbox, report_database, running_mail
 from typer.testing import CliRunner
 
 from chatwatch.alerts import evaluate, parse_rules
@@ -17,6 +18,17 @@ from chatwatch.metrics import Catalogue
 from chatwatch.report import Report, build_report, render_html
 from chatwatch.report.chart import BarChart, Series, nice_max, png
 from chatwatch.store import Store
+
+
+@pytest.fixture
+def report_db(tmp_path: Path) -> str:
+    return report_database(str(tmp_path / "report.db"))
+
+
+@pytest.fixture
+def mail_server() -> Iterator[Outbox]:
+    with running_mail() as box:
+        yield box
 
 
 def _settings(url: str) -> Settings:

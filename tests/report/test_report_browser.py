@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from report_helpers import DAY
+from report_helpers import DAY, report_database
 
 from chatwatch.config import Settings
 from chatwatch.metrics import Catalogue
@@ -13,6 +13,11 @@ from chatwatch.report import build_report, render_html
 from chatwatch.store import Store
 
 pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def report_db(tmp_path: Path) -> str:
+    return report_database(str(tmp_path / "report.db"))
 
 
 def test_report_renders_in_chromium(report_db: str, tmp_path: Path) -> None:
