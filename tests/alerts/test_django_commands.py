@@ -24,6 +24,7 @@ def django_setup() -> None:
                 "chatwatch.integrations.django",
             ],
             ROOT_URLCONF="chatwatch.integrations.django.urls",
+            LOGIN_URL="/admin/login/",  # the same settings as tests/integrations (once per process)
             ALLOWED_HOSTS=["testserver"],
             CHATWATCH={},
         )
