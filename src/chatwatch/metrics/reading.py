@@ -88,13 +88,18 @@ class Reading:
         return self._cached("hist", make)
 
     def histogram(self, series: str) -> Bins:
-        """Bins of one histogram series, for ``self.model`` or summed over models."""
-        merged: Bins = {}
-        for (s, model), bins in self.hists.items():
-            if s == series and (self.model is None or model == self.model):
-                for index, n in bins.items():
-                    merged[index] = merged.get(index, 0) + n
-        return merged
+        """Bins of one histogram series, for ``self.model`` or summed over models (merged
+        once per reading: p50, p95 and p99 share them)."""
+
+        def make() -> Bins:
+            merged: Bins = {}
+            for (s, model), bins in self.hists.items():
+                if s == series and (self.model is None or model == self.model):
+                    for index, n in bins.items():
+                        merged[index] = merged.get(index, 0) + n
+            return merged
+
+        return self._cached(f"bins:{series}:{self.model}", make)
 
     def quantile(self, series: str, q: float) -> float | None:
         return quantile(self.histogram(series), q)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import os
 import threading
 import time
@@ -16,18 +17,21 @@ from sqlalchemy import Connection, Engine
 from chatwatch.events import Event
 from chatwatch.store.aggregate import Aggregate, Filters
 from chatwatch.store.engine import is_sqlite, make_engine, migrate
+from chatwatch.store.readcache import ReadCache
 from chatwatch.store.reader import (
     Bins,
     Segment,
+    merge_bins,
+    merge_counts,
+    merge_groups,
     plan,
-    read_aggregate,
     read_bucketed,
     read_groups,
     read_hist_bucketed,
     read_histograms,
     read_open_sessions,
-    read_top_users,
     read_totals,
+    read_user_sums,
 )
 from chatwatch.store.rollup import DAY, HOUR
 from chatwatch.store.sessions_read import (
@@ -56,10 +60,13 @@ class Store:
         store_text: bool = False,
         minute_retention_s: int = 7 * DAY,
         auto_migrate: bool = True,
+        cache_ttl_s: float = 60.0,
     ) -> None:
         self.engine: Engine = make_engine(url)
         self.store_text = store_text
         self.minute_retention_s = minute_retention_s
+        # sealed buckets remembered across reads (0: off); see store/readcache.py
+        self.cache = ReadCache(ttl_s=cache_ttl_s)
         # SQLite has one writer; queueing threads here beats spinning on busy_timeout.
         self._write_lock = threading.Lock() if is_sqlite(self.engine) else None
         if auto_migrate:
@@ -97,7 +104,10 @@ class Store:
     def ingest(self, batch: Sequence[Event]) -> IngestResult:
         """Store a validated batch; returns only after it is committed."""
         with self.write() as conn:
-            return write_events(conn, batch, store_text=self.store_text)
+            result = write_events(conn, batch, store_text=self.store_text)
+        if batch and self.cache.enabled:
+            self.cache.invalidate(min(e.ts for e in batch).timestamp())
+        return result
 
     def minute_cutoff(self, now: float | None = None) -> int:
         """The hour boundary before which per-minute rollups may be gone."""
@@ -122,8 +132,7 @@ class Store:
         series: list[str] | None = None,
         now: float | None = None,
     ) -> Aggregate:
-        with self.read() as conn:
-            return read_aggregate(conn, self.segments(start, end, now), filters, series)
+        return self.aggregate_by((), start, end, filters, series, now).get((), Aggregate())
 
     def aggregate_by(
         self,
@@ -135,8 +144,15 @@ class Store:
         now: float | None = None,
     ) -> dict[tuple[Any, ...], Aggregate]:
         """One Aggregate per value of the ``by`` columns (e.g. ``("service",)``)."""
+        now = time.time() if now is None else now
+        kind = ("groups", filters, tuple(series) if series is not None else None, tuple(by))
         with self.read() as conn:
-            return read_groups(conn, self.segments(start, end, now), filters, series, by)
+
+            def fetch(segs: Sequence[Segment], by_bucket: bool) -> dict[tuple[Any, ...], Aggregate]:
+                keys = ("bucket", *by) if by_bucket else tuple(by)
+                return read_groups(conn, segs, filters, series, keys)
+
+            return self.cache.read(kind, self.segments(start, end, now), now, fetch, merge_groups)
 
     def totals(
         self, series: Sequence[str], filters: Filters = Filters()
@@ -172,9 +188,16 @@ class Store:
         by: Sequence[str] = (),
         now: float | None = None,
     ) -> dict[tuple[Any, ...], Bins]:
-        """Histogram bins keyed by ``(*by values, series, model)``, in one query."""
+        """Histogram bins keyed by ``(*by values, series, model)``."""
+        now = time.time() if now is None else now
+        kind = ("hist", filters, tuple(series), tuple(by))
         with self.read() as conn:
-            return read_histograms(conn, self.segments(start, end, now), series, filters, by)
+
+            def fetch(segs: Sequence[Segment], by_bucket: bool) -> dict[tuple[Any, ...], Bins]:
+                keys = ("bucket", *by) if by_bucket else tuple(by)
+                return read_histograms(conn, segs, series, filters, keys)
+
+            return self.cache.read(kind, self.segments(start, end, now), now, fetch, merge_bins)
 
     def bucketed(
         self,
@@ -216,8 +239,16 @@ class Store:
     def top_users(
         self, start: int, end: int, service: str | None = None, limit: int = 10
     ) -> list[tuple[str, int]]:
+        """Users by messages over whole UTC days (sums of sealed days remembered)."""
+        days = [(DAY, start // DAY * DAY, -(-end // DAY) * DAY)]
         with self.read() as conn:
-            return read_top_users(conn, start // DAY * DAY, end, service, limit)
+
+            def fetch(segs: Sequence[Segment], by_bucket: bool) -> dict[tuple[Any, ...], int]:
+                return read_user_sums(conn, segs, service)
+
+            sums = self.cache.read(("users", service), days, time.time(), fetch, merge_counts)
+        ranked = heapq.nsmallest(limit, sums.items(), key=lambda kv: (-kv[1], kv[0]))
+        return [(str(user[0]), n) for user, n in ranked]
 
     # Single sessions and their raw events (the dashboard's tables and session page).
 

@@ -18,6 +18,9 @@ from chatwatch.store.schema import rollup_hist, rollups, sessions, user_activity
 
 __all__ = [
     "Segment",
+    "merge_bins",
+    "merge_counts",
+    "merge_groups",
     "plan",
     "read_aggregate",
     "read_bucketed",
@@ -27,6 +30,7 @@ __all__ = [
     "read_open_sessions",
     "read_top_users",
     "read_totals",
+    "read_user_sums",
 ]
 
 _Q = TypeVar("_Q", bound=Select[Any])
@@ -198,3 +202,56 @@ def read_top_users(
         query = query.where(u.service == service)
     query = query.group_by(u.user_id).order_by(total.desc(), u.user_id).limit(limit)
     return [(user, int(n)) for user, n in conn.execute(query)]
+
+
+def read_user_sums(
+    conn: Connection, days: Sequence[Segment], service: str | None
+) -> dict[tuple[Any, ...], int]:
+    """Messages per user over the day ranges, keyed by ``(user_id,)``."""
+    if not days:
+        return {}
+    u = user_activity.c
+    within = or_(*(and_(u.day >= lo, u.day < hi) for _, lo, hi in days))
+    query = select(u.user_id, func.sum(u.messages)).where(within)
+    if service is not None:
+        query = query.where(u.service == service)
+    query = query.group_by(u.user_id)
+    return {(user,): int(n) for user, n in conn.execute(query)}
+
+
+# Merging partial reads (``Store`` adds cached sealed buckets to fresh ones): always into
+# new objects, so nothing a caller holds is ever shared with the cache.
+
+
+def merge_groups(
+    parts: Sequence[dict[tuple[Any, ...], Aggregate]],
+) -> dict[tuple[Any, ...], Aggregate]:
+    out: dict[tuple[Any, ...], Aggregate] = {}
+    for part in parts:
+        for key, agg in part.items():
+            target = out.get(key)
+            if target is None:
+                target = out[key] = Aggregate()
+            target.merge(agg)
+    return out
+
+
+def merge_bins(parts: Sequence[dict[tuple[Any, ...], Bins]]) -> dict[tuple[Any, ...], Bins]:
+    out: dict[tuple[Any, ...], Bins] = {}
+    for part in parts:
+        for key, bins in part.items():
+            target = out.get(key)
+            if target is None:
+                out[key] = dict(bins)
+                continue
+            for index, n in bins.items():
+                target[index] = target.get(index, 0) + n
+    return out
+
+
+def merge_counts(parts: Sequence[dict[tuple[Any, ...], int]]) -> dict[tuple[Any, ...], int]:
+    out: dict[tuple[Any, ...], int] = {}
+    for part in parts:
+        for key, n in part.items():
+            out[key] = out.get(key, 0) + n
+    return out
