@@ -16,14 +16,25 @@ from starlette.concurrency import run_in_threadpool
 
 from chatwatch.events import Turn, parse_events
 from chatwatch.server.auth import require
-from chatwatch.server.state import state
+from chatwatch.server.group_commit import GroupWriter
+from chatwatch.server.state import AppState, state
+from chatwatch.store.writer import Prepared, prepare
 
-__all__ = ["error_details", "read_body", "router", "server_id"]
+__all__ = ["error_details", "group_writer", "read_body", "router", "server_id"]
 
 router = APIRouter()
 _DECOMPRESSED_FACTOR = 8
 _ids = count()
 _PROCESS_TAG = os.urandom(3).hex()
+
+
+def group_writer(st: AppState) -> GroupWriter:
+    """The app's one ingest writer (made on first use, in the event loop's thread)."""
+    writer = st.extras.get("group_writer")
+    if writer is None:
+        writer = st.extras["group_writer"] = GroupWriter(st.store)
+    assert isinstance(writer, GroupWriter)
+    return writer
 
 
 def server_id() -> str:
@@ -72,6 +83,15 @@ def error_details(exc: ValidationError) -> list[dict[str, Any]]:
     return details
 
 
+def _parse_and_prepare(body: bytes, st: AppState) -> Prepared:
+    """Validate and make the rows and rollup increments, off the event loop and off the
+    writer thread (which then only writes)."""
+    events = parse_events(body)
+    if len(events) > st.settings.max_batch_events:
+        raise HTTPException(413, f"more than {st.settings.max_batch_events} events in one batch")
+    return prepare(events, store_text=st.store.store_text)
+
+
 @router.post("/api/v1/events", status_code=202)
 async def ingest_events(
     request: Request, _key: Annotated[object, Depends(require("ingest", open_on_loopback=False))]
@@ -79,12 +99,10 @@ async def ingest_events(
     st = state(request)
     body = await read_body(request, st.settings.max_batch_bytes)
     try:
-        events = parse_events(body)
+        batch = await run_in_threadpool(_parse_and_prepare, body, st)
     except ValidationError as exc:
         return JSONResponse({"detail": error_details(exc)}, status_code=422)
-    if len(events) > st.settings.max_batch_events:
-        raise HTTPException(413, f"more than {st.settings.max_batch_events} events in one batch")
-    result = await run_in_threadpool(st.store.ingest, events)
+    result = await group_writer(st).ingest(batch)
     return JSONResponse(
         {"accepted": result.accepted, "duplicates": result.duplicates}, status_code=202
     )
@@ -129,5 +147,5 @@ async def record_chat_metrics(
         topic=topic,
         cached=cached,
     )
-    await run_in_threadpool(st.store.ingest, [turn])
+    await group_writer(st).ingest(prepare([turn], store_text=st.store.store_text))
     return {"status": "recorded", "run_id": event_id}

@@ -44,8 +44,9 @@ series they come with): ``turn_rt`` (turn model) and ``llm_latency`` in ms,
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from chatwatch.events import (
@@ -73,6 +74,7 @@ __all__ = [
     "Delta",
     "SessionDelta",
     "compute_delta",
+    "merge_sessions",
     "priced_cost",
     "prom_bucket",
 ]
@@ -90,11 +92,7 @@ HistKey = tuple[int, str, str, str, str, str, int]
 
 def prom_bucket(value_ms: float) -> str:
     """The ``le`` label of the smallest guide-000 bucket holding the value."""
-    seconds = value_ms / 1000.0
-    for bound, label in zip(PROM_BUCKETS, _PROM_LABELS, strict=False):
-        if seconds <= bound:
-            return label
-    return "+Inf"
+    return _PROM_LABELS[bisect_left(PROM_BUCKETS, value_ms / 1000.0)]
 
 
 @dataclass
@@ -116,6 +114,36 @@ class SessionDelta:
     escalated_at: float | None = None
     rating_sum: int = 0
     rating_n: int = 0
+
+
+def _least(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def merge_sessions(into: dict[tuple[str, str], SessionDelta], more: Iterable[SessionDelta]) -> None:
+    """Fold session increments together the way the store's upsert merges them into a
+    stored row (first labels kept, earliest start, latest end, counters added)."""
+    for s in more:
+        key = (s.service, s.session_id)
+        t = into.get(key)
+        if t is None:
+            into[key] = replace(s)
+            continue
+        t.user_id = t.user_id or s.user_id
+        t.user_type = t.user_type or s.user_type
+        t.channel = t.channel or s.channel
+        t.started_at = _least(t.started_at, s.started_at)
+        t.ended_at = s.ended_at if t.ended_at is None else max(t.ended_at, s.ended_at or 0.0)
+        t.last_seen = max(t.last_seen, s.last_seen)
+        t.turns += s.turns
+        t.errors += s.errors
+        t.messages += s.messages
+        t.reconnects += s.reconnects
+        t.first_reconnect = _least(t.first_reconnect, s.first_reconnect)
+        t.open_connections += s.open_connections
+        t.escalated_at = _least(t.escalated_at, s.escalated_at)
+        t.rating_sum += s.rating_sum
+        t.rating_n += s.rating_n
 
 
 def _add(counts: dict[CountKey, list[float]], key: CountKey, total: float = 0.0) -> None:
@@ -155,6 +183,23 @@ class Delta:
         if e.user_id is not None:
             key = (int(ts // DAY) * DAY, e.service, e.user_id)
             self.users[key] = self.users.get(key, 0) + 1
+
+    def absorb(self, other: Delta) -> None:
+        """Add ``other``'s counts, histogram bins and user messages (not its sessions)."""
+        counts = self.counts
+        for key, (n, total) in other.counts.items():
+            cell = counts.get(key)
+            if cell is None:
+                counts[key] = [n, total]
+            else:
+                cell[0] += n
+                cell[1] += total
+        hist = self.hist
+        for hkey, count in other.hist.items():
+            hist[hkey] = hist.get(hkey, 0) + count
+        users = self.users
+        for ukey, count in other.users.items():
+            users[ukey] = users.get(ukey, 0) + count
 
     def folded(self) -> tuple[dict[tuple[Any, ...], list[float]], dict[tuple[Any, ...], int]]:
         """Minute increments plus the same folded into hours and days, keyed with ``res``."""

@@ -21,10 +21,17 @@ from sqlalchemy import Connection, select, tuple_
 from sqlalchemy.dialects import postgresql
 
 from chatwatch.events import Event, LLMCall
-from chatwatch.store.rollup import MINUTE, Delta, SessionDelta, compute_delta, priced_cost
+from chatwatch.store.rollup import (
+    MINUTE,
+    Delta,
+    SessionDelta,
+    compute_delta,
+    merge_sessions,
+    priced_cost,
+)
 from chatwatch.store.schema import HIST_KEY, ROLLUP_KEY, events, sessions
 
-__all__ = ["IngestResult", "write_batches", "write_events"]
+__all__ = ["IngestResult", "Prepared", "prepare", "write_batches", "write_events", "write_prepared"]
 
 _COMMON = {"id", "ts", "service", "session_id", "user_id", "type"}
 _TEXT = {"input_text", "output_text", "text", "comment"}
@@ -65,44 +72,78 @@ class IngestResult:
     duplicates: int
 
 
+@dataclass
+class Prepared:
+    """A validated batch made ready to write: its rows and rollup increments.
+
+    Made without the database (on the request's own thread, so the one writer thread
+    only writes); valid as long as every event in it turns out to be new, which
+    :func:`write_prepared` checks.
+    """
+
+    events: dict[str, Event]  # by id, first occurrence
+    rows: dict[str, tuple[Any, ...]]
+    delta: Delta
+    size: int  # events in the batch as sent, repeats included
+
+
+def prepare(batch: Sequence[Event], *, store_text: bool) -> Prepared:
+    unique: dict[str, Event] = {}
+    for e in batch:
+        if e.id not in unique:
+            unique[e.id] = e
+    exclude = _COMMON if store_text else _COMMON | _TEXT
+    rows = {key: _row(e, exclude) for key, e in unique.items()}
+    return Prepared(unique, rows, compute_delta(unique.values()), len(batch))
+
+
 def write_events(conn: Connection, batch: Sequence[Event], *, store_text: bool) -> IngestResult:
     """Run inside a write transaction; the caller commits."""
-    return write_batches(conn, [batch], store_text=store_text)[0]
+    return write_prepared(conn, [prepare(batch, store_text=store_text)])[0]
 
 
 def write_batches(
     conn: Connection, batches: Sequence[Sequence[Event]], *, store_text: bool
 ) -> list[IngestResult]:
+    """Several batches in one transaction, with a result for each."""
+    return write_prepared(conn, [prepare(b, store_text=store_text) for b in batches])
+
+
+def write_prepared(conn: Connection, batches: Sequence[Prepared]) -> list[IngestResult]:
     """Several batches in one transaction (group commit), with a result for each.
 
     The same as writing them one after the other: an id is accepted for the first batch
-    holding it and counts as a duplicate everywhere else. Rolling them up together shares
-    the rollup rows of the minutes they have in common.
+    holding it and counts as a duplicate everywhere else, and session state is merged as
+    the store's upsert would merge separate writes. Writing them together shares the
+    rollup and session rows they have in common.
     """
-    unique: dict[str, Event] = {}
     owner: dict[str, int] = {}
+    rows: dict[str, tuple[Any, ...]] = {}
     for index, batch in enumerate(batches):
-        for e in batch:
-            if e.id not in unique:
-                unique[e.id] = e
-                owner[e.id] = index
-    exclude = _COMMON if store_text else _COMMON | _TEXT
-    rows = {key: _row(e, exclude) for key, e in unique.items()}
+        for key, row in batch.rows.items():
+            if key not in owner:
+                owner[key] = index
+                rows[key] = row
     inserted = _insert_new(conn, rows)
-    fresh = (
-        unique.values()
-        if len(inserted) == len(unique)
-        else [e for key, e in unique.items() if key in inserted]
-    )
     accepted = [0] * len(batches)
+    for key in inserted:
+        accepted[owner[key]] += 1
+    total = Delta()
+    for index, batch in enumerate(batches):
+        if accepted[index] == 0:
+            continue
+        delta = batch.delta
+        if accepted[index] != len(batch.events):  # some were stored already: recount
+            delta = compute_delta(
+                e for key, e in batch.events.items() if key in inserted and owner[key] == index
+            )
+        total.absorb(delta)
+        merge_sessions(total.sessions, delta.sessions.values())
     if inserted:
-        delta = compute_delta(fresh)
-        _apply_sessions(conn, delta)
-        _apply_rollups(conn, delta)
-        for key in inserted:
-            accepted[owner[key]] += 1
+        _apply_sessions(conn, total)
+        _apply_rollups(conn, total)
     return [
-        IngestResult(accepted=n, duplicates=len(batch) - n)
+        IngestResult(accepted=n, duplicates=batch.size - n)
         for n, batch in zip(accepted, batches, strict=True)
     ]
 

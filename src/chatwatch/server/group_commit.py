@@ -1,0 +1,108 @@
+"""Group commit: concurrent ingest requests share one write transaction.
+
+Each request hands its validated batch to one writer thread and awaits the result; the
+writer takes every batch waiting (up to ``max_events``), writes them in one transaction
+and answers each request after the commit. One commit and one set of rollup upserts
+serve many requests, and the event loop keeps parsing the next requests meanwhile
+(SQLite releases the GIL while it works). A request is still answered only once its own
+events are committed; if a shared transaction fails, each batch is retried alone so one
+bad batch cannot fail the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from dataclasses import dataclass
+
+from chatwatch.store import IngestResult, Store
+from chatwatch.store.writer import Prepared, write_prepared
+
+__all__ = ["GroupWriter"]
+
+log = logging.getLogger("chatwatch.server")
+_IDLE_EXIT_S = 5.0  # the thread stops when idle this long and restarts on demand
+
+
+@dataclass
+class _Job:
+    batch: Prepared
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[IngestResult]
+
+
+class GroupWriter:
+    """Writes batches for a store from one thread, several per transaction."""
+
+    def __init__(self, store: Store, *, max_events: int = 20_000) -> None:
+        self.store = store
+        self.max_events = max_events
+        self._jobs: list[_Job] = []
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    async def ingest(self, batch: Prepared) -> IngestResult:
+        """Store a prepared batch; returns once it is committed."""
+        loop = asyncio.get_running_loop()
+        job = _Job(batch, loop, loop.create_future())
+        with self._cond:
+            self._jobs.append(job)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="chatwatch-ingest", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify()
+        return await job.future
+
+    def _take(self) -> list[_Job] | None:
+        with self._cond:
+            if not self._jobs and not self._cond.wait_for(lambda: self._jobs, _IDLE_EXIT_S):
+                self._thread = None
+                return None
+            group: list[_Job] = []
+            size = 0
+            while self._jobs and (not group or size + self._jobs[0].batch.size <= self.max_events):
+                job = self._jobs.pop(0)
+                group.append(job)
+                size += job.batch.size
+            return group
+
+    def _run(self) -> None:
+        while (group := self._take()) is not None:
+            try:
+                self._write(group)
+            except BaseException:  # never leave a request waiting forever
+                log.exception("chatwatch: ingest writer failed")
+                for job in group:
+                    _settle(job, RuntimeError("ingest failed"))
+
+    def _write(self, group: list[_Job]) -> None:
+        try:
+            with self.store.write() as conn:
+                results = write_prepared(conn, [job.batch for job in group])
+        except Exception as exc:
+            if len(group) == 1:
+                _settle(group[0], exc)
+                return
+            for job in group:  # alone, so a bad batch fails only its own request
+                self._write([job])
+            return
+        for job, result in zip(group, results, strict=True):
+            _settle(job, result)
+
+
+def _settle(job: _Job, outcome: IngestResult | BaseException) -> None:
+    def apply() -> None:
+        if job.future.done():
+            return
+        if isinstance(outcome, BaseException):
+            job.future.set_exception(outcome)
+        else:
+            job.future.set_result(outcome)
+
+    # RuntimeError: the request's event loop is gone (the server is shutting down)
+    with contextlib.suppress(RuntimeError):
+        job.loop.call_soon_threadsafe(apply)
