@@ -18,15 +18,16 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
 from _browser import launch, log_in  # noqa: E402
+from _server import ThreadServer  # noqa: E402
 from _workload import PASSWORD, fill_traffic, ingest  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 from chatwatch.alerts import evaluate  # noqa: E402
 from chatwatch.config import Settings  # noqa: E402
+from chatwatch.dashboard.tables import session_href  # noqa: E402
 from chatwatch.dashboard.users import create_user  # noqa: E402
 from chatwatch.server import create_app  # noqa: E402
 from chatwatch.store import Store  # noqa: E402
-from conftest import LiveServer  # noqa: E402
 
 DOCS = HERE.parent.parent / "docs"
 
@@ -66,6 +67,14 @@ def _incident(store: Store, now: float) -> None:
     ingest(store, events)
 
 
+def _showcase(store: Store, now: float) -> str:
+    """A session worth showing: escalated, with several turns and a rating."""
+    found = store.escalated_sessions(now - 86400, now + 60, limit=200)
+    rated = [s for s in found if s.rating_n and 3 <= s.turns <= 6] or found
+    best = max(rated, key=lambda s: (s.errors > 0, s.turns))
+    return session_href("/chat/analytics", best.service, best.session_id)
+
+
 def main(phone: bool = False) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/chatwatch.db"
@@ -83,7 +92,7 @@ def main(phone: bool = False) -> None:
         evaluate(store, settings, now=time.time(), deliver=False)
         create_user(store, "admin", PASSWORD)
         app = create_app(settings, store)
-        server = LiveServer(app).start()
+        server = ThreadServer(app).start()
         try:
             with sync_playwright() as p:
                 browser = launch(p)
@@ -94,10 +103,11 @@ def main(phone: bool = False) -> None:
                 suffix = "-phone" if phone else ""
                 out = DOCS if not phone else Path(tmp).parent
                 page.screenshot(path=str(out / f"dashboard-overview{suffix}.png"), full_page=True)
-                page.click("#error_turns tr.link-row td:nth-child(7) a")
+                if phone:
+                    page.screenshot(path=str(out / "dashboard-overview-phone-top.png"))
+                    page.locator("#alerts-panel").screenshot(path=str(out / "phone-alerts.png"))
+                page.goto(server.url + _showcase(store, now))
                 page.wait_for_selector(".runs")
-                escalated = page.locator("#session-page")
-                escalated.wait_for()
                 page.screenshot(path=str(out / f"dashboard-session{suffix}.png"), full_page=True)
                 browser.close()
         finally:

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from _browser import have_chromium, launch, log_in
+from _server import ThreadServer
 from _workload import EVIL, PASSWORD, ingest, small_workload
 
 from chatwatch.config import Settings
@@ -18,7 +19,6 @@ from chatwatch.dashboard.format import format_value
 from chatwatch.dashboard.users import create_user
 from chatwatch.server import create_app
 from chatwatch.store import Store
-from conftest import LiveServer
 
 pytestmark = [
     pytest.mark.browser,
@@ -42,7 +42,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     store = Store(url)
     ingest(store, small_workload(time.time()))
     create_user(store, "ana", PASSWORD)
-    server = LiveServer(create_app(settings, store)).start()
+    server = ThreadServer(create_app(settings, store)).start()
     yield Env(server.url, store, settings)
     server.stop()
     store.close()
@@ -150,7 +150,7 @@ def test_range_picker_and_filters_refetch_without_reload(page: Any) -> None:
         page.click('button[data-window="7d"]')
     page.wait_for_function("document.querySelector('[data-window=\"7d\"].active') !== null")
     assert "window=7d" in page.url
-    assert page.locator("[data-chart=sessions] figcaption").inner_text() == "Sessions per hour"
+    assert page.locator("[data-chart=sessions] figcaption").inner_text() == "Sessions per day"
     with page.expect_response(lambda r: "model=glm-4" in r.url):
         page.select_option("#model", "glm-4")
     page.wait_for_function(

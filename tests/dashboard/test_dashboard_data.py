@@ -152,7 +152,7 @@ def test_bad_range_is_a_422_naming_the_field(dash: Dash) -> None:
 def test_custom_range(dash: Dash) -> None:
     """An explicit start and end is a custom window with its own bucket size."""
     end = time.strftime("%Y-%m-%dT%H:%M", time.gmtime(time.time() + 120))
-    start = time.strftime("%Y-%m-%dT%H:%M", time.gmtime(time.time() - 2 * 86400))
+    start = time.strftime("%Y-%m-%dT%H:%M", time.gmtime(time.time() - 36 * 3600))
     data = dash.data(start=start, end=end)
     assert data["window"]["label"] == "custom" and data["window"]["step"] == 3600
     assert _cards(data)["total_requests"]["value"] == 4

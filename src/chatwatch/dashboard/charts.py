@@ -30,10 +30,11 @@ TIME_METRICS = (
 
 
 def step_for(window: Window) -> int:
-    """Bucket size: minutes up to 3 h, hours up to 8 days, days beyond."""
+    """Bucket size: minutes up to 3 h, hours up to 2 days, days beyond (a week is seven
+    daily points: hourly rollups for a week are the slowest read the page could make)."""
     if window.seconds <= 3 * _HOUR:
         return _MINUTE
-    if window.seconds <= 8 * _DAY:
+    if window.seconds <= 2 * _DAY:
         return _HOUR
     return _DAY
 

@@ -22,7 +22,7 @@ from chatwatch.store import Filters
 __all__ = ["REFRESH_SECONDS", "build_data"]
 
 REFRESH_SECONDS = 30
-_WORKERS = 4
+_WORKERS = 2
 _T = TypeVar("_T")
 
 
@@ -43,6 +43,7 @@ def _warm(reading: Reading) -> Callable[[], None]:
     def warm() -> None:
         reading.agg  # noqa: B018  (a cached read)
         reading.hists  # noqa: B018
+        reading.open_sessions  # noqa: B018
 
     return warm
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from chatwatch.config import Settings
 from chatwatch.metrics.bulk import bulk_readings
 from chatwatch.metrics.definitions import BREAKDOWNS, LLM, METRICS, Breakdown, Metric
-from chatwatch.metrics.reading import HIST_SERIES, Reading
+from chatwatch.metrics.reading import Reading
 from chatwatch.metrics.window import Window, parse_window
 from chatwatch.store import Aggregate, Filters, Store
 
@@ -117,10 +117,12 @@ class Catalogue:
         now = self.clock()
         base = Reading(self.store, self.settings, window, filters, now)
         scopes = {base.scoped(m.filters).filters for m in metrics}
-        need_hist = any(m.histogram for m in metrics)
+        # only the histograms these metrics read: per-bucket bins are the bulk of the rows
+        hist_series = sorted({m.histogram for m in metrics if m.histogram})
+        need_hist = bool(hist_series)
         aggs = {f: self.store.bucketed(step, start, window.end, f) for f in scopes}
         hists = {
-            f: self.store.hist_groups_bucketed(step, start, window.end, HIST_SERIES, f)
+            f: self.store.hist_groups_bucketed(step, start, window.end, hist_series, f)
             for f in (scopes if need_hist else ())
         }
         rows = []

@@ -53,7 +53,7 @@
     var hm = pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes());
     var md = pad(d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate());
     if (step >= 86400) return md;
-    return span > 86400 ? md + " " + hm : hm;
+    return span > 86400 + step ? md + " " + hm : hm;
   }
 
   function niceMax(max) {
