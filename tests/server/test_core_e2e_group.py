@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from typing import Any
 
 import httpx
@@ -107,6 +108,27 @@ def test_concurrent_requests_each_count_once(db_url: str, make_server: Any) -> N
         metrics = http.get("/monitoring/metrics", params={"window": "all"}).json()
         assert metrics["chat"]["total_requests"] == 400
         assert metrics["chat"]["avg_response_time_ms"] == round(sum(range(100, 500)) / 400, 2)
+    finally:
+        http.close()
+        server.stop()
+        store.close()
+
+
+def test_late_events_over_http_show_in_the_next_read(sqlite_url: str, make_server: Any) -> None:
+    """A late batch written by the group writer refreshes reads of sealed, cached hours."""
+    app = create_app(Settings(database_url=sqlite_url, _env_file=None))  # type: ignore[call-arg]
+    store = app.state.chatwatch.store
+    key = create_key(store, "ingest")
+    server = make_server(app).start()
+    http = httpx.Client(base_url=server.url)
+    auth = {"Authorization": f"Bearer {key}"}
+    old = time.time() - 5 * 3600
+    try:
+        for i, ts in enumerate((old, old + 1)):
+            event = {"type": "turn", "id": f"late-{i}", "ts": ts, "response_time_ms": 100}
+            assert http.post("/api/v1/events", json=[event], headers=auth).status_code == 202
+            chat = http.get("/monitoring/metrics", params={"window": "24h"}).json()["chat"]
+            assert chat["total_requests"] == i + 1
     finally:
         http.close()
         server.stop()

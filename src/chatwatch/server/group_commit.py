@@ -18,7 +18,7 @@ import threading
 from dataclasses import dataclass
 
 from chatwatch.store import IngestResult, Store
-from chatwatch.store.writer import Prepared, write_prepared
+from chatwatch.store.writer import Prepared
 
 __all__ = ["GroupWriter"]
 
@@ -81,8 +81,7 @@ class GroupWriter:
 
     def _write(self, group: list[_Job]) -> None:
         try:
-            with self.store.write() as conn:
-                results = write_prepared(conn, [job.batch for job in group])
+            results = self.store.ingest_prepared([job.batch for job in group])
         except Exception as exc:
             if len(group) == 1:
                 _settle(group[0], exc)

@@ -45,7 +45,7 @@ from chatwatch.store.sessions_read import (
     read_session,
     read_session_events,
 )
-from chatwatch.store.writer import IngestResult, write_events
+from chatwatch.store.writer import IngestResult, Prepared, write_events, write_prepared
 
 __all__ = ["Aggregate", "Bins", "Filters", "IngestResult", "Segment", "Store"]
 
@@ -108,6 +108,14 @@ class Store:
         if batch and self.cache.enabled:
             self.cache.invalidate(min(e.ts for e in batch).timestamp())
         return result
+
+    def ingest_prepared(self, batches: Sequence[Prepared]) -> list[IngestResult]:
+        """Several prepared batches in one transaction (the server's group commit)."""
+        with self.write() as conn:
+            results = write_prepared(conn, batches)
+        if self.cache.enabled and any(b.rows for b in batches):
+            self.cache.invalidate(min(b.min_ts for b in batches if b.rows))
+        return results
 
     def minute_cutoff(self, now: float | None = None) -> int:
         """The hour boundary before which per-minute rollups may be gone."""

@@ -85,6 +85,7 @@ class Prepared:
     rows: dict[str, tuple[Any, ...]]
     delta: Delta
     size: int  # events in the batch as sent, repeats included
+    min_ts: float  # the earliest event time (0.0 for an empty batch)
 
 
 def prepare(batch: Sequence[Event], *, store_text: bool) -> Prepared:
@@ -94,7 +95,8 @@ def prepare(batch: Sequence[Event], *, store_text: bool) -> Prepared:
             unique[e.id] = e
     exclude = _COMMON if store_text else _COMMON | _TEXT
     rows = {key: _row(e, exclude) for key, e in unique.items()}
-    return Prepared(unique, rows, compute_delta(unique.values()), len(batch))
+    min_ts = min((row[1] for row in rows.values()), default=0.0)
+    return Prepared(unique, rows, compute_delta(unique.values()), len(batch), min_ts)
 
 
 def write_events(conn: Connection, batch: Sequence[Event], *, store_text: bool) -> IngestResult:
