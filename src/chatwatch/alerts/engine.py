@@ -168,17 +168,18 @@ def _advance(
     row = states.get((rule.name, fp))
     if row is None:
         row = StateRow(rule.name, fp, {"alertname": rule.name, **sample.labels, **rule.labels})
-        states[(rule.name, fp)] = row
     before = (row.state, row.level)
     changed = step(row, rule, sample.value, sample.enough, now)
+    if not row.stored and row.state == "inactive":
+        return row  # never active: nothing to keep
+    states[(rule.name, fp)] = row
     if row.last_active_at == now or not row.annotations:
         # a resolved alert keeps the words of its last active evaluation (Alertmanager's way)
         row.annotations = sample.annotations(rule, row.level or row.notified_level, row.threshold)
     if changed:
         result.transitions += 1
         record_transition(conn, row, before[0], before[1], now)
-    if row.stored or row.state != "inactive":
-        save_state(conn, row)
+    save_state(conn, row)
     return row
 
 
