@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -132,19 +133,24 @@ class _Auth:
 
 
 @contextmanager
-def running_smtp() -> Iterator[Mailbox]:
-    """A real SMTP server on a free port (plain, AUTH allowed without TLS)."""
+def running_smtp(
+    tls_context: ssl.SSLContext | None = None, implicit: bool = False
+) -> Iterator[Mailbox]:
+    """A real SMTP server on a free port. Plain with AUTH allowed by default; with a TLS
+    context, STARTTLS is required (or, ``implicit``, the connection is TLS from the start)
+    and AUTH only works over TLS."""
     box = Mailbox(port=free_port())
-    controller = Controller(
-        _Handler(box),
-        hostname="127.0.0.1",
-        port=box.port,
-        authenticator=_Auth(box),
-        auth_require_tls=False,
-    )
+    options: dict[str, Any] = {"authenticator": _Auth(box), "auth_require_tls": False}
+    if tls_context is not None and implicit:
+        options.update(ssl_context=tls_context)  # all TLS; aiosmtpd cannot tell, so no flag
+    elif tls_context is not None:
+        options.update(tls_context=tls_context, require_starttls=True, auth_require_tls=True)
+    controller = Controller(_Handler(box), hostname="127.0.0.1", port=box.port, **options)
     controller.start()
-    yield box
-    controller.stop()
+    try:
+        yield box
+    finally:
+        controller.stop()
 
 
 @contextmanager

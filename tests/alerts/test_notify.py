@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+import shutil
+import ssl
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -258,3 +261,57 @@ def test_smtp_refusals_are_retried(
     assert "STARTTLS" in caplog.text and "retrying in 30 s" in caplog.text
     row = _outbox(sqlite_store)[0]
     assert (row.status, row.attempts) == ("pending", 1)
+
+
+@pytest.fixture
+def certificate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """A self-signed certificate for localhost, trusted through SSL_CERT_FILE."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            openssl,
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    return cert, key
+
+
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+def test_tls_and_login(sqlite_store: Store, certificate: tuple[Path, Path], security: str) -> None:
+    """STARTTLS and implicit TLS, each with a login that the server only allows over TLS."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(*certificate)
+    with running_smtp(tls_context=context, implicit=security == "tls") as box:
+        settings = _settings(
+            sqlite_store,
+            box,
+            smtp_host="localhost",
+            smtp_security=security,
+            smtp_user="alerts",
+            smtp_password="s3cret-pass",
+        )
+        turns(sqlite_store, T0, 40, failed=5)
+        result = evaluate(sqlite_store, settings, RULES, now=T0 + 10)
+    assert result.delivery.sent == 1, _outbox(sqlite_store)[0].last_error
+    assert box.logins == [("alerts", "s3cret-pass")]
+    assert box.subjects() == ["[CRITICAL] Error rate 12.5% [service=api]"]
