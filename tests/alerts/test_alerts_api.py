@@ -112,3 +112,15 @@ def test_bad_silence_is_422(
     assert answer.status_code == 422
     assert field in answer.text
     assert client.get("/api/v1/silences", headers=_auth(admin)).json() == {"silences": []}
+
+
+def test_rules_listed(store: Store, client: httpx.Client) -> None:
+    """The rules endpoint lists the shipped rules with defaults filled in."""
+    read = create_key(store, "read")
+    rules = {
+        r["name"]: r
+        for r in client.get("/api/v1/alerts/rules", headers=_auth(read)).json()["rules"]
+    }
+    assert rules["high_error_rate"]["warning"] == 5 and rules["high_error_rate"]["critical"] == 10
+    assert rules["high_error_rate"]["keep_firing_for"] == 600
+    assert len(rules) == 16
