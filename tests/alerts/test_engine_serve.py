@@ -66,17 +66,21 @@ def test_server_evaluates_in_the_background(
 
 @pytest.mark.postgres
 def test_one_evaluator_at_a_time(pg_url: str) -> None:
-    """While one process holds the advisory lock, another's evaluation is skipped."""
+    """While one process holds the advisory lock, another's round is skipped and reports
+    the stored states."""
     first, second = Store(pg_url), Store(pg_url)
     try:
         turns(first, T0, 20, failed=4)
         settings = make_settings(pg_url)
+        assert evaluate(first, settings, RULES, now=T0 + 10).worst == "critical"
+        turns(first, T0 + 60, 20, failed=0)
         with evaluation_lock(first) as held:
             assert held
-            skipped = evaluate(second, settings, RULES, now=T0 + 10)
-            assert skipped.skipped and skipped.states == [] and skipped.worst == "ok"
-        done = evaluate(second, settings, RULES, now=T0 + 10)
-        assert not done.skipped and done.worst == "critical"
+            skipped = evaluate(second, settings, RULES, now=T0 + 70)
+            assert skipped.skipped and skipped.transitions == 0 and skipped.groups == []
+            assert skipped.worst == "critical"
+        done = evaluate(second, settings, RULES, now=T0 + 70)
+        assert not done.skipped and done.worst == "warning"  # 4 of 40 turns: 10 %
     finally:
         first.close()
         second.close()

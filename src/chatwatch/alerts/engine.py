@@ -99,7 +99,10 @@ def evaluate(
     rules = list(load_rules(settings.rules_file) if rules is None else rules)
     with evaluation_lock(store) as allowed:
         if not allowed:
-            return Round(evaluated_at=now, skipped=True)
+            # another process is evaluating: report the states it keeps
+            with store.read() as conn:
+                stored = sorted(load_states(conn).values(), key=lambda r: (r.rule, r.fingerprint))
+            return Round(evaluated_at=now, states=stored, skipped=True)
         result = _evaluate(store, settings, rules, now, process_rules)
         if deliver:
             result.delivery = deliver_due(store, settings, now)
