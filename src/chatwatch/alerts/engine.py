@@ -127,23 +127,17 @@ def _evaluate(
         outgoing: dict[str, list[dict[str, Any]]] = {}
         for rule_name, rule_samples in samples.items():
             rule = by_name[rule_name]
+            repeat = rule.repeat_interval_s or settings.alert_repeat_interval_s
             for sample in rule_samples:
                 row = _advance(conn, states, rule, sample, now, result)
-                entry = _notification(
-                    row, rule, now, rule.repeat_interval_s or settings.alert_repeat_interval_s
-                )
-                if entry is None:
-                    continue
-                if is_silenced(silences, row.labels_with_level()):
-                    result.held += 1
-                    if entry["status"] == "resolved":
-                        row.notified_at = row.notified_level = None
-                        save_state(conn, row)
-                    continue
-                outgoing.setdefault(rule_name, []).append(entry)
-                row.notified_at = None if entry["status"] == "resolved" else now
-                row.notified_level = None if entry["status"] == "resolved" else row.level
-                save_state(conn, row)
+                entry = _notification(row, rule, now, repeat)
+                if entry is not None:
+                    silenced = is_silenced(silences, row.labels_with_level())
+                    _mark_notified(conn, row, entry, silenced, now)
+                    if silenced:
+                        result.held += 1
+                    else:
+                        outgoing.setdefault(rule_name, []).append(entry)
         _retire(conn, states, kept, now, result)
         groups = [
             {"rule": name, "created_at": now, "alerts": alerts}
@@ -184,6 +178,20 @@ def _advance(
         record_transition(conn, row, before[0], before[1], now)
     save_state(conn, row)
     return row
+
+
+def _mark_notified(
+    conn: Any, row: StateRow, entry: dict[str, Any], silenced: bool, now: float
+) -> None:
+    """Record what was sent. A silence holds a firing notice back (``notified_at`` stays
+    empty, so it goes out when the silence ends) and drops a resolved one."""
+    if entry["status"] == "resolved":
+        row.notified_at = row.notified_level = None
+    elif not silenced:
+        row.notified_at, row.notified_level = now, row.level
+    else:
+        return
+    save_state(conn, row)
 
 
 def _notification(
