@@ -68,6 +68,7 @@ def test_wrong_password_or_unknown_user_is_refused(http: httpx.Client) -> None:
         r = login(http, user, password)
         assert r.status_code == 401
         assert "Wrong username or password" in r.text
+        assert f'value="{user}"' in r.text and password not in r.text
         assert SESSION_COOKIE not in r.headers.get("set-cookie", "")
     assert http.get("/analytics/api/data").status_code == 401
 

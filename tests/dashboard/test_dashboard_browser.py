@@ -123,6 +123,7 @@ def test_user_typed_markup_shows_as_text(page: Any, env: Env) -> None:
     )
     assert EVIL in labels
     assert EVIL in page.locator("#recent_sessions").inner_text()
+    assert EVIL in page.locator("#escalated_sessions").inner_text()
     assert page.evaluate("document.querySelectorAll('#charts script, #tables script').length") == 0
     page.goto(f"{env.url}/analytics/session?service=default&id=s-esc")
     assert EVIL in page.locator(".facts").inner_text()

@@ -113,6 +113,7 @@ def test_tables_list_sessions_errors_escalations_and_users(dash: Dash) -> None:
         ("s-bad", "TimeoutError")
     ]
     assert [s["session_id"] for s in t["escalated_sessions"]] == ["s-esc"]
+    assert t["escalated_sessions"][0]["reason"] == EVIL
     assert t["recent_sessions"][0]["href"] == "/analytics/session?service=default&id=evil"
     assert {u["user_id"] for u in t["top_users"]} >= {"user-s-ok"}
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from chatwatch.events import parse_events
 from chatwatch.store import Store
+from chatwatch.store.sessions_read import read_escalation_reasons
 
 T0 = datetime(2026, 3, 2, 12, 0, tzinfo=UTC).timestamp()
 
@@ -61,6 +62,9 @@ def test_error_turns_and_escalated_sessions(store: Store) -> None:
     escalated = store.escalated_sessions(T0, T0 + 3600)
     assert [s.session_id for s in escalated] == ["esc"]
     assert escalated[0].escalated_at == T0 + 124
+    with store.read() as conn:
+        reasons = read_escalation_reasons(conn, [("default", "esc"), ("default", "ok")])
+    assert reasons == {("default", "esc"): "complaint"}
 
 
 def test_session_events_in_time_order(store: Store) -> None:

@@ -126,14 +126,16 @@ def _safe_next(base: str, target: str | None) -> str:
 
 
 def _login_page(
-    request: Request, next_url: str, error: str | None = None, status: int = 200
+    request: Request,
+    next_url: str,
+    error: str | None = None,
+    status: int = 200,
+    username: str = "",
 ) -> HTMLResponse:
     token = secrets.token_urlsafe(32)
+    context = {"base": base_of(request), "csrf": token, "next": next_url, "error": error}
     response = templates.TemplateResponse(
-        request,
-        "login.html",
-        {"base": base_of(request), "csrf": token, "next": next_url, "error": error},
-        status_code=status,
+        request, "login.html", {**context, "username": username}, status_code=status
     )
     signed = _signer(state(request)).csrf.dumps(token)
     response.set_cookie(
@@ -198,7 +200,7 @@ def login_router(base: str) -> APIRouter:
         user = await run_in_threadpool(verify_user, st.store, username, password)
         if user is None:
             error = "Wrong username or password."
-            return await run_in_threadpool(_login_page, request, target, error, 401)
+            return await run_in_threadpool(_login_page, request, target, error, 401, username[:64])
         response = RedirectResponse(target, 303)
         _set_session(request, response, user)
         response.delete_cookie(CSRF_COOKIE)

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 from chatwatch.dashboard.alerts_view import alerts_table
 from chatwatch.metrics import Catalogue, Reading
-from chatwatch.store.sessions_read import ErrorTurn, SessionRow
+from chatwatch.store.sessions_read import ErrorTurn, SessionRow, read_escalation_reasons
 
 __all__ = ["ROWS", "build_tables", "session_href"]
 
@@ -63,11 +63,16 @@ def build_tables(cat: Catalogue, reading: Reading, base: str) -> dict[str, Any]:
     recent = store.recent_sessions(w.start, w.end, service, ROWS)
     errors = store.error_turns(w.start, w.end, service, ROWS)
     escalated = store.escalated_sessions(w.start, w.end, service, ROWS)
+    with store.read() as conn:
+        reasons = read_escalation_reasons(conn, [(s.service, s.session_id) for s in escalated])
     users = cat.breakdown("top_users", reading)
     return {
         "recent_sessions": [_session(base, s) for s in recent],
         "error_turns": [_error(base, e) for e in errors],
-        "escalated_sessions": [_session(base, s) for s in escalated],
+        "escalated_sessions": [
+            {**_session(base, s), "reason": reasons.get((s.service, s.session_id))}
+            for s in escalated
+        ],
         "top_users": [{"user_id": u, "messages": n} for u, n in users.items()],
         "alerts": alerts_table(store, service),
     }

@@ -22,6 +22,7 @@ __all__ = [
     "StoredEvent",
     "read_error_turns",
     "read_escalated_sessions",
+    "read_escalation_reasons",
     "read_recent_sessions",
     "read_services",
     "read_session",
@@ -178,6 +179,24 @@ def read_error_turns(
         )
     found.sort(key=lambda t: t.ts, reverse=True)
     return found[:limit]
+
+
+def read_escalation_reasons(
+    conn: Connection, keys: list[tuple[str, str]]
+) -> dict[tuple[str, str], str | None]:
+    """The first escalation's reason of each ``(service, session_id)``."""
+    if not keys:
+        return {}
+    e = events.c
+    pairs = or_(*(and_(e.service == svc, e.session_id == sid) for svc, sid in keys))
+    query = (
+        select(e.service, e.session_id, e.data)
+        .where(pairs, e.type == "escalation")
+        .order_by(e.ts.desc())
+    )
+    return {
+        (r.service, r.session_id): json.loads(r.data).get("reason") for r in conn.execute(query)
+    }
 
 
 def read_services(conn: Connection, since: float) -> list[str]:

@@ -125,6 +125,7 @@
       { title: "Session", value: sessionLink },
       { title: "User", value: function (r) { return text(r.user_id); }, cls: "mono" },
       { title: "Escalated", value: function (r) { return when(r.escalated_at); }, cls: "nowrap" },
+      { title: "Reason", value: function (r) { return r.reason ? badge(r.reason, "warning") : "—"; } },
       { title: "Turns", value: function (r) { return String(r.turns); }, cls: "num" },
     ], t.escalated_sessions, "No escalations in this range.");
     table("top_users", [
