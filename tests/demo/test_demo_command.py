@@ -111,22 +111,26 @@ def demo(demo_db: Path) -> Iterator[Demo]:
     running.close()
 
 
-def _total(http: httpx.Client, url: str) -> int:
-    response = http.get(url, params={"window": "5m"})
+def _total(http: httpx.Client, url: str, window: str) -> int:
+    response = http.get(url, params={"window": window})
     response.raise_for_status()
     return int(response.json()["chat"]["total_requests"])
 
 
 def test_demo_prints_a_url_whose_metrics_show_live_traffic(demo: Demo, demo_db: Path) -> None:
-    """The printed /monitoring/metrics URL shows traffic, growing live, until Ctrl+C."""
+    """The printed /monitoring/metrics URL shows traffic at once, then growing live."""
     demo.wait_for("Ctrl+C to stop", START_TIMEOUT)
     url = demo.value("metrics")
     assert url.endswith("/monitoring/metrics")
     http = httpx.Client(timeout=10)
-    first = _total(http, url)
-    assert first > 0  # the backfilled quarter hour
     deadline = time.monotonic() + LIVE_TIMEOUT
-    while _total(http, url) <= first:
+    while _total(http, url, "24h") == 0:  # the history, oldest first
+        assert time.monotonic() < deadline, "no traffic arrived"
+        time.sleep(0.1)
+    demo.wait_for("live traffic from now on", START_TIMEOUT)
+    first = _total(http, url, "5m")
+    deadline = time.monotonic() + LIVE_TIMEOUT
+    while _total(http, url, "5m") <= first:
         assert time.monotonic() < deadline, "no live traffic arrived"
         time.sleep(0.25)
     document = http.get(url).json()
@@ -147,7 +151,6 @@ def test_demo_prints_a_url_whose_metrics_show_live_traffic(demo: Demo, demo_db: 
         timeout=10,
     )
     assert read.status_code == 200 and read.json()["total_requests"] > 0
-    http.close()
 
     assert demo.stop() == 0
     assert any("stopped" in line for line in demo.lines)
