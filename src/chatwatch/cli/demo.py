@@ -87,14 +87,18 @@ def demo(
     ingest_key = create_key(store, "ingest", "demo traffic")
     read_key = create_key(store, "read", "demo reader")
     password = _admin_password(store)
-    streams = _streams(store, rate, history, seed)
+    streams, start = _streams(store, rate, history, seed)
     application = create_app(settings, store)
     server = uvicorn.Server(uvicorn.Config(application, host=host, port=port, log_level="warning"))
     base = f"http://{_connect_host(host)}:{port}"
     clients = [Client(base, ingest_key, service=s.service) for s in streams]
     live = LiveTraffic(list(zip(streams, clients, strict=True)))
     info = {"url": base, "ingest": ingest_key, "read": read_key, "password": password}
-    threading.Thread(target=_announce, args=(server, live, info, url), daemon=True).start()
+    stop = threading.Event()
+    feeder = threading.Thread(
+        target=_feed, args=(server, store, live, start, stop, info, url), daemon=True
+    )
+    feeder.start()
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.run()
@@ -102,13 +106,17 @@ def demo(
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
+        stop.set()
+        feeder.join(timeout=30)
         live.stop(flush_timeout=0.5)
         store.close()
     console.print(f"stopped; the demo data stays in {db}", highlight=False, markup=False)
 
 
-def _streams(store: Store, rate: float, hours: float, seed: int | None) -> list[Stream]:
-    """The demo assistants' traffic, with history backfilled up to now."""
+def _streams(
+    store: Store, rate: float, hours: float, seed: int | None
+) -> tuple[list[Stream], float]:
+    """The demo assistants' traffic, starting ``hours`` ago (or where a last run stopped)."""
     now = time.time()
     start = now - hours * 3600
     last = _last_event_ts(store)
@@ -122,12 +130,42 @@ def _streams(store: Store, rate: float, hours: float, seed: int | None) -> list[
         )
         for name, share in SERVICES.items()
     ]
-    if now - start >= 60:
-        _backfill(store, streams, start, now)
-    return streams
+    return streams, start
 
 
-def _backfill(store: Store, streams: list[Stream], start: float, until: float) -> None:
+class _Stopped(Exception):
+    pass
+
+
+def _feed(
+    server: uvicorn.Server,
+    store: Store,
+    live: LiveTraffic,
+    start: float,
+    stop: threading.Event,
+    info: dict[str, str],
+    url: str,
+) -> None:
+    """Once the server listens: print where to look, write the history straight into the
+    store (oldest first, so the 24 h numbers fill within seconds), then go live."""
+    while not server.started:
+        if server.should_exit or stop.is_set():
+            return
+        time.sleep(0.05)
+    _announce(info, url)
+    streams = [stream for stream, _ in live.pairs]
+    try:
+        if time.time() - start >= 60:
+            _backfill(store, streams, start, stop)
+    except _Stopped:
+        return
+    console.print("history loaded; live traffic from now on", highlight=False, markup=False)
+    live.start()
+
+
+def _backfill(store: Store, streams: list[Stream], start: float, stop: threading.Event) -> None:
+    """Backfill up to now, then catch up with the clock, so live traffic continues the
+    sessions still open without a gap."""
     columns = (
         TextColumn("backfilling {task.description}"),
         BarColumn(),
@@ -135,22 +173,24 @@ def _backfill(store: Store, streams: list[Stream], start: float, until: float) -
         TextColumn("{task.fields[events]:>9,} events"),
         TimeRemainingColumn(),
     )
+    until = time.time()
     with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task(_ago(until - start) + " of traffic", total=until - start, events=0)
 
         def update(at: float, stored: int) -> None:
-            progress.update(task, completed=at - start, events=stored)
+            if stop.is_set():
+                raise _Stopped
+            progress.update(task, completed=min(at, until) - start, events=stored)
 
-        backfill(store, streams, start, until, on_progress=update)
+        stored = backfill(store, streams, start, until, on_progress=update)
+        at = until
+        while (now := time.time()) - at > 1.0:
+            stored += backfill(store, streams, at, now)
+            at = now
+        progress.update(task, completed=until - start, events=stored)
 
 
-def _announce(server: uvicorn.Server, live: LiveTraffic, info: dict[str, str], url: str) -> None:
-    """Once the server listens: start the live traffic and print where to look."""
-    while not server.started:
-        if server.should_exit:
-            return
-        time.sleep(0.05)
-    live.start()
+def _announce(info: dict[str, str], url: str) -> None:
     base = info["url"]
     lines = [
         "",
@@ -162,7 +202,7 @@ def _announce(server: uvicorn.Server, live: LiveTraffic, info: dict[str, str], u
         f"  ingest key   {info['ingest']}",
         f"  read key     {info['read']}   (curl -H 'Authorization: Bearer <read key>' ...)",
         f"  database     {url}",
-        f"  traffic      {', '.join(SERVICES)}: live events through the SDK every second",
+        f"  traffic      {', '.join(SERVICES)}: history first, then live events through the SDK",
         "Ctrl+C to stop",
     ]
     for line in lines:

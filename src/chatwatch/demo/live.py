@@ -38,6 +38,8 @@ class LiveTraffic:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=5)
+        # What is still queued when the server is already gone is demo traffic: no warning.
+        logging.getLogger("chatwatch.sdk").setLevel(logging.ERROR)
         for _, client in self.pairs:
             client.close(timeout=flush_timeout)
 
