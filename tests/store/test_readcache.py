@@ -71,6 +71,9 @@ def test_cached_reads_equal_uncached_reads(sqlite_url: str) -> None:
                     ["turn_rt"], start, END, f, now=NOW
                 )
             assert store.top_users(start, END) == plain.top_users(start, END)
+        assert sorted(store.totals(["turns", "rt_prom"])) == sorted(
+            plain.totals(["turns", "rt_prom"])
+        )
     store.close()
     plain.close()
 

@@ -20,8 +20,10 @@ from chatwatch.store.engine import is_sqlite, make_engine, migrate
 from chatwatch.store.readcache import ReadCache
 from chatwatch.store.reader import (
     Bins,
+    Cells,
     Segment,
     merge_bins,
+    merge_cells,
     merge_counts,
     merge_groups,
     plan,
@@ -165,9 +167,18 @@ class Store:
     def totals(
         self, series: Sequence[str], filters: Filters = Filters()
     ) -> list[tuple[str, str, str, str, str, str, int, float]]:
-        """All-time sums by every label column, from the daily rollups."""
+        """All-time sums by every label column, from the daily rollups (sealed days
+        remembered): ``(service, series, model, dim, user_type, channel, n, total)``."""
+        now = time.time()
+        days = [(DAY, 0, int(now) // DAY * DAY + DAY)]
         with self.read() as conn:
-            return read_totals(conn, series, filters)
+
+            def fetch(segs: Sequence[Segment], by_bucket: bool) -> Cells:
+                return read_totals(conn, series, filters, segs)
+
+            kind = ("totals", tuple(series), filters)
+            sums = self.cache.read(kind, days, now, fetch, merge_cells)
+        return [(*key, int(n), float(total)) for key, (n, total) in sums.items()]
 
     def histogram(
         self,

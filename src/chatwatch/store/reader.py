@@ -19,6 +19,7 @@ from chatwatch.store.schema import rollup_hist, rollups, sessions, user_activity
 __all__ = [
     "Segment",
     "merge_bins",
+    "merge_cells",
     "merge_counts",
     "merge_groups",
     "plan",
@@ -37,6 +38,7 @@ _Q = TypeVar("_Q", bound=Select[Any])
 
 Segment = tuple[int, int, int]  # (res, lo, hi): buckets of size res in [lo, hi)
 Bins = dict[int, int]
+Cells = dict[tuple[Any, ...], list[float]]
 _FILTERED = ("service", "user_type", "channel", "model")
 
 
@@ -108,20 +110,19 @@ def read_aggregate(
 
 
 def read_totals(
-    conn: Connection, series: Sequence[str], filters: Filters = Filters()
-) -> list[tuple[str, str, str, str, str, str, int, float]]:
-    """All-time sums from the daily rollups (never compacted), by every label column:
-    ``(service, series, model, dim, user_type, channel, n, total)``."""
+    conn: Connection,
+    series: Sequence[str],
+    filters: Filters = Filters(),
+    days: Sequence[Segment] | None = None,
+) -> Cells:
+    """Sums from the daily rollups (never compacted; all time unless ``days`` given), by
+    every label column: ``(service, series, model, dim, user_type, channel) -> [n, total]``."""
     r = rollups.c
     labels = (r.service, r.series, r.model, r.dim, r.user_type, r.channel)
-    query = select(*labels, func.sum(r.n), func.sum(r.total)).where(
-        r.res == DAY, r.series.in_(list(series))
-    )
+    query = select(*labels, func.sum(r.n), func.sum(r.total)).where(r.series.in_(list(series)))
+    query = query.where(_within(rollups, days)) if days else query.where(r.res == DAY)
     query = _filtered(query, rollups, filters).group_by(*labels)
-    return [
-        (svc, s, m, d, ut, ch, int(n), float(total))
-        for svc, s, m, d, ut, ch, n, total in conn.execute(query)
-    ]
+    return {tuple(row[:6]): [int(row[6]), float(row[7])] for row in conn.execute(query)}
 
 
 def read_bucketed(
@@ -254,4 +255,19 @@ def merge_counts(parts: Sequence[dict[tuple[Any, ...], int]]) -> dict[tuple[Any,
     for part in parts:
         for key, n in part.items():
             out[key] = out.get(key, 0) + n
+    return out
+
+
+def merge_cells(
+    parts: Sequence[dict[tuple[Any, ...], list[float]]],
+) -> dict[tuple[Any, ...], list[float]]:
+    out: dict[tuple[Any, ...], list[float]] = {}
+    for part in parts:
+        for key, (n, total) in part.items():
+            cell = out.get(key)
+            if cell is None:
+                out[key] = [n, total]
+            else:
+                cell[0] += n
+                cell[1] += total
     return out
