@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from chatwatch.alerts import RulesError, load_rules, parse_rules
+from chatwatch.alerts import RulesError, load_rules, parse_matcher, parse_rules
 from chatwatch.cli import app
 from chatwatch.metrics import METRICS
 
@@ -109,3 +109,28 @@ def test_rules_check_cli(tmp_path: Path) -> None:
     failed = runner.invoke(app, ["rules", "check", str(bad)])
     assert failed.exit_code == 1
     assert "errors" in failed.output and "window" in failed.output
+
+
+@pytest.mark.parametrize(
+    ("text", "labels", "hit"),
+    [
+        ("service=api", {"service": "api"}, True),
+        ("service=api", {"service": "api2"}, False),
+        ("service!=api", {"service": "web"}, True),
+        ("service=~api|web", {"service": "web"}, True),
+        ("service=~api", {"service": "api-eu"}, False),  # regexes match the whole value
+        ("model!~llama.*", {"model": "glm-4"}, True),
+        ("team=chat", {}, False),
+        ("team=", {}, True),  # Alertmanager: an empty value matches a missing label
+    ],
+)
+def test_matchers(text: str, labels: dict[str, str], hit: bool) -> None:
+    """Silence matchers follow Alertmanager's semantics."""
+    assert parse_matcher(text).matches(labels) is hit
+
+
+def test_bad_matchers_refused() -> None:
+    """A matcher without an operator or with a broken regex is refused."""
+    for text in ("service", "service=~(", "=api"):
+        with pytest.raises(ValueError):
+            parse_matcher(text)

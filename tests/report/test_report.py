@@ -121,7 +121,7 @@ def test_html_file_from_cli(report_db: str, tmp_path: Path) -> None:
     assert "<svg" in html and html.count("<rect") >= 10
     assert "8.0%" in html and "&lt; 5.0%" in html  # error rate and its target
     assert "&#10004; pass" in html and "&#10008; fail" in html
-    assert "+6.0% (+300%)" in html  # change against the day before
+    assert "+6.0 pts (+300%)" in html  # change against the day before, in points
     assert "billing" in html and "llama-3.3-70b-versatile" in html
     assert not re.search(
         r"""(src|href)=["']https?://(?!127\.0\.0\.1)""", html.split("dashboard")[0]

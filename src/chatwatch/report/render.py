@@ -36,7 +36,8 @@ def _change(kpi: Kpi) -> str:
     if change == 0:
         return "="
     sign = "+" if change > 0 else "-"
-    text = fmt_value(abs(change), kpi.unit)
+    # a change of a percentage is in percentage points, not percent
+    text = f"{abs(change):.1f} pts" if kpi.unit == "percent" else fmt_value(abs(change), kpi.unit)
     if kpi.previous:
         text += f" ({sign}{abs(change) / abs(kpi.previous) * 100:.0f}%)"
     return sign + text
