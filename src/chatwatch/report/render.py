@@ -39,7 +39,8 @@ def _change(kpi: Kpi) -> str:
     # a change of a percentage is in percentage points, not percent
     text = f"{abs(change):.1f} pts" if kpi.unit == "percent" else fmt_value(abs(change), kpi.unit)
     if kpi.previous:
-        text += f" ({sign}{abs(change) / abs(kpi.previous) * 100:.0f}%)"
+        relative = abs(change) / abs(kpi.previous) * 100
+        text += f" ({sign}{relative:.0f}%)" if relative >= 1 else f" ({sign}<1%)"
     return sign + text
 
 
