@@ -76,8 +76,8 @@ def check(
     rules: RulesOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary line")] = False,
 ) -> None:
-    """Evaluate every rule once, notify, print the states; exit 0/1/2 = ok/warning/critical
-    (3 = the check could not run)."""
+    """Evaluate every rule once, notify, print the states; exit 0 ok, 1 warning, 2 critical,
+    3 unknown (guide 000's cron job; a Nagios plugin)."""
     settings = settings_for(db)
     try:
         loaded = load_rules(rules or settings.rules_file)
