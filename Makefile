@@ -31,6 +31,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/sdk_overhead.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/queries.py
+	$(BIN)/python bench/alerts.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
