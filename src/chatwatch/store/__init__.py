@@ -262,12 +262,15 @@ class Store:
         days = [(DAY, start // DAY * DAY, -(-end // DAY) * DAY)]
         with self.read() as conn:
 
-            def fetch(segs: Sequence[Segment], by_bucket: bool) -> dict[tuple[Any, ...], int]:
+            def fetch(segs: Sequence[Segment], by_bucket: bool) -> dict[Any, int]:
                 return read_user_sums(conn, segs, service)
 
             sums = self.cache.read(("users", service), days, time.time(), fetch, merge_counts)
-        ranked = heapq.nsmallest(limit, sums.items(), key=lambda kv: (-kv[1], kv[0]))
-        return [(str(user[0]), n) for user, n in ranked]
+        if not sums:
+            return []
+        floor = min(heapq.nlargest(limit, sums.values()))  # only these can be in the top
+        ranked = sorted((-n, user) for user, n in sums.items() if n >= floor)[:limit]
+        return [(str(user), int(-n)) for n, user in ranked]
 
     # Single sessions and their raw events (the dashboard's tables and session page).
 

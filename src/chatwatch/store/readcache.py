@@ -25,7 +25,7 @@ __all__ = ["ReadCache"]
 
 Segment = tuple[int, int, int]
 _V = TypeVar("_V")
-Fetch = Callable[[Sequence[Segment], bool], dict[tuple[Any, ...], _V]]
+Fetch = Callable[[Sequence[Segment], bool], dict[Any, _V]]
 
 
 class ReadCache:
@@ -67,15 +67,15 @@ class ReadCache:
         segments: Sequence[Segment],
         now: float,
         fetch: Fetch[_V],
-        merge: Callable[[list[dict[tuple[Any, ...], _V]]], dict[tuple[Any, ...], _V]],
-    ) -> dict[tuple[Any, ...], _V]:
+        merge: Callable[[list[dict[Any, _V]]], dict[Any, _V]],
+    ) -> dict[Any, _V]:
         """``merge`` of the cached units, the missing units (read and remembered) and the
         fresh segments. ``fetch(segments, by_bucket)`` reads the database; with
         ``by_bucket`` its keys start with the bucket."""
         if not self.enabled:
             return fetch(segments, False)
         units, fresh = self.split(segments, now)
-        parts: list[dict[tuple[Any, ...], _V]] = []
+        parts: list[dict[Any, _V]] = []
         missing_minutes: list[Segment] = []
         for unit in units:
             hit = self._get((kind, unit))
