@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/queries.py
 	$(BIN)/python bench/alerts.py
+	$(BIN)/python bench/dashboard.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -13,7 +13,7 @@ from typing import Any
 from chatwatch.dashboard.format import format_value
 from chatwatch.metrics import Catalogue, Reading, Window
 
-__all__ = ["TIME_METRICS", "build_charts", "step_for", "time_charts"]
+__all__ = ["TIME_METRICS", "build_charts", "step_for", "time_charts", "time_series"]
 
 _MINUTE, _HOUR, _DAY = 60, 3600, 86400
 
@@ -47,13 +47,27 @@ def _series(name: str, values: list[Any], style: str, unit: str) -> dict[str, An
     return {"name": name, "values": values, "style": style, "unit": unit}
 
 
-def time_charts(cat: Catalogue, reading: Reading) -> list[dict[str, Any]]:
+def time_series(
+    cat: Catalogue, reading: Reading, percentiles: bool
+) -> list[tuple[int, dict[str, float | None]]]:
+    """The time charts' series: those read from histograms (``percentiles``) or the rest,
+    two independent reads that may run side by side."""
+    names = [n for n in TIME_METRICS if bool(cat.metric(n).histogram) == percentiles]
+    return cat.table(names, reading.window, step_for(reading.window), reading.filters)
+
+
+def time_charts(
+    cat: Catalogue,
+    reading: Reading,
+    series: tuple[list[tuple[int, dict[str, float | None]]], ...] | None = None,
+) -> list[dict[str, Any]]:
     step = step_for(reading.window)
-    rows = cat.table(list(TIME_METRICS), reading.window, step, reading.filters)
-    x = [ts for ts, _ in rows]
+    parts = series or (time_series(cat, reading, False), time_series(cat, reading, True))
+    x = [ts for ts, _ in parts[0]]
+    merged = [{**a, **b} for (_, a), (_, b) in zip(parts[0], parts[1], strict=True)]
 
     def col(name: str) -> list[float | None]:
-        return [values[name] for _, values in rows]
+        return [values[name] for values in merged]
 
     per = _step_name(step)
 

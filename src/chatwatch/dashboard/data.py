@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from chatwatch.dashboard.cards import build_cards, calendar_readings
-from chatwatch.dashboard.charts import build_charts, step_for, time_charts
+from chatwatch.dashboard.charts import build_charts, step_for, time_charts, time_series
 from chatwatch.dashboard.tables import build_tables
 from chatwatch.metrics import Catalogue, Reading
 from chatwatch.store import Filters
@@ -22,7 +22,7 @@ from chatwatch.store import Filters
 __all__ = ["REFRESH_SECONDS", "build_data"]
 
 REFRESH_SECONDS = 30
-_WORKERS = 2
+_WORKERS = 4
 _T = TypeVar("_T")
 
 
@@ -57,14 +57,16 @@ def build_data(cat: Catalogue, reading: Reading, base: str) -> dict[str, Any]:
 
         warm = run(_warm(reading))
         month = run(lambda: reading.month)
-        series = run(time_charts, cat, reading)
+        plain = run(time_series, cat, reading, False)
+        percentiles = run(time_series, cat, reading, True)
         calendar = run(calendar_readings, cat, reading)
         tables = run(build_tables, cat, reading, base)
         choices = run(_choices, cat, reading)
         warm.result()
         month.result()
         cards = build_cards(cat, reading, calendar.result())
-        charts = build_charts(cat, reading, series.result())
+        made = time_charts(cat, reading, (plain.result(), percentiles.result()))
+        charts = build_charts(cat, reading, made)
         return {
             "updated_at": datetime.fromtimestamp(reading.now, UTC).isoformat(timespec="seconds"),
             "now": reading.now,

@@ -175,7 +175,7 @@
         return h("tr", { "data-fingerprint": x.fingerprint }, [
           h("td", {}, [badge(x.level || x.state, x.level || "muted")]),
           h("td", {}, [badge(x.state, x.state === "firing" ? "critical" : "muted"), x.silenced ? badge("silenced", "muted") : null]),
-          h("td", {}, [h("b", { text: x.title }), h("div", { cls: "muted small", text: x.summary })]),
+          h("td", {}, [h("b", { text: x.title }), " ", h("span", { cls: "mono small muted", text: x.rule }), h("div", { cls: "muted small", text: x.summary })]),
           h("td", { cls: "mono small", text: labelText(x.labels) || "—" }),
           h("td", { cls: "num nowrap", text: x.value + " / " + x.threshold }),
           h("td", { cls: "nowrap", text: when(x.fired_at || x.since) }),
