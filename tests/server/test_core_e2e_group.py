@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import threading
 import time
@@ -15,6 +16,7 @@ from chatwatch.config import Settings
 from chatwatch.demo.traffic import Traffic, to_event
 from chatwatch.events import Event, parse_events
 from chatwatch.server import create_app
+from chatwatch.server.group_commit import GroupWriter
 from chatwatch.server.keys import create_key
 from chatwatch.store import Store
 from chatwatch.store.schema import rollup_hist, rollups, sessions, user_activity
@@ -132,4 +134,61 @@ def test_late_events_over_http_show_in_the_next_read(sqlite_url: str, make_serve
     finally:
         http.close()
         server.stop()
+        store.close()
+
+
+class FlakyStore:
+    """A store whose writes fail when they hold a poisoned event; writes wait for release."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.entered: list[int] = []
+        self.failed: list[int] = []
+        self.release = threading.Event()
+
+    def ingest_prepared(self, batches: list[Any]) -> list[Any]:
+        self.entered.append(len(batches))
+        self.release.wait(10)
+        if any("poison" in b.events for b in batches):
+            self.failed.append(len(batches))
+            with self.store.write() as conn:  # written, then rolled back
+                write_prepared(conn, [b for b in batches if "poison" not in b.events])
+                raise RuntimeError("disk on fire")
+        return self.store.ingest_prepared(batches)
+
+
+def test_a_failing_batch_fails_only_its_own_request(sqlite_url: str) -> None:
+    """A shared transaction that fails is retried batch by batch: the others succeed."""
+    store = Store(sqlite_url)
+    flaky = FlakyStore(store)
+    writer = GroupWriter(flaky)  # type: ignore[arg-type]
+
+    def batch(name: str) -> Any:
+        turn = {"type": "turn", "ts": START, "response_time_ms": 5, "session_id": "s1"}
+        turns = [{**turn, "id": f"{name}-0"}, {**turn, "id": name}]
+        return prepare(parse_events(turns), store_text=False)
+
+    async def run() -> list[Any]:
+        tasks = [asyncio.ensure_future(writer.ingest(batch(n))) for n in ["a", "b", "poison", "c"]]
+        # the writer holds its first group while the rest queue up behind it
+        while len(writer._jobs) + sum(flaky.entered) < 4:
+            await asyncio.sleep(0.01)
+        flaky.release.set()
+        return await asyncio.gather(*tasks, return_exceptions=True)
+
+    try:
+        a, b, poisoned, c = asyncio.run(run())
+        assert isinstance(poisoned, RuntimeError)
+        assert [r.accepted for r in (a, b, c)] == [2, 2, 2]
+        assert max(flaky.failed) >= 2 and flaky.failed[-1] == 1  # shared, then alone
+        with store.read() as conn:
+            ids = set(conn.exec_driver_sql("SELECT id FROM events").scalars())
+            turns = conn.exec_driver_sql(
+                "SELECT sum(n) FROM rollups WHERE series = 'turns' AND res = 60"
+            ).scalar()
+            session_turns = conn.exec_driver_sql("SELECT turns FROM sessions").scalar()
+        assert ids == {"a", "a-0", "b", "b-0", "c", "c-0"}
+        # the failed attempt left nothing behind, and the retries counted nothing twice
+        assert turns == session_turns == 6
+    finally:
         store.close()

@@ -16,6 +16,7 @@ import contextlib
 import logging
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 from chatwatch.store import IngestResult, Store
 from chatwatch.store.writer import Prepared
@@ -87,21 +88,32 @@ class GroupWriter:
                 _settle(group[0], exc)
                 return
             for job in group:  # alone, so a bad batch fails only its own request
+                job.batch = job.batch.again()  # writing consumed it
                 self._write([job])
             return
-        for job, result in zip(group, results, strict=True):
-            _settle(job, result)
+        _settle_all(list(zip(group, results, strict=True)))
 
 
 def _settle(job: _Job, outcome: IngestResult | BaseException) -> None:
-    def apply() -> None:
-        if job.future.done():
-            return
-        if isinstance(outcome, BaseException):
-            job.future.set_exception(outcome)
-        else:
-            job.future.set_result(outcome)
+    _settle_all([(job, outcome)])
 
-    # RuntimeError: the request's event loop is gone (the server is shutting down)
-    with contextlib.suppress(RuntimeError):
-        job.loop.call_soon_threadsafe(apply)
+
+def _settle_all(outcomes: list[tuple[_Job, IngestResult | BaseException]]) -> None:
+    """Answer the waiting requests, one wake-up per event loop (not one per request)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Job, Any]]] = {}
+    for job, outcome in outcomes:
+        by_loop.setdefault(job.loop, []).append((job, outcome))
+
+    def apply(pairs: list[tuple[_Job, Any]]) -> None:
+        for job, outcome in pairs:
+            if job.future.done():
+                continue
+            if isinstance(outcome, BaseException):
+                job.future.set_exception(outcome)
+            else:
+                job.future.set_result(outcome)
+
+    for loop, pairs in by_loop.items():
+        # RuntimeError: the request's event loop is gone (the server is shutting down)
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(apply, pairs)

@@ -46,7 +46,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_left
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from chatwatch.events import (
@@ -122,12 +122,15 @@ def _least(a: float | None, b: float | None) -> float | None:
 
 def merge_sessions(into: dict[tuple[str, str], SessionDelta], more: Iterable[SessionDelta]) -> None:
     """Fold session increments together the way the store's upsert merges them into a
-    stored row (first labels kept, earliest start, latest end, counters added)."""
+    stored row (first labels kept, earliest start, latest end, counters added).
+
+    The first increment seen for a session is adopted, not copied, and later ones are
+    added to it: the deltas given are consumed."""
     for s in more:
         key = (s.service, s.session_id)
         t = into.get(key)
         if t is None:
-            into[key] = replace(s)
+            into[key] = s
             continue
         t.user_id = t.user_id or s.user_id
         t.user_type = t.user_type or s.user_type

@@ -12,7 +12,7 @@ with concurrent writers, relies on ``ON CONFLICT DO NOTHING RETURNING``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -78,7 +78,8 @@ class Prepared:
 
     Made without the database (on the request's own thread, so the one writer thread
     only writes); valid as long as every event in it turns out to be new, which
-    :func:`write_prepared` checks.
+    :func:`write_prepared` checks. Writing consumes it (its session increments are
+    merged in place): to write the same events again, prepare them again.
     """
 
     events: dict[str, Event]  # by id, first occurrence
@@ -86,6 +87,13 @@ class Prepared:
     delta: Delta
     size: int  # events in the batch as sent, repeats included
     min_ts: float  # the earliest event time (0.0 for an empty batch)
+    store_text: bool = False
+
+    def again(self) -> Prepared:
+        """A fresh copy to write again (after a failed write consumed this one)."""
+        fresh = prepare(list(self.events.values()), store_text=self.store_text)
+        fresh.size = self.size
+        return fresh
 
 
 def prepare(batch: Sequence[Event], *, store_text: bool) -> Prepared:
@@ -96,7 +104,8 @@ def prepare(batch: Sequence[Event], *, store_text: bool) -> Prepared:
     exclude = _COMMON if store_text else _COMMON | _TEXT
     rows = {key: _row(e, exclude) for key, e in unique.items()}
     min_ts = min((row[1] for row in rows.values()), default=0.0)
-    return Prepared(unique, rows, compute_delta(unique.values()), len(batch), min_ts)
+    delta = compute_delta(unique.values())
+    return Prepared(unique, rows, delta, len(batch), min_ts, store_text)
 
 
 def write_events(conn: Connection, batch: Sequence[Event], *, store_text: bool) -> IngestResult:
@@ -222,20 +231,23 @@ def _execute_many(conn: Connection, sql: str, rows: Iterable[tuple[Any, ...]]) -
 def _apply_rollups(conn: Connection, delta: Delta) -> None:
     counts, hist = delta.folded()
     dialect = conn.dialect.name
+    # PostgreSQL writers run concurrently: rows locked in one order cannot deadlock.
+    # SQLite has one writer, so the sort would only cost time.
+    order: Callable[[Iterable[Any]], Iterable[Any]] = sorted if dialect != "sqlite" else iter
     _execute_many(
         conn,
         _upsert_sql(dialect, "rollups", ROLLUP_KEY, ("n", "total")),
-        ((*key, cell[0], cell[1]) for key, cell in sorted(counts.items())),
+        [(*key, cell[0], cell[1]) for key, cell in order(counts.items())],
     )
     _execute_many(
         conn,
         _upsert_sql(dialect, "rollup_hist", HIST_KEY, ("n",)),
-        ((*key, n) for key, n in sorted(hist.items())),
+        [(*key, n) for key, n in order(hist.items())],
     )
     _execute_many(
         conn,
         _upsert_sql(dialect, "user_activity", ("day", "service", "user_id"), ("messages",)),
-        ((*key, n) for key, n in sorted(delta.users.items())),
+        [(*key, n) for key, n in order(delta.users.items())],
     )
 
 
