@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 
 from chatwatch.demo.traffic import Traffic
 from chatwatch.sdk import CaptureTransport, Client, HTTPTransport
@@ -161,8 +162,11 @@ def main() -> None:
         store.close()
         port = free_port()
         server = start_server(db, port)
+        process = psutil.Process(server.pid)
         try:
+            cpu_before = sum(process.cpu_times()[:2])
             http_s = send_all(f"http://127.0.0.1:{port}", key, batches, args.senders)
+            server_cpu = sum(process.cpu_times()[:2]) - cpu_before
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -175,6 +179,10 @@ def main() -> None:
     print(
         f"HTTP ingest into SQLite     {http_eps:>12,.0f} events/s  ({http_s:.2f} s, "
         f"{args.senders} senders, rollups included, {stored:,} stored)"
+    )
+    print(
+        f"server CPU per event        {server_cpu / n * 1e6:>12.1f} µs  "
+        f"({server_cpu / http_s:.2f} cores busy on average)"
     )
     print(f"raw sqlite3.executemany     {raw_eps:>12,.0f} rows/s    ({raw_s:.2f} s, no index)")
     print(f"ratio                       {share:>12.1%} of raw")
