@@ -47,7 +47,7 @@ from chatwatch.store import Store
 
 TARGET_MS = 50.0
 TARGET_RATIO = 20.0
-console = Console()
+console = Console(width=120)  # the table stays readable when piped
 
 
 def _median_ms(run: Callable[[], object], samples: int) -> float:
@@ -198,15 +198,21 @@ def _agree(naive: dict[str, Any], cat: dict[str, Any]) -> str:
     return "all figures agree" if not off else "DIFFER: " + ", ".join(off)
 
 
-def _cold_ms(url: str, settings: Settings, label: str, spec: str) -> float:
+def _app(settings: Settings, store: Store, now: float) -> Any:
+    app = create_app(settings, store)
+    app.state.chatwatch.catalogue = Catalogue(store, settings, clock=lambda: now)
+    return app
+
+
+def _cold_ms(url: str, settings: Settings, label: str, spec: str, now: float) -> float:
     """The first read of a fresh store (nothing remembered; the OS page cache is warm)."""
     store = Store(url)
     if label.startswith("GET"):
-        run = http_read(create_app(settings, store))
+        run = http_read(_app(settings, store, now))
     elif label.endswith("top users"):
-        run = top_users_read(Catalogue(store, settings), spec)
+        run = top_users_read(Catalogue(store, settings, clock=lambda: now), spec)
     else:
-        run = catalogue_read(Catalogue(store, settings), spec)
+        run = catalogue_read(Catalogue(store, settings, clock=lambda: now), spec)
     start = time.perf_counter()
     run()
     ms = (time.perf_counter() - start) * 1000
@@ -228,10 +234,13 @@ def bench_size(size: int, folder: Path, args: argparse.Namespace, table: Table) 
         )
     settings = Settings(database_url=url, _env_file=None)  # type: ignore[call-arg]
     store = Store(url)
-    cat = Catalogue(store, settings)
-    app = create_app(settings, store)
-    now = time.time()
-    events = sqlite3.connect(path).execute("SELECT count(*) FROM events").fetchone()[0]
+    # Every read is made as of the newest event, so the last hour is as busy as in a live
+    # server however long ago the store was filled (and reused).
+    raw = sqlite3.connect(path)
+    now = float(raw.execute("SELECT max(ts) FROM events").fetchone()[0]) + 1.0
+    cat = Catalogue(store, settings, clock=lambda: now)
+    app = _app(settings, store, now)
+    events = raw.execute("SELECT count(*) FROM events").fetchone()[0]
     cases = [
         ("GET /monitoring/metrics (24h)", http_read(app), "24h"),
         ("catalogue, 24 h: every metric", catalogue_read(cat, "24h"), "24h"),
@@ -248,7 +257,7 @@ def bench_size(size: int, folder: Path, args: argparse.Namespace, table: Table) 
         check = _agree(scan(), cat.values(cat.reading(window)))
         console.print(f"  {size:,} events, {spec}: naive scan vs catalogue: {check}")
     for label, run, spec in cases:
-        cold = _cold_ms(url, settings, label, spec)
+        cold = _cold_ms(url, settings, label, spec, now)
         ms = _median_ms(run, args.samples)
         ratio = naive_ms[spec] / ms
         ok = ms < TARGET_MS and ratio >= TARGET_RATIO
