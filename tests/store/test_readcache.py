@@ -105,3 +105,27 @@ def test_other_processes_writes_are_seen_once_entries_expire(sqlite_url: str) ->
     assert _turns(reader, start) == 2
     reader.close()
     writer.close()
+
+
+def test_expired_entries_are_swept_and_the_size_is_bounded() -> None:
+    """Minutes a sliding window left behind do not pile up; nor does anything past max."""
+    cache = ReadCache(ttl_s=0.05, max_entries=400)
+    calls: list[int] = []
+
+    def fetch(segments: Any, by_bucket: bool) -> dict[Any, int]:
+        calls.append(len(segments))
+        return {}
+
+    def read(minute: int) -> None:
+        segment = (MINUTE, END - 86400 + minute * MINUTE, END - 86400 + (minute + 1) * MINUTE)
+        cache.read("k", [segment], NOW, fetch, lambda parts: {})
+
+    for minute in range(300):
+        read(minute)
+    read(0)
+    assert len(calls) == 300  # minute 0 came from the cache
+    time.sleep(0.06)
+    for minute in range(300, 600):
+        read(minute)
+    assert len(cache._entries) <= 400
+    assert all(key[1][1] >= END - 86400 + 300 * MINUTE for key in cache._entries)

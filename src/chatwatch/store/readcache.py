@@ -29,13 +29,14 @@ Fetch = Callable[[Sequence[Segment], bool], dict[Any, _V]]
 
 
 class ReadCache:
-    def __init__(self, ttl_s: float = 60.0, settle_s: int = 300, max_entries: int = 50_000):
+    def __init__(self, ttl_s: float = 60.0, settle_s: int = 300, max_entries: int = 10_000):
         self.ttl_s = ttl_s
         self.settle_s = settle_s
         self.max_entries = max_entries
         self._entries: OrderedDict[Hashable, tuple[float, int, dict[Any, Any]]] = OrderedDict()
         self._lock = threading.Lock()
         self._newest = 0  # the latest end of any entry: later events invalidate nothing
+        self._puts = 0
 
     @property
     def enabled(self) -> bool:
@@ -122,8 +123,13 @@ class ReadCache:
 
     def _put(self, key: Hashable, hi: int, value: dict[Any, Any]) -> None:
         with self._lock:
-            self._entries[key] = (time.monotonic() + self.ttl_s, hi, value)
+            now = time.monotonic()
+            self._entries[key] = (now + self.ttl_s, hi, value)
             self._newest = max(self._newest, hi)
+            self._puts += 1
+            if self._puts % 256 == 0:  # minutes a sliding window left behind expire here
+                for stale in [k for k, (expires, _, _) in self._entries.items() if expires < now]:
+                    del self._entries[stale]
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
 
