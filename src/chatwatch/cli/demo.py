@@ -159,6 +159,8 @@ def _feed(
             _backfill(store, streams, start, stop)
     except _Stopped:
         return
+    except Exception as exc:  # the live traffic still has something to show
+        err_console.print(f"backfill stopped: {exc}", highlight=False, markup=False)
     console.print("history loaded; live traffic from now on", highlight=False, markup=False)
     live.start()
 
@@ -184,7 +186,9 @@ def _backfill(store: Store, streams: list[Stream], start: float, stop: threading
 
         stored = backfill(store, streams, start, until, on_progress=update)
         at = until
-        while (now := time.time()) - at > 1.0:
+        for _ in range(10):  # each round is shorter; a bound in case the store is slow
+            if (now := time.time()) - at <= 1.0 or stop.is_set():
+                break
             stored += backfill(store, streams, at, now)
             at = now
         progress.update(task, completed=until - start, events=stored)
