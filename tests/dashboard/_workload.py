@@ -28,7 +28,7 @@ def small_workload(now: float) -> list[dict[str, Any]]:
     evs = [
         _ev("0", "session_started", t, "s-ok", channel="websocket"),
         _ev("1", "connection", t + 0.1, "s-ok", action="connect"),
-        _ev("2", "cache_lookup", t + 1.0, "s-ok", run_id="r1", hit=False),
+        _ev("2", "cache_lookup", t + 1.081, "s-ok", run_id="r1", hit=False),
         _ev(
             "3",
             "rag_search",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -224,3 +225,28 @@ def test_phone_screen_has_no_sideways_scroll(browser: Any, env: Env) -> None:
     assert width <= 392
     assert p.locator("#charts svg").count() == 12
     context.close()
+
+
+def test_empty_store_draws_placeholders(browser: Any, tmp_path: Path) -> None:
+    """A fresh install (no events yet) shows dashes and "no data", without script errors."""
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    settings = Settings(
+        database_url=url, alerts_enabled=False, maintenance_interval_s=0, _env_file=None
+    )  # type: ignore[call-arg]
+    store = Store(url)
+    create_user(store, "ana", PASSWORD)
+    server = ThreadServer(create_app(settings, store)).start()
+    context = browser.new_context()
+    p = context.new_page()
+    errors: list[str] = []
+    p.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        log_in(p, server.url, "ana", PASSWORD)
+        assert p.locator("#cards [data-card=response] .value").inner_text() == "—"
+        assert p.locator("#charts .plot[data-empty]").count() == 12
+        assert p.locator("#recent_sessions .empty").inner_text() == "No sessions in this range."
+        assert errors == []
+    finally:
+        context.close()
+        server.stop()
+        store.close()

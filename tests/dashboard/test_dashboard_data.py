@@ -178,7 +178,8 @@ def test_session_page_shows_turns_with_their_calls(dash: Dash) -> None:
     page = r.text
     assert page.index('id="run-1"') < page.index('id="run-2"')
     run1 = page[page.index('id="run-1"') : page.index('id="run-2"')]
-    assert "span-llm_call" in run1 and "span-rag_search" in run1 and "span-cache_lookup" in run1
+    order = [run1.index(f"span-{kind}") for kind in ("cache_lookup", "rag_search", "llm_call")]
+    assert order == sorted(order)  # the lookup, then retrieval, then the model call
     assert "llama-3.1-8b-instant" in run1 and "500 → 120 tokens" in run1
     assert "5★" in run1 and "1,100 ms" in run1
     assert "cached" in page[page.index('id="run-2"') :]

@@ -17,6 +17,7 @@ from chatwatch.store.sessions_read import SessionRow, StoredEvent
 __all__ = ["Span", "TurnView", "session_view"]
 
 _CHILD = {"llm_call", "rag_search", "cache_lookup"}
+_TIE_S = 0.005
 
 
 @dataclass
@@ -103,7 +104,9 @@ def _layout(turn: TurnView) -> None:
     for s in turn.spans:
         s.left = min(max((s.start - turn.start) / total * 100, 0.0), 100.0)
         s.width = min(max((s.end - s.start) / total * 100, 0.6), 100.0 - s.left)
-    turn.spans.sort(key=lambda s: (s.start, s.end))
+    # a cache lookup is a point at the start of what it decides: list it first on a tie
+    # (start times rebuilt from durations differ from it by float noise)
+    turn.spans.sort(key=lambda s: (s.start - (_TIE_S if s.kind == "cache_lookup" else 0), s.end))
 
 
 def _turns(found: list[StoredEvent]) -> list[TurnView]:
