@@ -47,27 +47,30 @@ def _series(name: str, values: list[Any], style: str, unit: str) -> dict[str, An
     return {"name": name, "values": values, "style": style, "unit": unit}
 
 
-def time_series(
-    cat: Catalogue, reading: Reading, percentiles: bool
-) -> list[tuple[int, dict[str, float | None]]]:
-    """The time charts' series: those read from histograms (``percentiles``) or the rest,
-    two independent reads that may run side by side."""
-    names = [n for n in TIME_METRICS if bool(cat.metric(n).histogram) == percentiles]
-    return cat.table(names, reading.window, step_for(reading.window), reading.filters)
+Rows = list[tuple[int, dict[str, float | None]]]
 
 
-def time_charts(
-    cat: Catalogue,
-    reading: Reading,
-    series: tuple[list[tuple[int, dict[str, float | None]]], ...] | None = None,
-) -> list[dict[str, Any]]:
+def time_series(cat: Catalogue, reading: Reading) -> Rows:
+    """The time charts' metrics per bucket. Hour and day buckets are each a catalogue
+    reading of their own: the store remembers sealed hours and days, so a refresh reads
+    only the newest bucket from the database. Minute buckets come from one table read."""
     step = step_for(reading.window)
-    parts = series or (time_series(cat, reading, False), time_series(cat, reading, True))
-    x = [ts for ts, _ in parts[0]]
-    merged = [{**a, **b} for (_, a), (_, b) in zip(parts[0], parts[1], strict=True)]
+    if step == _MINUTE:
+        return cat.table(list(TIME_METRICS), reading.window, step, reading.filters)
+    rows: Rows = []
+    for ts in range(reading.window.start // step * step, reading.window.end, step):
+        bucket = cat.reading(Window(ts, ts + step, "bucket"), reading.filters)
+        rows.append((ts, {name: cat.value(name, bucket) for name in TIME_METRICS}))
+    return rows
+
+
+def time_charts(cat: Catalogue, reading: Reading, rows: Rows | None = None) -> list[dict[str, Any]]:
+    step = step_for(reading.window)
+    rows = time_series(cat, reading) if rows is None else rows
+    x = [ts for ts, _ in rows]
 
     def col(name: str) -> list[float | None]:
-        return [values[name] for values in merged]
+        return [values[name] for _, values in rows]
 
     per = _step_name(step)
 

@@ -57,15 +57,14 @@ def build_data(cat: Catalogue, reading: Reading, base: str) -> dict[str, Any]:
 
         warm = run(_warm(reading))
         month = run(lambda: reading.month)
-        plain = run(time_series, cat, reading, False)
-        percentiles = run(time_series, cat, reading, True)
+        series = run(time_series, cat, reading)
         calendar = run(calendar_readings, cat, reading)
         tables = run(build_tables, cat, reading, base)
         choices = run(_choices, cat, reading)
         warm.result()
         month.result()
         cards = build_cards(cat, reading, calendar.result())
-        made = time_charts(cat, reading, (plain.result(), percentiles.result()))
+        made = time_charts(cat, reading, series.result())
         charts = build_charts(cat, reading, made)
         return {
             "updated_at": datetime.fromtimestamp(reading.now, UTC).isoformat(timespec="seconds"),
