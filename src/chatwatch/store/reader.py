@@ -174,23 +174,25 @@ def read_open_sessions(
     conn: Connection, since: float, filters: Filters, by_service: bool = False
 ) -> dict[str, tuple[int, int]]:
     """Sessions not ended and seen since ``since``, and their open WebSocket connections,
-    per service (``""`` for all when not ``by_service``)."""
+    per service (``""`` for all when not ``by_service``).
+
+    Only the ``last_seen`` range is given to the database (the few open sessions are
+    filtered and counted here): a ``service`` condition or a grouping would tempt SQLite
+    to walk the primary key, every session ever stored, instead of the recent ones."""
     s = sessions.c
-    # max(open, 0) summed portably: (|x| + x) / 2
-    doubled = func.coalesce(func.sum(func.abs(s.open_connections) + s.open_connections), 0)
-    keys = [s.service] if by_service else []
-    query = select(*keys, func.count(), doubled).where(s.last_seen >= since, s.ended_at.is_(None))
-    for name in ("service", "user_type", "channel"):
-        value = getattr(filters, name)
-        if value is not None:
-            query = query.where(s[name] == value)
-    query = query.group_by(*keys)
-    out: dict[str, tuple[int, int]] = {}
+    query = select(s.service, s.user_type, s.channel, s.open_connections, s.ended_at).where(
+        s.last_seen >= since
+    )
+    wanted = [(i, getattr(filters, n)) for i, n in enumerate(("service", "user_type", "channel"))]
+    wanted = [(i, v) for i, v in wanted if v is not None]
+    out: dict[str, list[int]] = {}
     for row in conn.execute(query).all():
-        service = row[0] if by_service else ""
-        count, twice = row[-2:]
-        out[service] = (int(count), int(twice) // 2)
-    return out
+        if row[4] is not None or any(row[i] != v for i, v in wanted):
+            continue
+        cell = out.setdefault(row[0] if by_service else "", [0, 0])
+        cell[0] += 1
+        cell[1] += max(int(row[3]), 0)
+    return {service: (n, ws) for service, (n, ws) in out.items()}
 
 
 def read_top_users(
