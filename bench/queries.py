@@ -220,6 +220,19 @@ def _cold_ms(url: str, settings: Settings, label: str, spec: str, now: float) ->
     return ms
 
 
+def scrape_read(app: Any) -> Callable[[], str]:
+    """``GET /metrics`` (Prometheus text) through the ASGI stack, in this process."""
+    loop = asyncio.new_event_loop()
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1")
+
+    def run() -> str:
+        response = loop.run_until_complete(client.get("/metrics"))
+        response.raise_for_status()
+        return response.text
+
+    return run
+
+
 def bench_size(size: int, folder: Path, args: argparse.Namespace, table: Table) -> None:
     path = folder / f"queries-{size}.db"
     url = f"sqlite:///{path}"
@@ -270,6 +283,12 @@ def bench_size(size: int, folder: Path, args: argparse.Namespace, table: Table) 
             f"{ratio:,.0f}x",
             "[green]yes" if ok else "[red]no",
         )
+    scrape = scrape_read(app)
+    lines = len(scrape().splitlines())
+    console.print(
+        f"  {events:,} events: GET /metrics (Prometheus, {lines} lines): median "
+        f"{_median_ms(scrape, args.samples):.1f} ms"
+    )
     store.close()
 
 
