@@ -25,9 +25,7 @@ import httpx
 from sqlalchemy import text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "dashboard"))
-
-from _server import ThreadServer
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from _bulk import fill
 from chatwatch.config import Settings
@@ -35,6 +33,7 @@ from chatwatch.dashboard.data import build_data
 from chatwatch.dashboard.users import UserExists, create_user
 from chatwatch.server import create_app
 from chatwatch.store import Store
+from live_server import LiveServer
 
 TARGET_MS = 300.0
 PASSWORD = "bench-password-1"
@@ -107,7 +106,7 @@ def main() -> None:
     )  # type: ignore[call-arg]
     store = Store(url)
     app = create_app(settings, store)
-    server = ThreadServer(app).start()
+    server = LiveServer(app).start()
     cat = app.state.chatwatch.catalogue
     rows = []
     try:

@@ -18,7 +18,6 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]
 
 from _browser import launch, log_in  # noqa: E402
-from _server import ThreadServer  # noqa: E402
 from _workload import PASSWORD, fill_traffic, ingest  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
@@ -28,6 +27,7 @@ from chatwatch.dashboard.tables import session_href  # noqa: E402
 from chatwatch.dashboard.users import create_user  # noqa: E402
 from chatwatch.server import create_app  # noqa: E402
 from chatwatch.store import Store  # noqa: E402
+from live_server import LiveServer  # noqa: E402
 
 DOCS = HERE.parent.parent / "docs"
 
@@ -92,7 +92,7 @@ def main(phone: bool = False) -> None:
         evaluate(store, settings, now=time.time(), deliver=False)
         create_user(store, "admin", PASSWORD)
         app = create_app(settings, store)
-        server = ThreadServer(app).start()
+        server = LiveServer(app).start()
         try:
             with sync_playwright() as p:
                 browser = launch(p)

@@ -11,7 +11,6 @@ from typing import Any
 import httpx
 import pytest
 from _browser import have_chromium, launch, log_in
-from _server import ThreadServer
 from _workload import EVIL, PASSWORD, ingest, small_workload
 
 from chatwatch.config import Settings
@@ -19,6 +18,7 @@ from chatwatch.dashboard.format import format_value
 from chatwatch.dashboard.users import create_user
 from chatwatch.server import create_app
 from chatwatch.store import Store
+from live_server import LiveServer
 
 pytestmark = [
     pytest.mark.browser,
@@ -42,7 +42,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     store = Store(url)
     ingest(store, small_workload(time.time()))
     create_user(store, "ana", PASSWORD)
-    server = ThreadServer(create_app(settings, store)).start()
+    server = LiveServer(create_app(settings, store)).start()
     yield Env(server.url, store, settings)
     server.stop()
     store.close()
@@ -235,7 +235,7 @@ def test_empty_store_draws_placeholders(browser: Any, tmp_path: Path) -> None:
     )  # type: ignore[call-arg]
     store = Store(url)
     create_user(store, "ana", PASSWORD)
-    server = ThreadServer(create_app(settings, store)).start()
+    server = LiveServer(create_app(settings, store)).start()
     context = browser.new_context()
     p = context.new_page()
     errors: list[str] = []
