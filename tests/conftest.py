@@ -88,4 +88,5 @@ def live(settings: Settings, make_server: type[LiveServer]) -> Iterator[LiveServ
     app = create_app(settings)
     server = make_server(app).start()
     yield server
+    server.stop()  # before the store closes: shutting down folds the rollup journal
     app.state.chatwatch.store.close()

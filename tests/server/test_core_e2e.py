@@ -318,6 +318,7 @@ def free_port() -> int:
 def serve(make_server: Any) -> Iterator[Callable[..., Served]]:
     """Start the real server over a database URL with settings overrides; ``port`` to delay."""
     made: list[Served] = []
+    servers: list[Any] = []
 
     def start(
         db_url: str, *, port: int | None = None, listen: bool = True, **overrides: Any
@@ -326,6 +327,7 @@ def serve(make_server: Any) -> Iterator[Callable[..., Served]]:
         app = create_app(settings)
         store = app.state.chatwatch.store
         server = make_server(app, port=port)
+        servers.append(server)
         if listen:
             server.start()
         http = httpx.Client(base_url=server.url, timeout=10)
@@ -334,8 +336,9 @@ def serve(make_server: Any) -> Iterator[Callable[..., Served]]:
         return made[-1]
 
     yield start
-    for served in made:
+    for served, server in zip(made, servers, strict=True):
         served.http.close()
+        server.stop()  # before the store closes: shutting down folds the rollup journal
         served.app.state.chatwatch.store.close()
 
 

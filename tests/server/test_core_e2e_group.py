@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import random
 import threading
 import time
 from typing import Any
@@ -13,31 +12,14 @@ import pytest
 from sqlalchemy import select
 
 from chatwatch.config import Settings
-from chatwatch.demo.traffic import Traffic, to_event
-from chatwatch.events import Event, parse_events
+from chatwatch.events import parse_events
 from chatwatch.server import create_app
 from chatwatch.server.group_commit import GroupWriter
 from chatwatch.server.keys import create_key
 from chatwatch.store import Store
 from chatwatch.store.schema import rollup_hist, rollups, sessions, user_activity
 from chatwatch.store.writer import prepare, write_prepared
-
-START = 1_790_000_000.0
-
-
-def traffic_batches(size: int = 150) -> list[list[Event]]:
-    """Demo traffic in time order, cut into batches, with retried repeats mixed in."""
-    traffic = Traffic(random.Random(5), lambda: START, rate=1.0, start=START - 600)
-    calls = [c for batch in traffic.run(START) for c in batch]
-    events = parse_events([to_event(c, f"e{i:07d}", "sophie") for i, c in enumerate(calls)])
-    batches = [events[i : i + size] for i in range(0, len(events), size)]
-    out: list[list[Event]] = []
-    for i, batch in enumerate(batches):
-        out.append(batch)
-        if i % 4 == 1:
-            out.append(batches[i - 1][-20:] + batch[:10])  # a retry overlapping two batches
-    out.append(out[3])  # one batch sent again whole
-    return out
+from traffic import START, traffic_batches
 
 
 def table_rows(store: Store) -> dict[str, list[tuple[Any, ...]]]:
@@ -146,15 +128,18 @@ class FlakyStore:
         self.failed: list[int] = []
         self.release = threading.Event()
 
-    def ingest_prepared(self, batches: list[Any]) -> list[Any]:
+    def ingest_prepared(self, batches: list[Any], *, defer: bool = False) -> list[Any]:
         self.entered.append(len(batches))
         self.release.wait(10)
         if any("poison" in b.events for b in batches):
             self.failed.append(len(batches))
             with self.store.write() as conn:  # written, then rolled back
-                write_prepared(conn, [b for b in batches if "poison" not in b.events])
+                write_prepared(conn, [b for b in batches if "poison" not in b.events], defer=defer)
                 raise RuntimeError("disk on fire")
-        return self.store.ingest_prepared(batches)
+        return self.store.ingest_prepared(batches, defer=defer)
+
+    def fold_journal(self) -> int:
+        return self.store.fold_journal()
 
 
 def test_a_failing_batch_fails_only_its_own_request(sqlite_url: str) -> None:
@@ -181,6 +166,7 @@ def test_a_failing_batch_fails_only_its_own_request(sqlite_url: str) -> None:
         assert isinstance(poisoned, RuntimeError)
         assert [r.accepted for r in (a, b, c)] == [2, 2, 2]
         assert max(flaky.failed) >= 2 and flaky.failed[-1] == 1  # shared, then alone
+        store.fold_journal()
         with store.read() as conn:
             ids = set(conn.exec_driver_sql("SELECT id FROM events").scalars())
             turns = conn.exec_driver_sql(

@@ -118,6 +118,7 @@ def prom_and_server(tmp_path: Path, make_server: Any) -> Iterator[tuple[Prom, An
     prom = Prom(tmp_path, f"127.0.0.1:{server.port}", free_port())
     yield prom, server, app.state.chatwatch
     prom.stop()
+    server.stop()
     app.state.chatwatch.store.close()
 
 

@@ -177,6 +177,7 @@ def test_counters_stay_monotonic_across_a_restart(
         )
         == 8
     )
+    restarted.stop()
     restarted.app.state.chatwatch.store.close()
 
 
@@ -198,4 +199,5 @@ def test_a_key_is_needed_off_loopback_unless_metrics_are_public(
     public = closed.model_copy(update={"metrics_public": True})
     open_server = make_server(create_app(public)).start()
     assert httpx.get(f"{open_server.url}/metrics").status_code == 200
+    server.stop()
     app.state.chatwatch.store.close()

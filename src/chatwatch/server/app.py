@@ -49,6 +49,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         for task in running:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        writer = st.extras.get("group_writer")
+        if writer is not None:  # acknowledged batches are committed; fold their journal
+            await asyncio.to_thread(writer.close)
 
 
 def create_app(

@@ -7,6 +7,11 @@ serve many requests, and the event loop keeps parsing the next requests meanwhil
 (SQLite releases the GIL while it works). A request is still answered only once its own
 events are committed; if a shared transaction fails, each batch is retried alone so one
 bad batch cannot fail the others.
+
+Rollup increments go to the store's journal with each group and are folded into the
+rollups once ``fold_events`` events or ``fold_after_s`` seconds have gathered (and when
+the writer goes idle): under load, one set of rollup upserts then serves many groups.
+Reads fold the journal themselves first, so this only bounds how much waits there.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,18 +43,32 @@ class _Job:
 class GroupWriter:
     """Writes batches for a store from one thread, several per transaction."""
 
-    def __init__(self, store: Store, *, max_events: int = 20_000) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        max_events: int = 20_000,
+        fold_events: int = 50_000,
+        fold_after_s: float = 1.0,
+    ) -> None:
         self.store = store
         self.max_events = max_events
+        self.fold_events = fold_events
+        self.fold_after_s = fold_after_s
         self._jobs: list[_Job] = []
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
+        self._unfolded = 0  # events journalled since the last fold
+        self._unfolded_since = 0.0
+        self._closing = False
 
     async def ingest(self, batch: Prepared) -> IngestResult:
         """Store a prepared batch; returns once it is committed."""
         loop = asyncio.get_running_loop()
         job = _Job(batch, loop, loop.create_future())
         with self._cond:
+            if self._closing:
+                raise RuntimeError("the ingest writer is closed")
             self._jobs.append(job)
             if self._thread is None:
                 self._thread = threading.Thread(
@@ -59,10 +79,22 @@ class GroupWriter:
         return await job.future
 
     def _take(self) -> list[_Job] | None:
+        """The next group; [] when the journal is due to be folded first, None when the
+        writer has been idle long enough to stop."""
         with self._cond:
-            if not self._jobs and not self._cond.wait_for(lambda: self._jobs, _IDLE_EXIT_S):
-                self._thread = None
-                return None
+            while not self._jobs:
+                if self._closing:
+                    if self._unfolded:
+                        return []
+                    self._thread = None
+                    return None
+                if self._unfolded:
+                    due = self._unfolded_since + self.fold_after_s - time.monotonic()
+                    if due <= 0 or not self._cond.wait_for(self._woken, due):
+                        return []
+                elif not self._cond.wait_for(self._woken, _IDLE_EXIT_S):
+                    self._thread = None
+                    return None
             group: list[_Job] = []
             size = 0
             while self._jobs and (not group or size + self._jobs[0].batch.size <= self.max_events):
@@ -71,18 +103,44 @@ class GroupWriter:
                 size += job.batch.size
             return group
 
+    def _woken(self) -> bool:
+        return bool(self._jobs) or self._closing
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Write what is queued, fold the journal and stop the thread (server shutdown)."""
+        with self._cond:
+            self._closing = True
+            thread = self._thread
+            self._cond.notify()
+        if thread is not None:
+            thread.join(timeout)
+
     def _run(self) -> None:
         while (group := self._take()) is not None:
             try:
-                self._write(group)
+                if group:
+                    self._write(group)
+                if self._unfolded and (
+                    not group
+                    or self._unfolded >= self.fold_events
+                    or time.monotonic() - self._unfolded_since >= self.fold_after_s
+                ):
+                    self._fold()
             except BaseException:  # never leave a request waiting forever
                 log.exception("chatwatch: ingest writer failed")
                 for job in group:
                     _settle(job, RuntimeError("ingest failed"))
 
+    def _fold(self) -> None:
+        try:
+            self.store.fold_journal()
+        except Exception:  # the journal keeps the rows; the next fold or read applies them
+            log.exception("chatwatch: folding the rollup journal failed")
+        self._unfolded = 0
+
     def _write(self, group: list[_Job]) -> None:
         try:
-            results = self.store.ingest_prepared([job.batch for job in group])
+            results = self.store.ingest_prepared([job.batch for job in group], defer=True)
         except Exception as exc:
             if len(group) == 1:
                 _settle(group[0], exc)
@@ -91,6 +149,11 @@ class GroupWriter:
                 job.batch = job.batch.again()  # writing consumed it
                 self._write([job])
             return
+        accepted = sum(result.accepted for result in results)
+        if accepted:
+            if not self._unfolded:
+                self._unfolded_since = time.monotonic()
+            self._unfolded += accepted
         _settle_all(list(zip(group, results, strict=True)))
 
 

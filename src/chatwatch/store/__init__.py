@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine
 from chatwatch.events import Event
 from chatwatch.store.aggregate import Aggregate, Filters
 from chatwatch.store.engine import is_sqlite, make_engine, migrate
+from chatwatch.store.journal import has_pending
 from chatwatch.store.readcache import ReadCache
 from chatwatch.store.reader import (
     Bins,
@@ -47,7 +48,13 @@ from chatwatch.store.sessions_read import (
     read_session,
     read_session_events,
 )
-from chatwatch.store.writer import IngestResult, Prepared, write_events, write_prepared
+from chatwatch.store.writer import (
+    IngestResult,
+    Prepared,
+    fold_journal,
+    write_events,
+    write_prepared,
+)
 
 __all__ = ["Aggregate", "Bins", "Filters", "IngestResult", "Segment", "Store"]
 
@@ -111,13 +118,39 @@ class Store:
             self.cache.invalidate(min(e.ts for e in batch).timestamp())
         return result
 
-    def ingest_prepared(self, batches: Sequence[Prepared]) -> list[IngestResult]:
-        """Several prepared batches in one transaction (the server's group commit)."""
+    def ingest_prepared(
+        self, batches: Sequence[Prepared], *, defer: bool = False
+    ) -> list[IngestResult]:
+        """Several prepared batches in one transaction (the server's group commit); with
+        ``defer`` their rollup increments wait in the journal (see store/journal.py)."""
         with self.write() as conn:
-            results = write_prepared(conn, batches)
+            results = write_prepared(conn, batches, defer=defer)
         if self.cache.enabled and any(b.rows for b in batches):
             self.cache.invalidate(min(b.min_ts for b in batches if b.rows))
         return results
+
+    def fold_journal(self) -> int:
+        """Apply the rollup journal; returns the journal rows folded."""
+        with self.write() as conn:
+            folded = fold_journal(conn)
+        if folded is None:
+            return 0
+        rows, min_ts = folded
+        if self.cache.enabled:
+            self.cache.invalidate(min_ts)
+        return rows
+
+    @contextmanager
+    def _settled(self) -> Iterator[Connection]:
+        """A read of rollups or sessions, after folding what the journal holds, so it
+        counts every event acknowledged before it began."""
+        with self.read() as conn:
+            if not has_pending(conn):
+                yield conn
+                return
+        self.fold_journal()
+        with self.read() as conn:
+            yield conn
 
     def minute_cutoff(self, now: float | None = None) -> int:
         """The hour boundary before which per-minute rollups may be gone."""
@@ -156,7 +189,7 @@ class Store:
         """One Aggregate per value of the ``by`` columns (e.g. ``("service",)``)."""
         now = time.time() if now is None else now
         kind = ("groups", filters, tuple(series) if series is not None else None, tuple(by))
-        with self.read() as conn:
+        with self._settled() as conn:
 
             def fetch(segs: Sequence[Segment], by_bucket: bool) -> dict[tuple[Any, ...], Aggregate]:
                 keys = ("bucket", *by) if by_bucket else tuple(by)
@@ -171,7 +204,7 @@ class Store:
         remembered): ``(service, series, model, dim, user_type, channel, n, total)``."""
         now = time.time()
         days = [(DAY, 0, int(now) // DAY * DAY + DAY)]
-        with self.read() as conn:
+        with self._settled() as conn:
 
             def fetch(segs: Sequence[Segment], by_bucket: bool) -> Cells:
                 return read_totals(conn, series, filters, segs)
@@ -210,7 +243,7 @@ class Store:
         """Histogram bins keyed by ``(*by values, series, model)``."""
         now = time.time() if now is None else now
         kind = ("hist", filters, tuple(series), tuple(by))
-        with self.read() as conn:
+        with self._settled() as conn:
 
             def fetch(segs: Sequence[Segment], by_bucket: bool) -> dict[tuple[Any, ...], Bins]:
                 keys = ("bucket", *by) if by_bucket else tuple(by)
@@ -226,20 +259,20 @@ class Store:
         filters: Filters = Filters(),
         series: list[str] | None = None,
     ) -> dict[int, Aggregate]:
-        with self.read() as conn:
+        with self._settled() as conn:
             return read_bucketed(conn, res, start // res * res, end, filters, series)
 
     def hist_bucketed(
         self, res: int, start: int, end: int, series: str, filters: Filters = Filters()
     ) -> dict[int, Bins]:
-        with self.read() as conn:
+        with self._settled() as conn:
             return read_hist_bucketed(conn, res, start // res * res, end, series, filters)
 
     def hist_groups_bucketed(
         self, res: int, start: int, end: int, series: Sequence[str], filters: Filters = Filters()
     ) -> dict[int, dict[tuple[str, str], Bins]]:
         """Per bucket of size ``res``: bins keyed by ``(series, model)``."""
-        with self.read() as conn:
+        with self._settled() as conn:
             grouped = read_histograms(
                 conn, [(res, start // res * res, end)], series, filters, ("bucket",)
             )
@@ -252,7 +285,7 @@ class Store:
         self, since: float, filters: Filters = Filters(), *, by_service: bool = False
     ) -> dict[str, tuple[int, int]]:
         """Open sessions and WebSocket connections, keyed by service (``""``: all)."""
-        with self.read() as conn:
+        with self._settled() as conn:
             return read_open_sessions(conn, since, filters, by_service)
 
     def top_users(
@@ -260,7 +293,7 @@ class Store:
     ) -> list[tuple[str, int]]:
         """Users by messages over whole UTC days (sums of sealed days remembered)."""
         days = [(DAY, start // DAY * DAY, -(-end // DAY) * DAY)]
-        with self.read() as conn:
+        with self._settled() as conn:
 
             def fetch(segs: Sequence[Segment], by_bucket: bool) -> dict[Any, int]:
                 return read_user_sums(conn, segs, service)
@@ -277,31 +310,31 @@ class Store:
     def recent_sessions(
         self, since: float, until: float, service: str | None = None, limit: int = 20
     ) -> list[SessionRow]:
-        with self.read() as conn:
+        with self._settled() as conn:
             return read_recent_sessions(conn, since, until, service, limit)
 
     def escalated_sessions(
         self, since: float, until: float, service: str | None = None, limit: int = 20
     ) -> list[SessionRow]:
-        with self.read() as conn:
+        with self._settled() as conn:
             return read_escalated_sessions(conn, since, until, service, limit)
 
     def error_turns(
         self, since: float, until: float, service: str | None = None, limit: int = 20
     ) -> list[ErrorTurn]:
-        with self.read() as conn:
+        with self._settled() as conn:
             return read_error_turns(conn, since, until, service, limit)
 
     def session(self, service: str, session_id: str) -> SessionRow | None:
-        with self.read() as conn:
+        with self._settled() as conn:
             return read_session(conn, service, session_id)
 
     def session_events(self, service: str, session_id: str) -> list[StoredEvent]:
-        with self.read() as conn:
+        with self._settled() as conn:
             return read_session_events(conn, service, session_id)
 
     def services(self, since: float = 0.0) -> list[str]:
-        with self.read() as conn:
+        with self._settled() as conn:
             return read_services(conn, since)
 
     def close(self) -> None:

@@ -160,6 +160,7 @@ def run_maintenance(
     ``progress(kind, deleted)`` is called after each batch."""
     result = MaintenanceResult()
     batches = 0
+    store.fold_journal()  # rollups first complete, so what is compacted is final
     for kind, job in _jobs(plan):
         while True:
             if max_batches is not None and batches >= max_batches:

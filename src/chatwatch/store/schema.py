@@ -9,6 +9,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -94,6 +95,16 @@ user_activity = Table(
     Column("service", String(64), primary_key=True),
     Column("user_id", String(128), primary_key=True),
     Column("messages", BigInteger, nullable=False),
+)
+
+rollup_journal = Table(
+    "rollup_journal",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("created_at", Float, nullable=False),
+    Column("events", Integer, nullable=False),
+    Column("min_ts", Float, nullable=False),
+    Column("delta", LargeBinary, nullable=False),
 )
 
 api_keys = Table(

@@ -21,6 +21,8 @@ from sqlalchemy import Connection, select, tuple_
 from sqlalchemy.dialects import postgresql
 
 from chatwatch.events import Event, LLMCall
+from chatwatch.store.journal import append as journal_append
+from chatwatch.store.journal import take as journal_take
 from chatwatch.store.rollup import (
     MINUTE,
     Delta,
@@ -31,7 +33,16 @@ from chatwatch.store.rollup import (
 )
 from chatwatch.store.schema import HIST_KEY, ROLLUP_KEY, events, sessions
 
-__all__ = ["IngestResult", "Prepared", "prepare", "write_batches", "write_events", "write_prepared"]
+__all__ = [
+    "IngestResult",
+    "Prepared",
+    "apply_delta",
+    "fold_journal",
+    "prepare",
+    "write_batches",
+    "write_events",
+    "write_prepared",
+]
 
 _COMMON = {"id", "ts", "service", "session_id", "user_id", "type"}
 _TEXT = {"input_text", "output_text", "text", "comment"}
@@ -120,13 +131,16 @@ def write_batches(
     return write_prepared(conn, [prepare(b, store_text=store_text) for b in batches])
 
 
-def write_prepared(conn: Connection, batches: Sequence[Prepared]) -> list[IngestResult]:
+def write_prepared(
+    conn: Connection, batches: Sequence[Prepared], *, defer: bool = False
+) -> list[IngestResult]:
     """Several batches in one transaction (group commit), with a result for each.
 
     The same as writing them one after the other: an id is accepted for the first batch
     holding it and counts as a duplicate everywhere else, and session state is merged as
     the store's upsert would merge separate writes. Writing them together shares the
-    rollup and session rows they have in common.
+    rollup and session rows they have in common. With ``defer`` the rollup and session
+    increments go to the journal (one row) instead, for :func:`fold_journal` to apply.
     """
     owner: dict[str, int] = {}
     rows: dict[str, tuple[Any, ...]] = {}
@@ -150,13 +164,33 @@ def write_prepared(conn: Connection, batches: Sequence[Prepared]) -> list[Ingest
             )
         total.absorb(delta)
         merge_sessions(total.sessions, delta.sessions.values())
-    if inserted:
-        _apply_sessions(conn, total)
-        _apply_rollups(conn, total)
+    if inserted and defer:
+        min_ts = min(rows[key][1] for key in inserted)
+        journal_append(conn, total, len(inserted), min_ts)
+    elif inserted:
+        apply_delta(conn, total)
     return [
         IngestResult(accepted=n, duplicates=batch.size - n)
         for n, batch in zip(accepted, batches, strict=True)
     ]
+
+
+def apply_delta(conn: Connection, delta: Delta) -> None:
+    """Add increments to the session and rollup rows (sessions first: they count the
+    sessions escalating or reconnecting for the first time)."""
+    _apply_sessions(conn, delta)
+    _apply_rollups(conn, delta)
+
+
+def fold_journal(conn: Connection) -> tuple[int, float] | None:
+    """Apply and empty the rollup journal: (journal rows folded, earliest event time),
+    or None when it was empty. Run inside a write transaction."""
+    taken = journal_take(conn)
+    if taken is None:
+        return None
+    delta, rows, min_ts = taken
+    apply_delta(conn, delta)
+    return rows, min_ts
 
 
 def _row(e: Event, exclude: set[str]) -> tuple[Any, ...]:

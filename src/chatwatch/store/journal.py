@@ -1,0 +1,86 @@
+"""The rollup journal: ingest commits a batch's rollup increments as one row, folded later.
+
+Upserting rollup, histogram and session rows for every small batch cost the server's
+ingest more than storing the events themselves; the same rows upserted once for many
+batches cost a fraction. So the server's writer commits each group's increments (a
+:class:`~chatwatch.store.rollup.Delta`, at minute resolution, sessions included) as a
+single journal row in the same transaction as its events, and folds the journal into the
+rollups every second or so in one transaction.
+
+Nothing acknowledged can be lost or counted twice: a journal row is committed with its
+events and deleted in the transaction that applies it. Reads stay exact: every rollup or
+session read first folds whatever the journal holds (``Store`` does this), so a read
+sees every event acknowledged before it began. On PostgreSQL the rows are taken
+``FOR UPDATE``: two processes folding at once apply each row once, and a reader waits
+for a fold in progress rather than missing its rows.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+import time
+from typing import Any
+
+from sqlalchemy import Connection, delete, exists, insert, select
+
+from chatwatch.store.rollup import Delta, SessionDelta, merge_sessions
+from chatwatch.store.schema import rollup_journal
+
+__all__ = ["append", "decode", "encode", "has_pending", "take"]
+
+
+def encode(delta: Delta) -> bytes:
+    """The delta as a pickle of plain dicts, tuples and numbers: eight times cheaper
+    than JSON for ingest's hot path, and read back by an unpickler that loads no class."""
+    sessions = [tuple(vars(s).values()) for s in delta.sessions.values()]
+    return pickle.dumps((delta.counts, delta.hist, delta.users, sessions), protocol=5)
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    def find_class(self, module: str, name: str) -> Any:
+        raise pickle.UnpicklingError(f"the rollup journal holds no objects ({module}.{name})")
+
+
+def decode(blob: bytes) -> Delta:
+    counts, hist, users, sessions = _PlainUnpickler(io.BytesIO(blob)).load()
+    delta = Delta(counts=counts, hist=hist, users=users)
+    for row in sessions:
+        s = SessionDelta(*row)
+        delta.sessions[(s.service, s.session_id)] = s
+    return delta
+
+
+def append(conn: Connection, delta: Delta, events: int, min_ts: float) -> None:
+    """Journal one group's increments; the caller's transaction commits them."""
+    conn.execute(
+        insert(rollup_journal).values(
+            created_at=time.time(), events=events, min_ts=min_ts, delta=encode(delta)
+        )
+    )
+
+
+def has_pending(conn: Connection) -> bool:
+    return bool(conn.execute(select(exists().where(rollup_journal.c.id.is_not(None)))).scalar())
+
+
+def take(conn: Connection) -> tuple[Delta, int, float] | None:
+    """Remove every journal row and return their increments merged, the number of rows
+    and the earliest event time in them; None when the journal is empty. Run inside a
+    write transaction that then applies the delta."""
+    j = rollup_journal.c
+    query = select(j.id, j.min_ts, j.delta).order_by(j.id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    rows = conn.execute(query).all()
+    if not rows:
+        return None
+    total = Delta()
+    for _, _, text in rows:
+        part = decode(text)
+        total.absorb(part)
+        merge_sessions(total.sessions, part.sessions.values())
+    ids = [row[0] for row in rows]
+    for start in range(0, len(ids), 1000):
+        conn.execute(delete(rollup_journal).where(j.id.in_(ids[start : start + 1000])))
+    return total, len(rows), min(float(row[1]) for row in rows)

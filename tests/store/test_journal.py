@@ -1,0 +1,212 @@
+"""The rollup journal: deferred increments give the same rollups as immediate ones, are
+applied exactly once, survive a crash, and are folded before any read."""
+
+from __future__ import annotations
+
+import asyncio
+import pickle
+import threading
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select, text
+
+from chatwatch.events import Event
+from chatwatch.server.group_commit import GroupWriter
+from chatwatch.store import Store
+from chatwatch.store.journal import decode, encode
+from chatwatch.store.rollup import SessionDelta
+from chatwatch.store.schema import rollup_journal
+from chatwatch.store.writer import prepare
+from traffic import START, traffic_batches
+
+TABLES = {
+    "rollups": "res, bucket, service, series, model, dim, user_type, channel",
+    "rollup_hist": "res, bucket, service, series, model, user_type, channel, bin",
+    "sessions": "service, session_id",
+    "user_activity": "day, service, user_id",
+}
+
+
+def snapshot(store: Store) -> dict[str, list[Any]]:
+    """Every rollup and session row, in key order (floats rounded: sums in another order)."""
+    out: dict[str, list[Any]] = {}
+    with store.read() as conn:
+        for table, key in TABLES.items():
+            rows = conn.execute(text(f"SELECT * FROM {table} ORDER BY {key}")).all()
+            out[table] = [
+                tuple(round(v, 6) if isinstance(v, float) else v for v in row) for row in rows
+            ]
+    return out
+
+
+def journal_rows(store: Store) -> int:
+    with store.read() as conn:
+        return int(conn.execute(select(func.count()).select_from(rollup_journal)).scalar() or 0)
+
+
+def ingest_deferred(store: Store, batches: list[list[Event]], group: int = 3) -> int:
+    """Write the batches a few per transaction; returns how many stored new events."""
+    prepared = [prepare(b, store_text=False) for b in batches]
+    writes = 0
+    for start in range(0, len(prepared), group):
+        results = store.ingest_prepared(prepared[start : start + group], defer=True)
+        writes += any(r.accepted for r in results)
+    return writes
+
+
+def test_encode_decode_round_trip() -> None:
+    batch = traffic_batches(400)[0]
+    delta = prepare(batch, store_text=False).delta
+    back = decode(encode(delta))
+    assert back.counts == delta.counts
+    assert back.hist == delta.hist
+    assert back.users == delta.users
+    assert back.sessions == delta.sessions
+    assert delta.sessions  # the workload has sessions to carry
+
+
+def test_decode_loads_no_objects() -> None:
+    forged = pickle.dumps(({}, {}, {}, [SessionDelta("svc", "s1")]))
+    with pytest.raises(pickle.UnpicklingError, match="no objects"):
+        decode(forged)
+
+
+@pytest.fixture
+def reference_url(tmp_path: Any) -> str:
+    """A second database to write the same events to immediately (SQLite for both
+    dialects: the rollups do not depend on the dialect)."""
+    return f"sqlite:///{tmp_path / 'reference.db'}"
+
+
+def test_deferred_equals_immediate(db_url: str, reference_url: str) -> None:
+    batches = traffic_batches()
+    deferred, immediate = Store(db_url), Store(reference_url)
+    try:
+        writes = ingest_deferred(deferred, batches)
+        for batch in batches:
+            immediate.ingest(batch)
+        assert journal_rows(deferred) == writes > 5  # one row per write that stored events
+        assert deferred.fold_journal() > 0
+        assert journal_rows(deferred) == 0
+        want = snapshot(immediate)
+        assert want["rollups"] and want["sessions"]
+        assert snapshot(deferred) == want
+        assert deferred.fold_journal() == 0  # nothing applied twice
+        assert snapshot(deferred) == want
+    finally:
+        deferred.close()
+        immediate.close()
+
+
+def test_reads_fold_first_and_a_crash_loses_nothing(db_url: str, reference_url: str) -> None:
+    batches = traffic_batches()
+    writer = Store(db_url)
+    ingest_deferred(writer, batches)
+    writer.close()  # gone without folding, as a killed server would be
+
+    reference = Store(reference_url)
+    for batch in batches:
+        reference.ingest(batch)
+    start, end = int(START) - 3600, int(START) + 60
+    want = reference.aggregate(start, end, now=START)
+    want_sessions = reference.recent_sessions(0, START + 60, limit=500)
+    reference.close()
+
+    reader = Store(db_url)  # a new process on the same database
+    try:
+        assert journal_rows(reader) > 0
+        got = reader.aggregate(start, end, now=START)
+        assert journal_rows(reader) == 0
+        assert got.n("turns") == want.n("turns") > 0
+        assert got.n("llm_calls") == want.n("llm_calls") > 0
+        assert got.total("turns") == pytest.approx(want.total("turns"))
+        assert reader.recent_sessions(0, START + 60, limit=500) == want_sessions
+    finally:
+        reader.close()
+
+
+@pytest.mark.postgres
+def test_concurrent_folds_apply_each_row_once(pg_url: str, tmp_path: Any) -> None:
+    batches = traffic_batches()
+    reference = Store(f"sqlite:///{tmp_path / 'reference.db'}")
+    for batch in batches:
+        reference.ingest(batch)
+    want = snapshot(reference)
+    reference.close()
+
+    stores = [Store(pg_url) for _ in range(3)]  # as three server processes
+    done = threading.Event()
+    errors: list[BaseException] = []
+
+    def fold(index: int) -> None:
+        try:
+            while not done.is_set():
+                stores[index + 1].fold_journal()
+        except BaseException as exc:
+            errors.append(exc)
+
+    folders = [threading.Thread(target=fold, args=(i,)) for i in range(2)]
+    try:
+        for thread in folders:
+            thread.start()
+        for batch in batches:  # in time order, as one writer sends them
+            stores[0].ingest_prepared([prepare(batch, store_text=False)], defer=True)
+    finally:
+        done.set()
+        for thread in folders:
+            thread.join()
+    try:
+        assert not errors
+        stores[0].fold_journal()
+        assert journal_rows(stores[0]) == 0
+        assert snapshot(stores[0]) == want
+    finally:
+        for store in stores:
+            store.close()
+
+
+def test_group_writer_folds_in_the_background(db_url: str) -> None:
+    store = Store(db_url)
+    writer = GroupWriter(store, fold_after_s=0.05)
+    batches = traffic_batches()
+    unique = {e.id: e for batch in batches for e in batch}
+
+    async def send() -> int:
+        results = [await writer.ingest(prepare(b, store_text=False)) for b in batches]
+        return sum(r.accepted for r in results)
+
+    try:
+        assert asyncio.run(send()) == len(unique)
+        for _ in range(200):  # no read is made, so only the writer can empty the journal
+            if journal_rows(store) == 0:
+                break
+            threading.Event().wait(0.05)
+        assert journal_rows(store) == 0
+        with store.read() as conn:
+            turns = conn.execute(
+                text("SELECT sum(n) FROM rollups WHERE res = 60 AND series = 'turns'")
+            ).scalar()
+        assert turns == sum(1 for e in unique.values() if e.type == "turn") > 0
+    finally:
+        writer.close()
+        store.close()
+
+
+def test_closing_the_writer_folds_what_it_journalled(sqlite_url: str) -> None:
+    store = Store(sqlite_url)
+    writer = GroupWriter(store, fold_after_s=3600.0)  # never by time in this test
+    batch = traffic_batches()[0]
+
+    async def send() -> int:
+        return (await writer.ingest(prepare(batch, store_text=False))).accepted
+
+    try:
+        assert asyncio.run(send()) == len(batch)
+        assert journal_rows(store) == 1
+        writer.close()
+        assert journal_rows(store) == 0
+        with pytest.raises(RuntimeError, match="closed"):
+            asyncio.run(send())
+    finally:
+        store.close()
