@@ -44,6 +44,8 @@ DAY_MS = 86_400_000.0
 def _utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
+    if value.tzinfo is UTC:
+        return value
     return value.astimezone(UTC)
 
 

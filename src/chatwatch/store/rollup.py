@@ -170,16 +170,21 @@ class Delta:
         hist[key] = hist.get(key, 0) + 1
 
     def session(self, e: Event, ts: float) -> SessionDelta | None:
-        if e.session_id is None:
+        sid = e.session_id
+        if sid is None:
             return None
-        key = (e.service, e.session_id)
+        key = (e.service, sid)
         s = self.sessions.get(key)
         if s is None:
-            s = self.sessions[key] = SessionDelta(e.service, e.session_id)
+            s = self.sessions[key] = SessionDelta(e.service, sid, e.user_id, e.user_type)
+            s.last_seen = ts
+            return s
         if ts > s.last_seen:
             s.last_seen = ts
-        s.user_id = s.user_id or e.user_id
-        s.user_type = s.user_type or e.user_type
+        if s.user_id is None:
+            s.user_id = e.user_id
+        if s.user_type is None:
+            s.user_type = e.user_type
         return s
 
     def user_message(self, e: Event, ts: float) -> None:
