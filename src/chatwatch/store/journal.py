@@ -22,7 +22,7 @@ import pickle
 import time
 from typing import Any
 
-from sqlalchemy import Connection, delete, exists, insert, select
+from sqlalchemy import Connection, delete, insert, select
 
 from chatwatch.store.rollup import Delta, SessionDelta, merge_sessions
 from chatwatch.store.schema import rollup_journal
@@ -61,7 +61,8 @@ def append(conn: Connection, delta: Delta, events: int, min_ts: float) -> None:
 
 
 def has_pending(conn: Connection) -> bool:
-    return bool(conn.execute(select(exists().where(rollup_journal.c.id.is_not(None)))).scalar())
+    # before every rollup read, so plain SQL: no statement to build and look up
+    return conn.exec_driver_sql("SELECT 1 FROM rollup_journal LIMIT 1").first() is not None
 
 
 def take(conn: Connection) -> tuple[Delta, int, float] | None:
