@@ -13,7 +13,6 @@ import base64
 import binascii
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from typing import Any
 
 from google.protobuf.json_format import MessageToDict
@@ -87,7 +86,7 @@ def _llm_call(resource: dict[str, Any], span: dict[str, Any], proto: bool) -> LL
     return LLMCall(
         type="llm_call",
         id=f"otel-{trace[:32]}-{span_id[:16]}",
-        ts=datetime.fromtimestamp(start / 1e9, UTC),
+        ts=start / 1e9,
         service=str(resource.get("service.name") or "default")[:64],
         session_id=_first(a, "session.id", "gen_ai.conversation.id"),
         user_id=_first(a, "user.id", "enduser.id"),

@@ -36,7 +36,7 @@ from chatwatch.store.reader import (
     read_totals,
     read_user_sums,
 )
-from chatwatch.store.rollup import DAY, HOUR
+from chatwatch.store.rollup import DAY, HOUR, Delta
 from chatwatch.store.sessions_read import (
     ErrorTurn,
     SessionRow,
@@ -58,6 +58,8 @@ from chatwatch.store.writer import (
 
 __all__ = ["Aggregate", "Bins", "Filters", "IngestResult", "Segment", "Store"]
 
+_MAX_JOURNALLED = 4096
+
 
 class Store:
     """Owns the engine and the one place transactions begin, commit and roll back."""
@@ -78,6 +80,9 @@ class Store:
         self.cache = ReadCache(ttl_s=cache_ttl_s)
         # SQLite has one writer; queueing threads here beats spinning on busy_timeout.
         self._write_lock = threading.Lock() if is_sqlite(self.engine) else None
+        # increments this process journalled, kept so its folds need not decode them
+        self._journalled: dict[int, Delta] = {}
+        self._journal_lock = threading.Lock()
         if auto_migrate:
             migrate(self.engine)
         # A forked child must not reuse the parent's connections (SQLAlchemy's advice).
@@ -115,7 +120,7 @@ class Store:
         with self.write() as conn:
             result = write_events(conn, batch, store_text=self.store_text)
         if batch and self.cache.enabled:
-            self.cache.invalidate(min(e.ts for e in batch).timestamp())
+            self.cache.invalidate(min(e.ts for e in batch))
         return result
 
     def ingest_prepared(
@@ -123,22 +128,37 @@ class Store:
     ) -> list[IngestResult]:
         """Several prepared batches in one transaction (the server's group commit); with
         ``defer`` their rollup increments wait in the journal (see store/journal.py)."""
+        journalled: list[tuple[int, Delta]] = []
         with self.write() as conn:
-            results = write_prepared(conn, batches, defer=defer)
+            results = write_prepared(conn, batches, defer=defer, journalled=journalled)
+        if journalled:
+            with self._journal_lock:
+                if len(self._journalled) < _MAX_JOURNALLED:  # past it, folds read them back
+                    self._journalled.update(journalled)
         if self.cache.enabled and any(b.rows for b in batches):
             self.cache.invalidate(min(b.min_ts for b in batches if b.rows))
         return results
 
     def fold_journal(self) -> int:
         """Apply the rollup journal; returns the journal rows folded."""
-        with self.write() as conn:
-            folded = fold_journal(conn)
+        try:
+            with self.write() as conn:
+                with self._journal_lock:
+                    known = dict(self._journalled)
+                folded = fold_journal(conn, known)
+        except BaseException:
+            with self._journal_lock:  # the deltas handed over may be half merged
+                self._journalled.clear()
+            raise
         if folded is None:
             return 0
-        rows, min_ts = folded
+        ids, min_ts = folded
+        with self._journal_lock:
+            for journal_id in ids:
+                self._journalled.pop(journal_id, None)
         if self.cache.enabled:
             self.cache.invalidate(min_ts)
-        return rows
+        return len(ids)
 
     @contextmanager
     def _settled(self) -> Iterator[Connection]:
@@ -347,3 +367,5 @@ def _reset_after_fork(ref: weakref.ref[Store]) -> None:
         store.engine.dispose(close=False)
         if store._write_lock is not None:
             store._write_lock = threading.Lock()
+        store._journal_lock = threading.Lock()
+        store._journalled = {}

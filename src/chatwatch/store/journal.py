@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import pickle
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select
@@ -51,13 +52,17 @@ def decode(blob: bytes) -> Delta:
     return delta
 
 
-def append(conn: Connection, delta: Delta, events: int, min_ts: float) -> None:
-    """Journal one group's increments; the caller's transaction commits them."""
-    conn.execute(
+def append(conn: Connection, delta: Delta, events: int, min_ts: float) -> int:
+    """Journal one group's increments (the caller's transaction commits them); returns
+    the journal row's id."""
+    result = conn.execute(
         insert(rollup_journal).values(
             created_at=time.time(), events=events, min_ts=min_ts, delta=encode(delta)
         )
     )
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 def has_pending(conn: Connection) -> bool:
@@ -65,23 +70,37 @@ def has_pending(conn: Connection) -> bool:
     return conn.exec_driver_sql("SELECT 1 FROM rollup_journal LIMIT 1").first() is not None
 
 
-def take(conn: Connection) -> tuple[Delta, int, float] | None:
-    """Remove every journal row and return their increments merged, the number of rows
-    and the earliest event time in them; None when the journal is empty. Run inside a
-    write transaction that then applies the delta."""
+def take(
+    conn: Connection, known: Mapping[int, Delta] | None = None
+) -> tuple[Delta, list[int], float] | None:
+    """Remove every journal row and return their increments merged, the ids taken and
+    the earliest event time in them; None when the journal is empty. Run inside a write
+    transaction that then applies the delta.
+
+    ``known`` holds increments this process journalled itself, still in memory: those
+    rows are not read back and decoded. Their deltas are consumed (merged into the
+    result), so they must not be used again whether or not the transaction commits.
+    """
     j = rollup_journal.c
-    query = select(j.id, j.min_ts, j.delta).order_by(j.id)
+    query = select(j.id, j.min_ts).order_by(j.id)
     if conn.dialect.name == "postgresql":
         query = query.with_for_update()
     rows = conn.execute(query).all()
     if not rows:
         return None
+    known = known or {}
+    ids = [int(row[0]) for row in rows]
+    missing = [i for i in ids if i not in known]
+    blobs: dict[int, bytes] = {}
+    for start in range(0, len(missing), 1000):
+        chunk = missing[start : start + 1000]
+        for journal_id, blob in conn.execute(select(j.id, j.delta).where(j.id.in_(chunk))):
+            blobs[int(journal_id)] = blob
     total = Delta()
-    for _, _, text in rows:
-        part = decode(text)
+    for i in ids:
+        part = known.get(i) or decode(blobs[i])
         total.absorb(part)
         merge_sessions(total.sessions, part.sessions.values())
-    ids = [row[0] for row in rows]
     for start in range(0, len(ids), 1000):
         conn.execute(delete(rollup_journal).where(j.id.in_(ids[start : start + 1000])))
-    return total, len(rows), min(float(row[1]) for row in rows)
+    return total, ids, min(float(row[1]) for row in rows)

@@ -388,6 +388,6 @@ def compute_delta(events: Iterable[Event]) -> Delta:
     delta = Delta()
     handlers = _HANDLERS
     for e in events:
-        ts = e.ts.timestamp()
+        ts = e.ts
         handlers[e.type](delta, e, ts, int(ts // MINUTE) * MINUTE, e.user_type or "")
     return delta

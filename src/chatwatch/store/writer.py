@@ -12,7 +12,7 @@ with concurrent writers, relies on ``ON CONFLICT DO NOTHING RETURNING``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -132,7 +132,11 @@ def write_batches(
 
 
 def write_prepared(
-    conn: Connection, batches: Sequence[Prepared], *, defer: bool = False
+    conn: Connection,
+    batches: Sequence[Prepared],
+    *,
+    defer: bool = False,
+    journalled: list[tuple[int, Delta]] | None = None,
 ) -> list[IngestResult]:
     """Several batches in one transaction (group commit), with a result for each.
 
@@ -140,7 +144,8 @@ def write_prepared(
     holding it and counts as a duplicate everywhere else, and session state is merged as
     the store's upsert would merge separate writes. Writing them together shares the
     rollup and session rows they have in common. With ``defer`` the rollup and session
-    increments go to the journal (one row) instead, for :func:`fold_journal` to apply.
+    increments go to the journal (one row) instead, for :func:`fold_journal` to apply;
+    the row's id and increments are added to ``journalled`` when it is given.
     """
     owner: dict[str, int] = {}
     rows: dict[str, tuple[Any, ...]] = {}
@@ -166,7 +171,9 @@ def write_prepared(
         merge_sessions(total.sessions, delta.sessions.values())
     if inserted and defer:
         min_ts = min(rows[key][1] for key in inserted)
-        journal_append(conn, total, len(inserted), min_ts)
+        journal_id = journal_append(conn, total, len(inserted), min_ts)
+        if journalled is not None:
+            journalled.append((journal_id, total))
     elif inserted:
         apply_delta(conn, total)
     return [
@@ -182,15 +189,17 @@ def apply_delta(conn: Connection, delta: Delta) -> None:
     _apply_rollups(conn, delta)
 
 
-def fold_journal(conn: Connection) -> tuple[int, float] | None:
-    """Apply and empty the rollup journal: (journal rows folded, earliest event time),
-    or None when it was empty. Run inside a write transaction."""
-    taken = journal_take(conn)
+def fold_journal(
+    conn: Connection, known: Mapping[int, Delta] | None = None
+) -> tuple[list[int], float] | None:
+    """Apply and empty the rollup journal: (journal ids folded, earliest event time), or
+    None when it was empty. Run inside a write transaction; ``known``: see journal.take."""
+    taken = journal_take(conn, known)
     if taken is None:
         return None
-    delta, rows, min_ts = taken
+    delta, ids, min_ts = taken
     apply_delta(conn, delta)
-    return rows, min_ts
+    return ids, min_ts
 
 
 def _row(e: Event, exclude: set[str]) -> tuple[Any, ...]:
@@ -204,7 +213,7 @@ def _row(e: Event, exclude: set[str]) -> tuple[Any, ...]:
             data = f'{data[:-1]},"cost_usd":{cost!r}}}'
     return (
         d["id"],
-        d["ts"].timestamp(),
+        d["ts"],
         d["type"],
         d["service"],
         d["session_id"],
