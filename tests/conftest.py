@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,11 @@ from chatwatch.config import Settings
 from chatwatch.server import create_app
 from chatwatch.store import Store
 from live_server import LiveServer
+
+# Servers made by tests validate batches in their own threads: a worker process per app
+# would cost each test a second of start-up. The core end-to-end tests
+# (tests/server/test_core_e2e.py) and tests/server/test_parse_pool.py use the worker.
+os.environ.setdefault("CHATWATCH_INGEST_PROCESSES", "0")
 
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 

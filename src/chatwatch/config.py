@@ -27,6 +27,8 @@ class Settings(BaseSettings):
 
     max_batch_bytes: int = 5 * 1024 * 1024
     max_batch_events: int = 10_000
+    # worker processes validating ingest batches (0: in the server's own threads)
+    ingest_processes: int = Field(1, ge=0, le=64)
     open_on_loopback: bool = True
 
     minute_retention_days: int = Field(7, gt=0)

@@ -323,6 +323,7 @@ def serve(make_server: Any) -> Iterator[Callable[..., Served]]:
     def start(
         db_url: str, *, port: int | None = None, listen: bool = True, **overrides: Any
     ) -> Served:
+        overrides.setdefault("ingest_processes", 1)  # as served by default: a worker validates
         settings = Settings(database_url=db_url, _env_file=None, **overrides)  # type: ignore[call-arg]
         app = create_app(settings)
         store = app.state.chatwatch.store

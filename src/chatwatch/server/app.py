@@ -41,6 +41,7 @@ def _background_tasks(st: AppState) -> list[BackgroundTask]:
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     st: AppState = app.state.chatwatch
     running = [asyncio.create_task(task(st)) for task in _background_tasks(st)]
+    await asyncio.to_thread(ingest.parse_pool(st).start)
     try:
         yield
     finally:
@@ -52,6 +53,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         writer = st.extras.get("group_writer")
         if writer is not None:  # acknowledged batches are committed; fold their journal
             await asyncio.to_thread(writer.close)
+        await asyncio.to_thread(ingest.parse_pool(st).close)
 
 
 def create_app(

@@ -11,16 +11,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
-from starlette.concurrency import run_in_threadpool
 
-from chatwatch.events import Turn, parse_events
+from chatwatch.events import Turn
 from chatwatch.server.auth import require
 from chatwatch.server.group_commit import GroupWriter
+from chatwatch.server.parse_pool import BatchTooLarge, InvalidBatch, ParsePool, error_details
 from chatwatch.server.state import AppState, state
-from chatwatch.store.writer import Prepared, prepare
+from chatwatch.store.writer import prepare
 
-__all__ = ["error_details", "group_writer", "read_body", "router", "server_id"]
+__all__ = ["error_details", "group_writer", "parse_pool", "read_body", "router", "server_id"]
 
 router = APIRouter()
 _DECOMPRESSED_FACTOR = 8
@@ -68,28 +67,13 @@ def _gunzip(data: bytes, limit: int) -> bytes:
     return out
 
 
-def error_details(exc: ValidationError) -> list[dict[str, Any]]:
-    """One entry per problem: the event's index in the batch and the field at fault."""
-    details = []
-    for err in exc.errors(include_url=False, include_context=False, include_input=False):
-        loc = list(err["loc"])
-        index = loc[0] if loc and isinstance(loc[0], int) else None
-        path = [str(p) for p in loc[2:]] if len(loc) > 2 else []
-        if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
-            path = ["type"]
-        details.append(
-            {"index": index, "field": ".".join(path) or None, "loc": loc, "msg": err["msg"]}
-        )
-    return details
-
-
-def _parse_and_prepare(body: bytes, st: AppState) -> Prepared:
-    """Validate and make the rows and rollup increments, off the event loop and off the
-    writer thread (which then only writes)."""
-    events = parse_events(body)
-    if len(events) > st.settings.max_batch_events:
-        raise HTTPException(413, f"more than {st.settings.max_batch_events} events in one batch")
-    return prepare(events, store_text=st.store.store_text)
+def parse_pool(st: AppState) -> ParsePool:
+    """The app's pool of worker processes validating batches (made on first use)."""
+    pool = st.extras.get("parse_pool")
+    if pool is None:
+        pool = st.extras["parse_pool"] = ParsePool(st.settings.ingest_processes)
+    assert isinstance(pool, ParsePool)
+    return pool
 
 
 @router.post("/api/v1/events", status_code=202)
@@ -99,9 +83,13 @@ async def ingest_events(
     st = state(request)
     body = await read_body(request, st.settings.max_batch_bytes)
     try:
-        batch = await run_in_threadpool(_parse_and_prepare, body, st)
-    except ValidationError as exc:
-        return JSONResponse({"detail": error_details(exc)}, status_code=422)
+        batch = await parse_pool(st).prepare(
+            body, st.settings.max_batch_events, st.store.store_text
+        )
+    except InvalidBatch as exc:
+        return JSONResponse({"detail": exc.details}, status_code=422)
+    except BatchTooLarge as exc:
+        raise HTTPException(413, f"more than {exc.limit} events in one batch") from None
     result = await group_writer(st).ingest(batch)
     return JSONResponse(
         {"accepted": result.accepted, "duplicates": result.duplicates}, status_code=202

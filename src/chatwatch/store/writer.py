@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Connection, select, tuple_
 from sqlalchemy.dialects import postgresql
 
-from chatwatch.events import Event
+from chatwatch.events import Event, parse_events
 from chatwatch.store.journal import append as journal_append
 from chatwatch.store.journal import take as journal_take
 from chatwatch.store.rollup import (
@@ -93,16 +93,28 @@ class Prepared:
     merged in place): to write the same events again, prepare them again.
     """
 
-    events: dict[str, Event]  # by id, first occurrence
+    events: dict[str, Event] | None  # by id, first occurrence (None: parse ``body``)
     rows: dict[str, tuple[Any, ...]]
     delta: Delta
     size: int  # events in the batch as sent, repeats included
     min_ts: float  # the earliest event time (0.0 for an empty batch)
     store_text: bool = False
+    body: bytes | None = None  # the JSON batch, when prepared in another process
+
+    def unique_events(self) -> dict[str, Event]:
+        """The batch's events by id; prepared elsewhere, they are parsed again here (only
+        for the rare write that meets stored ids or fails)."""
+        if self.events is None:
+            if self.body is None:
+                raise ValueError("a prepared batch needs its events or its body")
+            self.events = {}
+            for e in parse_events(self.body):
+                self.events.setdefault(e.id, e)
+        return self.events
 
     def again(self) -> Prepared:
         """A fresh copy to write again (after a failed write consumed this one)."""
-        fresh = prepare(list(self.events.values()), store_text=self.store_text)
+        fresh = prepare(list(self.unique_events().values()), store_text=self.store_text)
         fresh.size = self.size
         return fresh
 
@@ -163,9 +175,11 @@ def write_prepared(
         if accepted[index] == 0:
             continue
         delta = batch.delta
-        if accepted[index] != len(batch.events):  # some were stored already: recount
+        if accepted[index] != len(batch.rows):  # some were stored already: recount
             delta = compute_delta(
-                e for key, e in batch.events.items() if key in inserted and owner[key] == index
+                e
+                for key, e in batch.unique_events().items()
+                if key in inserted and owner[key] == index
             )
         total.absorb(delta)
         merge_sessions(total.sessions, delta.sessions.values())

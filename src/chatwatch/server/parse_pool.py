@@ -1,0 +1,131 @@
+"""Validation and preparation of ingest batches in worker processes.
+
+Validating a batch and turning it into rows and rollup increments is pure Python and
+holds the GIL: in the server's own process it takes more than half of every event's CPU
+and leaves the writer waiting for the interpreter. Done in ``ingest_processes`` worker
+processes, it runs on other cores; the server process only answers HTTP and writes.
+
+A worker returns the prepared rows and increments without the event models (pickling
+those would cost what was saved); the rare write that needs them (a batch meeting ids
+already stored, or a retried write) parses the body again. A worker that dies is replaced
+and the batch is prepared in the server's own process instead, so nothing is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from chatwatch.events import parse_events
+from chatwatch.store.writer import Prepared, prepare
+
+__all__ = ["BatchTooLarge", "InvalidBatch", "ParsePool", "parse_and_prepare"]
+
+log = logging.getLogger("chatwatch.server")
+
+
+@dataclass
+class InvalidBatch(Exception):
+    """The batch failed validation: one entry per problem (index, field, message)."""
+
+    details: list[dict[str, Any]]
+
+
+@dataclass
+class BatchTooLarge(Exception):
+    limit: int
+
+
+def error_details(exc: ValidationError) -> list[dict[str, Any]]:
+    """One entry per problem: the event's index in the batch and the field at fault."""
+    details = []
+    for err in exc.errors(include_url=False, include_context=False, include_input=False):
+        loc = list(err["loc"])
+        index = loc[0] if loc and isinstance(loc[0], int) else None
+        path = [str(p) for p in loc[2:]] if len(loc) > 2 else []
+        if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            path = ["type"]
+        details.append(
+            {"index": index, "field": ".".join(path) or None, "loc": loc, "msg": err["msg"]}
+        )
+    return details
+
+
+def parse_and_prepare(body: bytes, max_events: int, store_text: bool) -> Prepared:
+    """Validate a JSON batch and make its rows and rollup increments.
+
+    Raises InvalidBatch or BatchTooLarge (plain data, so they cross process boundaries).
+    """
+    try:
+        events = parse_events(body)
+    except ValidationError as exc:
+        raise InvalidBatch(error_details(exc)) from None
+    if len(events) > max_events:
+        raise BatchTooLarge(max_events)
+    return prepare(events, store_text=store_text)
+
+
+def _in_worker(body: bytes, max_events: int, store_text: bool) -> Prepared:
+    prepared = parse_and_prepare(body, max_events, store_text)
+    prepared.events = None  # the server parses the body again if it ever needs them
+    return prepared
+
+
+def _ready() -> bool:
+    """Run once in each new worker: importing this module there loads the schema."""
+    return True
+
+
+class ParsePool:
+    """``processes`` workers (spawned, so no lock or thread of the server is inherited);
+    0 prepares in the server's own threads."""
+
+    def __init__(self, processes: int) -> None:
+        self.processes = processes
+        self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def _executor(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                context = multiprocessing.get_context("spawn")
+                self._pool = ProcessPoolExecutor(self.processes, mp_context=context)
+            return self._pool
+
+    async def prepare(self, body: bytes, max_events: int, store_text: bool) -> Prepared:
+        loop = asyncio.get_running_loop()
+        if self.processes <= 0:
+            return await loop.run_in_executor(None, parse_and_prepare, body, max_events, store_text)
+        pool = self._executor()
+        try:
+            prepared = await loop.run_in_executor(pool, _in_worker, body, max_events, store_text)
+        except BrokenProcessPool:
+            log.warning("chatwatch: an ingest worker process died; starting another")
+            with self._lock:
+                if self._pool is pool:
+                    self._pool = None
+            pool.shutdown(wait=False, cancel_futures=True)
+            return await loop.run_in_executor(None, parse_and_prepare, body, max_events, store_text)
+        prepared.body = body
+        return prepared
+
+    def start(self) -> None:
+        """Start the workers now (at server start) rather than on the first batch."""
+        if self.processes > 0:
+            pool = self._executor()
+            for future in [pool.submit(_ready) for _ in range(self.processes)]:
+                future.result(timeout=60)
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
