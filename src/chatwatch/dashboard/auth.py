@@ -9,6 +9,7 @@ token is checked against a separate signed cookie (double submit). Keys: see ``s
 from __future__ import annotations
 
 import hmac
+import math
 import secrets
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -21,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from chatwatch.dashboard.secret import secret_key
 from chatwatch.dashboard.templating import templates
+from chatwatch.dashboard.throttle import LoginThrottle
 from chatwatch.dashboard.users import User, get_user, verify_user
 from chatwatch.server.state import AppState, state
 
@@ -174,6 +176,14 @@ def _set_session(request: Request, response: Response, user: User) -> None:
     )
 
 
+def _throttle(st: AppState) -> LoginThrottle:
+    throttle = st.extras.get("login_throttle")
+    if throttle is None:
+        throttle = st.extras["login_throttle"] = LoginThrottle()
+    assert isinstance(throttle, LoginThrottle)
+    return throttle
+
+
 def login_router(base: str) -> APIRouter:
     router = APIRouter(prefix=base, include_in_schema=False)
 
@@ -197,10 +207,21 @@ def login_router(base: str) -> APIRouter:
             error = "Your login form expired; please try again."
             return await run_in_threadpool(_login_page, request, target, error, 403)
         st = state(request)
+        throttle = _throttle(st)
+        address = request.client.host if request.client is not None else ""
+        wait = throttle.retry_after(address, username)
+        if wait > 0:
+            minutes = max(1, math.ceil(wait / 60))
+            error = f"Too many failed logins; try again in {minutes} minute(s)."
+            page = await run_in_threadpool(_login_page, request, target, error, 429, username[:64])
+            page.headers["Retry-After"] = str(math.ceil(wait))
+            return page
         user = await run_in_threadpool(verify_user, st.store, username, password)
         if user is None:
+            throttle.failed(address, username)
             error = "Wrong username or password."
             return await run_in_threadpool(_login_page, request, target, error, 401, username[:64])
+        throttle.succeeded(address, username)
         response = RedirectResponse(target, 303)
         _set_session(request, response, user)
         response.delete_cookie(CSRF_COOKIE)
