@@ -19,6 +19,7 @@ from pydantic import (
     GetCoreSchemaHandler,
     GetPydanticSchema,
     TypeAdapter,
+    ValidationError,
     model_validator,
 )
 from pydantic_core import CoreSchema, core_schema
@@ -36,6 +37,7 @@ __all__ = [
     "SessionEnded",
     "SessionStarted",
     "Turn",
+    "error_details",
     "event_list_adapter",
     "parse_events",
 ]
@@ -250,3 +252,18 @@ def parse_events(payload: bytes | list[dict[str, Any]]) -> list[Event]:
     if isinstance(payload, bytes | bytearray):
         return event_list_adapter.validate_json(payload)
     return event_list_adapter.validate_python(payload)
+
+
+def error_details(exc: ValidationError) -> list[dict[str, Any]]:
+    """One entry per problem: the event's index in the batch and the field at fault."""
+    details = []
+    for err in exc.errors(include_url=False, include_context=False, include_input=False):
+        loc = list(err["loc"])
+        index = loc[0] if loc and isinstance(loc[0], int) else None
+        path = [str(p) for p in loc[2:]] if len(loc) > 2 else []
+        if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            path = ["type"]
+        details.append(
+            {"index": index, "field": ".".join(path) or None, "loc": loc, "msg": err["msg"]}
+        )
+    return details

@@ -15,11 +15,11 @@ from fastapi.responses import JSONResponse
 from chatwatch.events import Turn
 from chatwatch.server.auth import require
 from chatwatch.server.group_commit import GroupWriter
-from chatwatch.server.parse_pool import BatchTooLarge, InvalidBatch, ParsePool, error_details
+from chatwatch.server.parse_pool import BatchTooLarge, InvalidBatch, ParsePool
 from chatwatch.server.state import AppState, state
 from chatwatch.store.writer import prepare
 
-__all__ = ["error_details", "group_writer", "parse_pool", "read_body", "router", "server_id"]
+__all__ = ["group_writer", "parse_pool", "read_body", "router", "server_id"]
 
 router = APIRouter()
 _DECOMPRESSED_FACTOR = 8

@@ -10,9 +10,10 @@ from google.protobuf.message import DecodeError
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from chatwatch.events import error_details
 from chatwatch.integrations.otlp import decode_request, spans_to_events
 from chatwatch.server.auth import require
-from chatwatch.server.ingest import error_details, read_body
+from chatwatch.server.ingest import read_body
 from chatwatch.server.state import state
 
 __all__ = ["router"]

@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from chatwatch.events import parse_events
+from chatwatch.events import error_details, parse_events
 from chatwatch.store.writer import Prepared, prepare
 
 __all__ = ["BatchTooLarge", "InvalidBatch", "ParsePool", "parse_and_prepare"]
@@ -42,21 +42,6 @@ class InvalidBatch(Exception):
 @dataclass
 class BatchTooLarge(Exception):
     limit: int
-
-
-def error_details(exc: ValidationError) -> list[dict[str, Any]]:
-    """One entry per problem: the event's index in the batch and the field at fault."""
-    details = []
-    for err in exc.errors(include_url=False, include_context=False, include_input=False):
-        loc = list(err["loc"])
-        index = loc[0] if loc and isinstance(loc[0], int) else None
-        path = [str(p) for p in loc[2:]] if len(loc) > 2 else []
-        if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
-            path = ["type"]
-        details.append(
-            {"index": index, "field": ".".join(path) or None, "loc": loc, "msg": err["msg"]}
-        )
-    return details
 
 
 def parse_and_prepare(body: bytes, max_events: int, store_text: bool) -> Prepared:

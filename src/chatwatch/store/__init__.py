@@ -135,9 +135,9 @@ class Store:
             with self._journal_lock:
                 if len(self._journalled) < _MAX_JOURNALLED:  # past it, folds read them back
                     self._journalled.update(journalled)
-        if self.cache.enabled and any(b.rows for b in batches):
+        if not defer and self.cache.enabled and any(b.rows for b in batches):
             self.cache.invalidate(min(b.min_ts for b in batches if b.rows))
-        return results
+        return results  # deferred: rollups change, and the cache is told, when folded
 
     def fold_journal(self) -> int:
         """Apply the rollup journal; returns the journal rows folded."""

@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, insert, select
 
-from chatwatch.store.rollup import Delta, SessionDelta, merge_sessions
+from chatwatch.store.rollup import Delta, SessionDelta
 from chatwatch.store.schema import rollup_journal
 
 __all__ = ["append", "decode", "encode", "has_pending", "take"]
@@ -96,11 +96,9 @@ def take(
         chunk = missing[start : start + 1000]
         for journal_id, blob in conn.execute(select(j.id, j.delta).where(j.id.in_(chunk))):
             blobs[int(journal_id)] = blob
-    total = Delta()
-    for i in ids:
-        part = known.get(i) or decode(blobs[i])
-        total.absorb(part)
-        merge_sessions(total.sessions, part.sessions.values())
+    total = known.get(ids[0]) or decode(blobs[ids[0]])
+    for i in ids[1:]:
+        total.merge(known.get(i) or decode(blobs[i]))
     for start in range(0, len(ids), 1000):
         conn.execute(delete(rollup_journal).where(j.id.in_(ids[start : start + 1000])))
     return total, ids, min(float(row[1]) for row in rows)

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from sqlalchemy import ColumnElement, Connection, Select, Table, and_, func, or_, select
 
 from chatwatch.store.aggregate import Aggregate, Filters
-from chatwatch.store.rollup import DAY, HOUR, MINUTE
+from chatwatch.store.rollup import DAY, HOUR, MINUTE, add_cells, add_counts
 from chatwatch.store.schema import rollup_hist, rollups, sessions, user_activity
 
 __all__ = [
@@ -246,9 +246,8 @@ def merge_bins(parts: Sequence[dict[tuple[Any, ...], Bins]]) -> dict[tuple[Any, 
             target = out.get(key)
             if target is None:
                 out[key] = dict(bins)
-                continue
-            for index, n in bins.items():
-                target[index] = target.get(index, 0) + n
+            else:
+                add_counts(target, bins)
     return out
 
 
@@ -259,8 +258,7 @@ def merge_counts(parts: Sequence[dict[Any, int]]) -> dict[Any, int]:
     out = dict(largest)  # a C-speed copy of the biggest part (20 000 users, say)
     for part in parts:
         if part is not largest:
-            for key, n in part.items():
-                out[key] = out.get(key, 0) + n
+            add_counts(out, part)
     return out
 
 
@@ -269,11 +267,5 @@ def merge_cells(
 ) -> dict[tuple[Any, ...], list[float]]:
     out: dict[tuple[Any, ...], list[float]] = {}
     for part in parts:
-        for key, (n, total) in part.items():
-            cell = out.get(key)
-            if cell is None:
-                out[key] = [n, total]
-            else:
-                cell[0] += n
-                cell[1] += total
+        add_cells(out, part)
     return out

@@ -73,6 +73,8 @@ __all__ = [
     "RESOLUTIONS",
     "Delta",
     "SessionDelta",
+    "add_cells",
+    "add_counts",
     "compute_delta",
     "merge_sessions",
     "priced_cost",
@@ -149,6 +151,23 @@ def merge_sessions(into: dict[tuple[str, str], SessionDelta], more: Iterable[Ses
         t.rating_n += s.rating_n
 
 
+def add_cells(into: dict[Any, list[float]], cells: dict[Any, list[float]]) -> None:
+    """Add ``[n, total]`` cells key by key (rollup increments, rollup reads)."""
+    for key, (n, total) in cells.items():
+        cell = into.get(key)
+        if cell is None:
+            into[key] = [n, total]
+        else:
+            cell[0] += n
+            cell[1] += total
+
+
+def add_counts(into: dict[Any, int], counts: dict[Any, int]) -> None:
+    """Add integer counts key by key (histogram bins, user messages)."""
+    for key, n in counts.items():
+        into[key] = into.get(key, 0) + n
+
+
 def _add(counts: dict[CountKey, list[float]], key: CountKey, total: float = 0.0) -> None:
     cell = counts.get(key)
     if cell is None:
@@ -194,20 +213,14 @@ class Delta:
 
     def absorb(self, other: Delta) -> None:
         """Add ``other``'s counts, histogram bins and user messages (not its sessions)."""
-        counts = self.counts
-        for key, (n, total) in other.counts.items():
-            cell = counts.get(key)
-            if cell is None:
-                counts[key] = [n, total]
-            else:
-                cell[0] += n
-                cell[1] += total
-        hist = self.hist
-        for hkey, count in other.hist.items():
-            hist[hkey] = hist.get(hkey, 0) + count
-        users = self.users
-        for ukey, count in other.users.items():
-            users[ukey] = users.get(ukey, 0) + count
+        add_cells(self.counts, other.counts)
+        add_counts(self.hist, other.hist)
+        add_counts(self.users, other.users)
+
+    def merge(self, other: Delta) -> None:
+        """Add all of ``other``, sessions included (its session deltas are consumed)."""
+        self.absorb(other)
+        merge_sessions(self.sessions, other.sessions.values())
 
     def folded(self) -> tuple[dict[tuple[Any, ...], list[float]], dict[tuple[Any, ...], int]]:
         """Minute increments plus the same folded into hours and days, keyed with ``res``."""

@@ -28,7 +28,6 @@ from chatwatch.store.rollup import (
     Delta,
     SessionDelta,
     compute_delta,
-    merge_sessions,
     priced_cost,
 )
 from chatwatch.store.schema import HIST_KEY, ROLLUP_KEY, events, sessions
@@ -170,7 +169,7 @@ def write_prepared(
     accepted = [0] * len(batches)
     for key in inserted:
         accepted[owner[key]] += 1
-    total = Delta()
+    total: Delta | None = None  # the first batch's delta, the others added to it
     for index, batch in enumerate(batches):
         if accepted[index] == 0:
             continue
@@ -181,14 +180,16 @@ def write_prepared(
                 for key, e in batch.unique_events().items()
                 if key in inserted and owner[key] == index
             )
-        total.absorb(delta)
-        merge_sessions(total.sessions, delta.sessions.values())
-    if inserted and defer:
+        if total is None:
+            total = delta
+        else:
+            total.merge(delta)
+    if total is not None and defer:
         min_ts = min(rows[key][1] for key in inserted)
         journal_id = journal_append(conn, total, len(inserted), min_ts)
         if journalled is not None:
             journalled.append((journal_id, total))
-    elif inserted:
+    elif total is not None:
         apply_delta(conn, total)
     return [
         IngestResult(accepted=n, duplicates=batch.size - n)
