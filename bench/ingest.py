@@ -31,10 +31,13 @@ from typing import Any
 import httpx
 import psutil
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
 from chatwatch.demo.traffic import Traffic
 from chatwatch.sdk import CaptureTransport, Client, HTTPTransport
 from chatwatch.server.keys import create_key
 from chatwatch.store import Store
+from live_server import free_port
 
 TARGET_EPS = 40_000
 TARGET_SHARE = 0.10
@@ -57,14 +60,6 @@ def sdk_batches(n: int, batch_size: int) -> list[Batch]:
     client.close(timeout=60)
     events = capture.events[:n]
     return [events[i : i + batch_size] for i in range(0, len(events), batch_size)]
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def start_server(db: Path, port: int) -> subprocess.Popen[bytes]:

@@ -63,6 +63,14 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
+def sqlite_store(sqlite_url: str) -> Iterator[Store]:
+    """A store on a fresh SQLite file, for tests that need no second dialect."""
+    store = Store(sqlite_url)
+    yield store
+    store.close()
+
+
+@pytest.fixture
 def store(db_url: str) -> Iterator[Store]:
     s = Store(db_url)
     yield s

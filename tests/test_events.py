@@ -8,8 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from pydantic import ValidationError
 
-from chatwatch.events import parse_events
-from chatwatch.server.ingest import error_details
+from chatwatch.events import error_details, parse_events
 
 BASE = {"type": "message", "id": "m1", "sender_type": "user"}
 SECONDS = datetime(2026, 9, 21, 14, 3, 20, tzinfo=UTC).timestamp()

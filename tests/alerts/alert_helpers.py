@@ -7,7 +7,6 @@ conftest module would shadow the root one for them.)"""
 from __future__ import annotations
 
 import json
-import socket
 import ssl
 import threading
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from aiosmtpd.controller import Controller
 from chatwatch.config import Settings
 from chatwatch.events import Event, Feedback, LLMCall, Turn
 from chatwatch.store import Store
+from live_server import free_port
 
 T0 = 1_767_225_600.0  # 2026-01-01 00:00 UTC: a fixed clock, minute-aligned
 _ids = count()
@@ -81,12 +81,6 @@ def ratings(store: Store, at: float, stars: list[int]) -> None:
             for s in stars
         ]
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def make_settings(url: str, **overrides: Any) -> Settings:

@@ -16,13 +16,6 @@ from chatwatch.store import Store
 
 
 @pytest.fixture
-def sqlite_store(tmp_path: Path) -> Iterator[Store]:
-    store = Store(f"sqlite:///{tmp_path / 'alerts.db'}")
-    yield store
-    store.close()
-
-
-@pytest.fixture
 def receiver() -> Iterator[Receiver]:
     with running_receiver() as rec:
         yield rec

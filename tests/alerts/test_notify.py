@@ -29,13 +29,6 @@ from chatwatch.store.schema import alert_outbox
 
 
 @pytest.fixture
-def sqlite_store(tmp_path: Path) -> Iterator[Store]:
-    store = Store(f"sqlite:///{tmp_path / 'alerts.db'}")
-    yield store
-    store.close()
-
-
-@pytest.fixture
 def smtp_server() -> Iterator[Mailbox]:
     with running_smtp() as box:
         yield box

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,14 +18,6 @@ from chatwatch.alerts import (
 from chatwatch.alerts.model import from_ts
 from chatwatch.alerts.rules import Rule
 from chatwatch.store import Store
-
-
-@pytest.fixture
-def sqlite_store(tmp_path: Path) -> Iterator[Store]:
-    store = Store(f"sqlite:///{tmp_path / 'alerts.db'}")
-    yield store
-    store.close()
-
 
 MIN = 60.0
 

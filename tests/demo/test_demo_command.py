@@ -18,16 +18,11 @@ import pytest
 
 from chatwatch.dashboard.users import verify_user
 from chatwatch.store import Store
+from live_server import free_port
 
 START_TIMEOUT = 60.0
 LIVE_TIMEOUT = 20.0  # the promise is ten seconds; leave room for a loaded CI machine
 HISTORY_TIMEOUT = 120.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Demo:

@@ -24,7 +24,7 @@ from workload import (
 )
 
 from chatwatch.config import Settings
-from chatwatch.events import parse_events
+from chatwatch.events import EVENT_TYPES, parse_events
 from chatwatch.metrics import METRICS, Catalogue, Window, explicit_window
 from chatwatch.sketch import RELATIVE_ERROR
 from chatwatch.store import Filters, Store
@@ -115,18 +115,7 @@ METRICS_BY_NAME = {m.name: m for m in METRICS}
 def test_the_workload_is_big_and_varied(events: list[Event]) -> None:
     """Several thousand events of every type, over more than 30 days up to now."""
     assert len(events) > 5000
-    assert {e["type"] for e in events} >= {
-        "session_started",
-        "session_ended",
-        "turn",
-        "llm_call",
-        "rag_search",
-        "cache_lookup",
-        "connection",
-        "feedback",
-        "escalation",
-        "message",
-    }
+    assert {e["type"] for e in events} == set(EVENT_TYPES)
     assert min(e["ts"] for e in events) < NOW - 35 * DAY
     assert sum(e["ts"] > NOW - 300 for e in events) > 20
 

@@ -12,7 +12,6 @@ import dataclasses
 import gzip
 import json
 import random
-import socket
 import time
 import types
 from collections import Counter
@@ -29,6 +28,7 @@ from chatwatch.config import Settings
 from chatwatch.sdk import Client
 from chatwatch.server import create_app
 from chatwatch.server.keys import create_key
+from live_server import free_port
 
 MODELS = ("llama-3.1-8b-instant", "llama-3.3-70b-versatile", "glm-4")
 MODEL_KEYS = {
@@ -306,12 +306,6 @@ class Served:
     def stored_events(self) -> int:
         with self.app.state.chatwatch.store.read() as conn:
             return int(conn.exec_driver_sql("SELECT count(*) FROM events").scalar_one())
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

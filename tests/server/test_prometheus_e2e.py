@@ -4,7 +4,6 @@ what the catalogue says (skipped when Debian's ``prometheus`` package is not ins
 from __future__ import annotations
 
 import math
-import socket
 import subprocess
 import time
 import uuid
@@ -20,6 +19,7 @@ from chatwatch.config import Settings
 from chatwatch.events import parse_events
 from chatwatch.server import create_app
 from chatwatch.store import Filters
+from live_server import free_port
 
 PROMETHEUS = Path("/usr/bin/prometheus")
 BOUNDS = (0.1, 0.5, 1.0, 2.0, 5.0, 10.0, math.inf)
@@ -120,12 +120,6 @@ def prom_and_server(tmp_path: Path, make_server: Any) -> Iterator[tuple[Prom, An
     prom.stop()
     server.stop()
     app.state.chatwatch.store.close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _prom_quantile(q: float, cumulative: list[float]) -> float:
