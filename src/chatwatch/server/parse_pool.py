@@ -41,6 +41,7 @@ log = logging.getLogger("chatwatch.server")
 _RAW_ITEMS = msgspec.json.Decoder(list[msgspec.Raw])
 
 
+SMALL_BODY = 64 * 1024  # bytes: prepared in the server's threads when the workers are busy
 MAX_ERRORS = 100  # entries in a 422: a batch of garbage must not make a huge answer
 
 
@@ -104,6 +105,7 @@ class ParsePool:
     def __init__(self, processes: int) -> None:
         self.processes = processes
         self._pool: ProcessPoolExecutor | None = None
+        self._busy = 0  # batches in the workers now (changed in the event loop only)
         self._lock = threading.Lock()
 
     def _executor(self) -> ProcessPoolExecutor:
@@ -120,7 +122,12 @@ class ParsePool:
         args = (body, max_events, store_text, max_age_s)
         if self.processes <= 0:
             return await loop.run_in_executor(None, parse_and_prepare, *args)
+        if self._busy >= self.processes and len(body) <= SMALL_BODY:
+            # every worker is busy (perhaps with a big or hostile batch): a small batch
+            # costs the server's own threads a few milliseconds rather than a wait
+            return await loop.run_in_executor(None, parse_and_prepare, *args)
         pool = self._executor()
+        self._busy += 1
         try:
             prepared = await loop.run_in_executor(pool, _in_worker, *args)
         except BrokenProcessPool:
@@ -130,6 +137,8 @@ class ParsePool:
                     self._pool = None
             pool.shutdown(wait=False, cancel_futures=True)
             return await loop.run_in_executor(None, parse_and_prepare, *args)
+        finally:
+            self._busy -= 1
         prepared.body = body
         return prepared
 
