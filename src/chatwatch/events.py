@@ -199,6 +199,11 @@ class Turn(_Base):
     rag_found: bool = False
     input_text: Text | None = None
     output_text: Text | None = None
+    # the HTTP status answered (a 4xx on a successful turn is a client error)
+    status_code: Annotated[int, Field(ge=100, le=599)] | None = None
+    # how many llm_call / rag_search events the turn recorded itself (None: not said)
+    llm_calls: Count | None = None
+    rag_searches: Count | None = None
 
     @property
     def effective_run_id(self) -> str:
