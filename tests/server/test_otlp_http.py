@@ -117,7 +117,7 @@ def test_protobuf_json_and_compressed_exports(server: Any) -> None:
 
 def test_refusals_are_4xx_and_store_nothing(server: Any) -> None:
     """No key 401; another content type or encoding 415; malformed 400; too many spans 413."""
-    live, _, read = server
+    live = server[0]
     assert httpx.post(f"{live.url}/v1/traces", content=b"x").status_code == 401
     proto = export([span(5, 1, attrs=LLM)], "bad").SerializeToString()
     assert _post(server, proto, "text/plain").status_code == 415
