@@ -141,7 +141,7 @@ class Turn(_Base):
     response_time_ms: Millis
     success: bool = True
     error_type: Name | None = None
-    cached: bool = False
+    cached: bool | None = None  # None: the app did not record whether the cache answered
     topic: Name | None = None
     model: Name | None = None
     tokens: Count | None = None

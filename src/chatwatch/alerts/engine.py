@@ -38,10 +38,25 @@ from chatwatch.config import Settings
 from chatwatch.metrics import Catalogue
 from chatwatch.store import Store
 
-__all__ = ["Round", "alert_task", "evaluate", "evaluation_lock"]
+__all__ = ["Evaluation", "Round", "alert_task", "evaluate", "evaluation_lock"]
 
 log = logging.getLogger("chatwatch.alerts")
 _LOCK_KEY = 727100004
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One rule over one label set at one evaluation, as ``chatwatch check`` shows it:
+    ``ok``, ``no data`` (no samples, or fewer than ``min_samples``), ``pending``,
+    ``firing`` or ``resolved``."""
+
+    rule: str
+    labels: dict[str, str]
+    status: str
+    value: float | None
+    unit: str
+    threshold: float | None = None
+    samples: float | None = None
 
 
 @dataclass
@@ -50,6 +65,7 @@ class Round:
 
     evaluated_at: float
     states: list[StateRow] = field(default_factory=list)
+    evaluations: list[Evaluation] = field(default_factory=list)
     transitions: int = 0
     notifications: int = 0  # groups written to the outbox (or logged when no channel)
     groups: list[dict[str, Any]] = field(default_factory=list)  # what was notified
@@ -128,8 +144,11 @@ def _evaluate(
         for rule_name, rule_samples in samples.items():
             rule = by_name[rule_name]
             repeat = rule.repeat_interval_s or settings.alert_repeat_interval_s
+            if not rule_samples:
+                result.evaluations.append(Evaluation(rule_name, {}, "no data", None, rule.unit))
             for sample in rule_samples:
                 row = _advance(conn, states, rule, sample, now, result)
+                result.evaluations.append(_evaluation(rule, sample, row))
                 entry = _notification(row, rule, now, repeat)
                 if entry is not None:
                     silenced = is_silenced(silences, row.labels_with_level())
@@ -178,6 +197,25 @@ def _advance(
         record_transition(conn, row, before[0], before[1], now)
     save_state(conn, row)
     return row
+
+
+def _evaluation(rule: Rule, sample: Sample, row: StateRow) -> Evaluation:
+    no_data = sample.value is None or not sample.enough
+    if row.state in ("pending", "firing") or (
+        row.state == "resolved" and row.evaluated_at == row.resolved_at
+    ):
+        status = str(row.state)
+    else:
+        status = "no data" if no_data else "ok"
+    return Evaluation(
+        rule.name,
+        dict(sample.labels),
+        status,
+        sample.value,
+        rule.unit,
+        row.threshold if row.state in ("pending", "firing") else rule.threshold(None),
+        sample.samples,
+    )
 
 
 def _mark_notified(

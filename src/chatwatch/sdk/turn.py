@@ -66,7 +66,8 @@ class TurnScope:
         self._tokens = 0
         self._llm_calls = 0
         self._last_model: str | None = None
-        self._rag_used = self._rag_found = self._cache_hit = False
+        self._rag_used = self._rag_found = False
+        self._cache_hit: bool | None = None  # None until a response cache lookup is noted
         self._start = time.perf_counter()
         self._token: Token[TurnScope | None] | None = None
         self._done = False
@@ -123,8 +124,8 @@ class TurnScope:
             self._rag_found = True
 
     def note_cache(self, hit: Any, kind: Any) -> None:
-        if hit is True and kind == "response":
-            self._cache_hit = True
+        if kind == "response":
+            self._cache_hit = bool(self._cache_hit) or hit is True
 
     def identity(
         self, session_id: str | None, user_id: str | None, user_type: str | None
@@ -315,7 +316,7 @@ class TurnScope:
             exc is None and bool(f.get("success", True)),
             run_id=self.run_id,
             error_type=error_type,
-            cached=bool(f.get("cached", self._cache_hit)),
+            cached=f.get("cached", self._cache_hit),
             topic=f.get("topic", p["topic"]),
             model=model,
             tokens=f.get("tokens", self._tokens if self._llm_calls else None),

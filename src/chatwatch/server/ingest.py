@@ -112,7 +112,7 @@ async def record_chat_metrics(
     model: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
     topic: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
     error_type: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
-    cached: bool = False,
+    cached: bool | None = None,  # absent: not recorded (not a miss)
 ) -> dict[str, Any]:
     """Guide 003's recording call, kept as it is; it becomes one ``turn`` event."""
     st = state(request)

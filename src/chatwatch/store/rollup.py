@@ -13,6 +13,7 @@ session and connection series, empty elsewhere (``sessions_escalated`` and
 | turns | turn | turn model | | response_time_ms |
 | turns_failed | failed turn | turn model | error_type | |
 | turns_cached | cached turn | turn model | | |
+| turns_cache_known | turn that recorded ``cached`` (true or false) | turn model | | |
 | turn_tokens | turn with tokens | turn model | | tokens |
 | turns_rag_used / turns_rag_found | turn using RAG / finding something | turn model | | |
 | topics | turn with a topic | turn model | topic | |
@@ -258,8 +259,11 @@ def _turn(d: Delta, e: Turn, ts: float, m: int, ut: str) -> None:
     _add(c, (m, svc, "rt_prom", "", prom_bucket(rt), ut, ""))
     if not e.success:
         _add(c, (m, svc, "turns_failed", model, e.error_type or "unknown", ut, ""))
-    if e.cached:
-        _add(c, (m, svc, "turns_cached", model, "", ut, ""))
+    cached = e.cached
+    if cached is not None:
+        _add(c, (m, svc, "turns_cache_known", model, "", ut, ""))
+        if cached:
+            _add(c, (m, svc, "turns_cached", model, "", ut, ""))
     if e.tokens is not None:
         _add(c, (m, svc, "turn_tokens", model, "", ut, ""), float(e.tokens))
     if e.rag_used or e.rag_found:
