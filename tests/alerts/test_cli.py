@@ -27,7 +27,9 @@ def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.chdir(tmp_path)  # no stray .env
     for name in ("CHATWATCH_RULES_FILE", "CHATWATCH_DATABASE_URL"):
         monkeypatch.delenv(name, raising=False)
-    return f"sqlite:///{tmp_path / 'cw.db'}"
+    url = f"sqlite:///{tmp_path / 'cw.db'}"
+    assert CliRunner().invoke(app, ["migrate", "--db", url]).exit_code == 0
+    return url
 
 
 def _fill(db: str, n: int, failed: int) -> None:

@@ -105,11 +105,14 @@ def evaluate(
     now: float | None = None,
     deliver: bool = True,
     process_rules: bool = True,
+    dry: bool = False,
 ) -> Round:
     """One evaluation of every rule, its notifications, and delivery of what is due.
 
     ``process_rules=False`` (``chatwatch check``) leaves the rules on this process's own
     CPU and memory to the server: a cron job's memory says nothing about the server's.
+    ``dry`` evaluates from the stored states but stores, logs and delivers nothing (an
+    ad-hoc ``check --rules`` must not write into the dashboard's history).
     """
     now = time.time() if now is None else now
     rules = list(load_rules(settings.rules_file) if rules is None else rules)
@@ -119,14 +122,34 @@ def evaluate(
             with store.read() as conn:
                 stored = sorted(load_states(conn).values(), key=lambda r: (r.rule, r.fingerprint))
             return Round(evaluated_at=now, states=stored, skipped=True)
-        result = _evaluate(store, settings, rules, now, process_rules)
-        if deliver:
+        result = _evaluate(store, settings, rules, now, process_rules, dry)
+        if deliver and not dry:
             result.delivery = deliver_due(store, settings, now)
     return result
 
 
+@contextmanager
+def _transaction(store: Store, dry: bool) -> Iterator[Any]:
+    """The round's write transaction; a dry round's is rolled back."""
+    if not dry:
+        with store.write() as conn:
+            yield conn
+        return
+    with store.engine.connect() as conn:
+        tx = conn.begin()
+        try:
+            yield conn
+        finally:
+            tx.rollback()
+
+
 def _evaluate(
-    store: Store, settings: Settings, rules: list[Rule], now: float, process_rules: bool
+    store: Store,
+    settings: Settings,
+    rules: list[Rule],
+    now: float,
+    process_rules: bool,
+    dry: bool = False,
 ) -> Round:
     catalogue = Catalogue(store, settings, clock=lambda: now)
     by_name = {r.name: r for r in rules if r.enabled and (process_rules or not r.process)}
@@ -137,7 +160,7 @@ def _evaluate(
     samples = sample_rules(catalogue, list(by_name.values()), watched.values())
     result = Round(evaluated_at=now)
     configured = list(channels(settings))
-    with store.write() as conn:
+    with _transaction(store, dry) as conn:
         states = load_states(conn)
         silences = active_silences(conn, now)
         outgoing: dict[str, list[dict[str, Any]]] = {}
@@ -165,7 +188,7 @@ def _evaluate(
         for group in groups:
             enqueue(conn, group, configured, now)
         result.states = sorted(states.values(), key=lambda r: (r.rule, r.fingerprint))
-    for group in groups:
+    for group in groups if not dry else ():
         log_group(group)
     result.notifications = len(groups)
     result.groups = groups

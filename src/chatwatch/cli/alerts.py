@@ -25,8 +25,15 @@ from chatwatch.alerts.notify.format import fmt_value
 from chatwatch.alerts.promrules import prometheus_rules_yaml
 from chatwatch.alerts.rules import parse_duration
 from chatwatch.alerts.state import StateRow
-from chatwatch.cli._app import DbOption, app, console, err_console, settings_for
-from chatwatch.store import Store
+from chatwatch.cli._app import (
+    UNKNOWN,
+    DbOption,
+    app,
+    console,
+    err_console,
+    open_store,
+    settings_for,
+)
 
 __all__ = ["check", "prometheus_rules", "test_email"]
 
@@ -36,7 +43,6 @@ RulesOption = Annotated[
 ]
 EXIT = {"ok": 0, "warning": 1, "critical": 2}
 _OPS = {(True, False): "=", (False, False): "!=", (True, True): "=~", (False, True): "!~"}
-UNKNOWN = 3  # Nagios: the check itself could not run
 _STYLE = {"firing": "bold red", "pending": "yellow", "resolved": "green", "no data": "dim"}
 
 rules_app = typer.Typer(help="Alert rules.", no_args_is_help=True)
@@ -92,24 +98,30 @@ def check(
     db: DbOption = None,
     rules: RulesOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary line")] = False,
+    keep: Annotated[
+        bool,
+        typer.Option("--store", help="Store states and notify even with --rules of your own"),
+    ] = False,
 ) -> None:
     """Evaluate every rule once, notify, print the states; exit 0 ok, 1 warning, 2 critical,
-    3 unknown (guide 000's cron job; a Nagios plugin)."""
+    3 unknown (guide 000's cron job; a Nagios plugin). With ``--rules`` that are not the
+    server's, a dry run: printed, nothing stored or sent (unless ``--store``)."""
     settings = settings_for(db)
     try:
-        loaded = load_rules(rules or settings.rules_file)
+        served = load_rules(settings.rules_file)
+        loaded = load_rules(rules) if rules else served
     except RulesError as exc:
         raise _unknown(str(exc)) from None
+    dry = loaded != served and not keep
+    store = open_store(settings.database_url)
     try:
-        store = Store(settings.database_url)
-    except Exception as exc:
-        raise _unknown(f"cannot open the database: {type(exc).__name__}: {exc}") from None
-    try:
-        result = evaluate(store, settings, loaded, process_rules=False)
+        result = evaluate(store, settings, loaded, process_rules=False, dry=dry)
     except Exception as exc:
         raise _unknown(f"cannot evaluate: {type(exc).__name__}: {exc}") from None
     finally:
         store.close()
+    if dry:
+        typer.echo("(dry run: these rules are not the server's; nothing stored or sent)")
     _print_round(result, quiet)
     raise typer.Exit(EXIT[result.worst])
 
@@ -215,7 +227,7 @@ def silences_create(
     except ValueError as exc:
         err_console.print(str(exc), highlight=False)
         raise typer.Exit(2) from None
-    store = Store(settings_for(db).database_url)
+    store = open_store(settings_for(db).database_url)
     try:
         silence = create_silence(store, matchers, ends_at=ends, created_by=by, comment=comment)
     except ValueError as exc:
@@ -232,7 +244,7 @@ def silences_list(
     db: DbOption = None,
 ) -> None:
     """Pending and active silences."""
-    store = Store(settings_for(db).database_url)
+    store = open_store(settings_for(db).database_url)
     try:
         found = list_silences(store, active=not all)
     finally:
@@ -262,7 +274,7 @@ def silences_expire(
     db: DbOption = None,
 ) -> None:
     """End a silence now."""
-    store = Store(settings_for(db).database_url)
+    store = open_store(settings_for(db).database_url)
     try:
         done = expire_silence(store, silence_id)
     finally:
