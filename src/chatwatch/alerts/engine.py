@@ -38,10 +38,25 @@ from chatwatch.config import Settings
 from chatwatch.metrics import Catalogue
 from chatwatch.store import Store
 
-__all__ = ["Round", "alert_task", "evaluate", "evaluation_lock"]
+__all__ = ["Evaluation", "Round", "alert_task", "evaluate", "evaluation_lock"]
 
 log = logging.getLogger("chatwatch.alerts")
 _LOCK_KEY = 727100004
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One rule over one label set at one evaluation, as ``chatwatch check`` shows it:
+    ``ok``, ``no data`` (no samples, or fewer than ``min_samples``), ``pending``,
+    ``firing`` or ``resolved``."""
+
+    rule: str
+    labels: dict[str, str]
+    status: str
+    value: float | None
+    unit: str
+    threshold: float | None = None
+    samples: float | None = None
 
 
 @dataclass
@@ -50,6 +65,7 @@ class Round:
 
     evaluated_at: float
     states: list[StateRow] = field(default_factory=list)
+    evaluations: list[Evaluation] = field(default_factory=list)
     transitions: int = 0
     notifications: int = 0  # groups written to the outbox (or logged when no channel)
     groups: list[dict[str, Any]] = field(default_factory=list)  # what was notified
@@ -89,11 +105,14 @@ def evaluate(
     now: float | None = None,
     deliver: bool = True,
     process_rules: bool = True,
+    dry: bool = False,
 ) -> Round:
     """One evaluation of every rule, its notifications, and delivery of what is due.
 
     ``process_rules=False`` (``chatwatch check``) leaves the rules on this process's own
     CPU and memory to the server: a cron job's memory says nothing about the server's.
+    ``dry`` evaluates from the stored states but stores, logs and delivers nothing (an
+    ad-hoc ``check --rules`` must not write into the dashboard's history).
     """
     now = time.time() if now is None else now
     rules = list(load_rules(settings.rules_file) if rules is None else rules)
@@ -103,14 +122,34 @@ def evaluate(
             with store.read() as conn:
                 stored = sorted(load_states(conn).values(), key=lambda r: (r.rule, r.fingerprint))
             return Round(evaluated_at=now, states=stored, skipped=True)
-        result = _evaluate(store, settings, rules, now, process_rules)
-        if deliver:
+        result = _evaluate(store, settings, rules, now, process_rules, dry)
+        if deliver and not dry:
             result.delivery = deliver_due(store, settings, now)
     return result
 
 
+@contextmanager
+def _transaction(store: Store, dry: bool) -> Iterator[Any]:
+    """The round's write transaction; a dry round's is rolled back."""
+    if not dry:
+        with store.write() as conn:
+            yield conn
+        return
+    with store.engine.connect() as conn:
+        tx = conn.begin()
+        try:
+            yield conn
+        finally:
+            tx.rollback()
+
+
 def _evaluate(
-    store: Store, settings: Settings, rules: list[Rule], now: float, process_rules: bool
+    store: Store,
+    settings: Settings,
+    rules: list[Rule],
+    now: float,
+    process_rules: bool,
+    dry: bool = False,
 ) -> Round:
     catalogue = Catalogue(store, settings, clock=lambda: now)
     by_name = {r.name: r for r in rules if r.enabled and (process_rules or not r.process)}
@@ -121,15 +160,18 @@ def _evaluate(
     samples = sample_rules(catalogue, list(by_name.values()), watched.values())
     result = Round(evaluated_at=now)
     configured = list(channels(settings))
-    with store.write() as conn:
+    with _transaction(store, dry) as conn:
         states = load_states(conn)
         silences = active_silences(conn, now)
         outgoing: dict[str, list[dict[str, Any]]] = {}
         for rule_name, rule_samples in samples.items():
             rule = by_name[rule_name]
             repeat = rule.repeat_interval_s or settings.alert_repeat_interval_s
+            if not rule_samples:
+                result.evaluations.append(Evaluation(rule_name, {}, "no data", None, rule.unit))
             for sample in rule_samples:
                 row = _advance(conn, states, rule, sample, now, result)
+                result.evaluations.append(_evaluation(rule, sample, row))
                 entry = _notification(row, rule, now, repeat)
                 if entry is not None:
                     silenced = is_silenced(silences, row.labels_with_level())
@@ -146,7 +188,7 @@ def _evaluate(
         for group in groups:
             enqueue(conn, group, configured, now)
         result.states = sorted(states.values(), key=lambda r: (r.rule, r.fingerprint))
-    for group in groups:
+    for group in groups if not dry else ():
         log_group(group)
     result.notifications = len(groups)
     result.groups = groups
@@ -178,6 +220,25 @@ def _advance(
         record_transition(conn, row, before[0], before[1], now)
     save_state(conn, row)
     return row
+
+
+def _evaluation(rule: Rule, sample: Sample, row: StateRow) -> Evaluation:
+    no_data = sample.value is None or not sample.enough
+    if row.state in ("pending", "firing") or (
+        row.state == "resolved" and row.evaluated_at == row.resolved_at
+    ):
+        status = str(row.state)
+    else:
+        status = "no data" if no_data else "ok"
+    return Evaluation(
+        rule.name,
+        dict(sample.labels),
+        status,
+        sample.value,
+        rule.unit,
+        row.threshold if row.state in ("pending", "firing") else rule.threshold(None),
+        sample.samples,
+    )
 
 
 def _mark_notified(

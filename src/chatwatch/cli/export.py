@@ -9,10 +9,10 @@ from typing import Annotated
 
 import typer
 
-from chatwatch.cli._app import DbOption, app, console, err_console, settings_for
+from chatwatch.cli._app import DbOption, app, console, err_console, open_store, settings_for
 from chatwatch.export import export_rows, to_csv
 from chatwatch.metrics import Catalogue
-from chatwatch.store import Filters, Store
+from chatwatch.store import Filters
 
 __all__ = ["export"]
 
@@ -37,7 +37,7 @@ def export(
         err_console.print(f"--granularity must be day or hour (got {granularity!r})")
         raise typer.Exit(2)
     settings = settings_for(db)
-    store = Store(settings.database_url)
+    store = open_store(settings.database_url)
     try:
         rows = export_rows(
             Catalogue(store, settings),
