@@ -39,8 +39,10 @@ def require(scope: Scope, *, open_on_loopback: bool = True) -> Callable[..., obj
                 return None
             raise HTTPException(401, "an API key is required", {"WWW-Authenticate": "Bearer"})
         found = await run_in_threadpool(verify_key, st.store, key)
-        if found is None or not allows(found.scope, scope):
+        if found is None:
             raise HTTPException(401, f"a valid {scope} API key is required")
+        if not allows(found.scope, scope):
+            raise HTTPException(403, f"this {found.scope} key may not do this: {scope} needed")
         return found
 
     return check
