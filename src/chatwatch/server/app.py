@@ -25,6 +25,7 @@ from chatwatch.server import (
     prometheus,
     sessions_api,
 )
+from chatwatch.server.proxy import ProxyMiddleware
 from chatwatch.server.state import AppState
 from chatwatch.store import Store
 from chatwatch.store.maintenance import maintenance_task
@@ -95,4 +96,5 @@ def create_app(
         sessions_api,
     ):
         app.include_router(module.router)
+    app.add_middleware(ProxyMiddleware, settings=settings)  # real client, scheme, Host check
     return app
