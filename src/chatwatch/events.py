@@ -221,6 +221,9 @@ class LLMCall(_Base):
     success: bool = True
     error_type: LongLabel | None = None
     cost_usd: Annotated[float, Field(ge=0, le=1_000_000)] | None = None
+    # "embedding" calls are counted and priced apart from chat (generation) calls
+    kind: Literal["chat", "embedding"] = "chat"
+    response_model: Name | None = None  # the model that answered; calls group by ``model``
 
 
 class RAGSearch(_Base):

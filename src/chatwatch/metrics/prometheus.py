@@ -157,6 +157,21 @@ COUNTERS: tuple[Counter, ...] = (
         "total",
         (("model", "model"),),
     ),
+    _c("chat_embedding_calls", "Embedding calls", "emb_calls", labels=(("model", "model"),)),
+    _c(
+        "chat_embedding_errors",
+        "Embedding calls that failed",
+        "emb_failed",
+        labels=(("model", "model"), ("error_type", "dim")),
+    ),
+    _c("chat_embedding_tokens", "Tokens embedded", "emb_tokens", "total", (("model", "model"),)),
+    _c(
+        "chat_embedding_cost_usd",
+        "Cost of embedding calls in US dollars",
+        "emb_cost",
+        "total",
+        (("model", "model"),),
+    ),
     Counter(
         "chat_rag_searches",
         "Retrieval searches (source=turn: a retrieving turn that recorded no search)",

@@ -44,6 +44,7 @@ def _background_tasks(st: AppState) -> list[BackgroundTask]:
         tasks.append(maintenance_task)
     if st.settings.alerts_enabled:
         tasks.append(alert_task)
+    tasks.append(otlp.pending_task)  # OTLP calls whose trace root never came
     return tasks
 
 

@@ -230,3 +230,28 @@ alert_outbox = Table(
     Column("last_error", Text),
     Index("ix_alert_outbox_due", "sent_at", "failed_at", "next_attempt_at"),
 )
+
+# Spans of OTLP traces still needed to map later ones (integrations/otlp/traces.py): the
+# roots, model calls, retrievals and spans carrying a session or user; kept a while, then pruned.
+otlp_spans = Table(
+    "otlp_spans",
+    metadata,
+    Column("trace_id", String(32), primary_key=True),
+    Column("span_id", String(16), primary_key=True),
+    Column("parent_id", String(16)),
+    Column("root", Boolean, nullable=False),
+    Column("role", String(16), nullable=False),  # llm, embedding, rag, context
+    Column("model", String(128)),
+    Column("start_ns", BigInteger, nullable=False),
+    Column("end_ns", BigInteger, nullable=False),
+    Column("session_id", String(128)),
+    Column("user_id", String(128)),
+    Column("event", Text),  # the span's own event (JSON), without session and user
+    Column("root_info", Text),  # a root's service, status and error type (JSON)
+    Column("emitted", Boolean, nullable=False),  # its event stored or dropped as a duplicate
+    Column("turn_emitted", Boolean, nullable=False),  # a root: its trace assembled
+    Column("seen_at", Float, nullable=False),
+    Index("ix_otlp_spans_seen_at", "seen_at"),
+    Index("ix_otlp_spans_emitted", "emitted", "seen_at"),
+    Index("ix_otlp_spans_turn_emitted", "turn_emitted", "seen_at"),
+)
