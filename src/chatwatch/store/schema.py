@@ -31,6 +31,7 @@ events = Table(
     Column("data", Text, nullable=False),
     Index("ix_events_ts", "ts"),
     Index("ix_events_session", "service", "session_id"),
+    Index("ix_events_run", "run_id"),
 )
 
 ROLLUP_KEY = ("res", "bucket", "service", "series", "model", "dim", "user_type", "channel")
@@ -85,7 +86,12 @@ sessions = Table(
     Column("escalated_at", Float),
     Column("rating_sum", Integer, nullable=False),
     Column("rating_n", Integer, nullable=False),
+    # set when the row is made and never updated: the read API pages by it (0011)
+    Column("first_seen", Float),
     Index("ix_sessions_last_seen", "last_seen"),
+    Index("ix_sessions_first_seen", "first_seen"),
+    Index("ix_sessions_user", "user_id"),
+    Index("ix_sessions_sid", "session_id"),
 )
 
 user_activity = Table(
