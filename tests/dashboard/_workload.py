@@ -66,7 +66,14 @@ def small_workload(now: float) -> list[dict[str, Any]]:
         ),
         _ev("6", "feedback", t + 5, "s-ok", run_id="r1", rating=5),
         _ev(
-            "7", "turn", t + 30, "s-ok", run_id="r2", response_time_ms=90.0, cached=True, topic="shipping"
+            "7",
+            "turn",
+            t + 30,
+            "s-ok",
+            run_id="r2",
+            response_time_ms=90.0,
+            cached=True,
+            topic="shipping",
         ),
         _ev("8", "connection", t + 40, "s-ok", action="reconnect"),
         _ev("0", "session_started", t + 60, "s-bad", channel="websocket"),
