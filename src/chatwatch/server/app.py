@@ -15,7 +15,17 @@ from chatwatch.alerts import alert_task, load_rules
 from chatwatch.config import Settings
 from chatwatch.dashboard import routes as dashboard_routes
 from chatwatch.metrics import Catalogue
-from chatwatch.server import alerts_api, export, health, ingest, monitoring, otlp, prometheus
+from chatwatch.server import (
+    alerts_api,
+    export,
+    feedback,
+    health,
+    ingest,
+    keys_api,
+    monitoring,
+    otlp,
+    prometheus,
+)
 from chatwatch.server.proxy import ProxyMiddleware
 from chatwatch.server.state import AppState
 from chatwatch.store import Store
@@ -84,6 +94,8 @@ def create_app(
         prometheus,
         dashboard_routes,
         alerts_api,
+        feedback,
+        keys_api,
     ):
         app.include_router(module.router)
     app.add_middleware(ProxyMiddleware, settings=settings)  # real client, scheme, Host check

@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 metadata = MetaData()
@@ -31,6 +32,13 @@ events = Table(
     Column("data", Text, nullable=False),
     Index("ix_events_ts", "ts"),
     Index("ix_events_session", "service", "session_id"),
+    # feedback posted for a run finds its turn (turns only, to keep ingest cheap)
+    Index(
+        "ix_events_turn_run",
+        "run_id",
+        sqlite_where=text("type = 'turn'"),
+        postgresql_where=text("type = 'turn'"),
+    ),
 )
 
 ROLLUP_KEY = ("res", "bucket", "service", "series", "model", "dim", "user_type", "channel")
