@@ -58,7 +58,9 @@ def test_grouped_writes_equal_one_by_one(db_url: str, tmp_path: Any) -> None:
 
 def test_concurrent_requests_each_count_once(db_url: str, make_server: Any) -> None:
     """Overlapping batches posted at once: each event stored once, counted once."""
-    app = create_app(Settings(database_url=db_url, _env_file=None))  # type: ignore[call-arg]
+    # the traffic is dated START (September 2026): past the default 30 days' retention
+    settings = Settings(database_url=db_url, event_retention_days=3650, _env_file=None)  # type: ignore[call-arg]
+    app = create_app(settings)
     store = app.state.chatwatch.store
     key = create_key(store, "ingest")
     server = make_server(app).start()

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from chatwatch.cli._app import DbOption, app, console, err_console, settings_for
+from chatwatch.cli._app import DbOption, app, console, err_console, open_store, settings_for
 from chatwatch.server.keys import (
     SCOPES,
     AmbiguousKey,
@@ -16,7 +16,6 @@ from chatwatch.server.keys import (
     parse_duration,
     revoke_key,
 )
-from chatwatch.store import Store
 
 __all__ = ["create", "list_", "revoke"]
 
@@ -48,7 +47,7 @@ def create(
     except ValueError as exc:
         err_console.print(f"--expires-in: {exc}", highlight=False, markup=False)
         raise typer.Exit(2) from None
-    store = Store(settings_for(db).database_url)
+    store = open_store(settings_for(db).database_url)
     try:
         key = create_key(store, scope, name, expires_in_s=lifetime)
     finally:
@@ -62,7 +61,7 @@ def list_(
     db: DbOption = None,
 ) -> None:
     """Prefix, name, scope, created, last used and expiry of each key (never the key)."""
-    store = Store(settings_for(db).database_url)
+    store = open_store(settings_for(db).database_url)
     try:
         found = list_keys(store, include_revoked=all_)
     finally:
@@ -95,7 +94,7 @@ def revoke(
     db: DbOption = None,
 ) -> None:
     """Revoke a key: refused from now on by every server sharing the database."""
-    store = Store(settings_for(db).database_url)
+    store = open_store(settings_for(db).database_url)
     try:
         found = revoke_key(store, key_or_prefix)
     except AmbiguousKey as exc:

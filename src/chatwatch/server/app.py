@@ -25,6 +25,7 @@ from chatwatch.server import (
     monitoring,
     otlp,
     prometheus,
+    sessions_api,
 )
 from chatwatch.server.proxy import ProxyMiddleware
 from chatwatch.server.state import AppState
@@ -45,6 +46,7 @@ def _background_tasks(st: AppState) -> list[BackgroundTask]:
         tasks.append(maintenance_task)
     if st.settings.alerts_enabled:
         tasks.append(alert_task)
+    tasks.append(otlp.pending_task)  # OTLP calls whose trace root never came
     return tasks
 
 
@@ -94,6 +96,7 @@ def create_app(
         prometheus,
         dashboard_routes,
         alerts_api,
+        sessions_api,
         feedback,
         keys_api,
     ):

@@ -16,13 +16,6 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_index(
-        "ix_events_turn_run",
-        "events",
-        ["run_id"],
-        sqlite_where=sa.text("type = 'turn'"),
-        postgresql_where=sa.text("type = 'turn'"),
-    )
     with op.batch_alter_table("api_keys") as batch:
         batch.alter_column("prefix", type_=sa.String(32), existing_nullable=False)
         batch.add_column(sa.Column("expires_at", sa.Float))
@@ -41,7 +34,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index("ix_events_turn_run", table_name="events")
     op.drop_table("auth_attempts")
     op.drop_column("users", "session_generation")
     with op.batch_alter_table("api_keys") as batch:
