@@ -18,9 +18,12 @@ from chatwatch.metrics import Catalogue
 from chatwatch.server import (
     alerts_api,
     export,
+    feedback,
     health,
     ingest,
+    keys_api,
     monitoring,
+    openapi,
     otlp,
     prometheus,
     sessions_api,
@@ -83,7 +86,14 @@ def create_app(
     st.extras["background"] = list(background or [])
     if settings.alerts_enabled:
         st.extras["alert_rules"] = load_rules(settings.rules_file)  # bad rules refuse to start
-    app = FastAPI(title="chatwatch", version="0.1.0", lifespan=_lifespan)
+    app = FastAPI(  # schema behind a read key (server/openapi.py), no open docs pages
+        title="chatwatch",
+        version="0.1.0",
+        lifespan=_lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.chatwatch = st
     for module in (
         health,
@@ -95,6 +105,9 @@ def create_app(
         dashboard_routes,
         alerts_api,
         sessions_api,
+        feedback,
+        keys_api,
+        openapi,
     ):
         app.include_router(module.router)
     app.add_middleware(ProxyMiddleware, settings=settings)  # real client, scheme, Host check
