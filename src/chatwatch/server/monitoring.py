@@ -104,6 +104,7 @@ def metrics_document(cat: Catalogue, r: Reading) -> dict[str, Any]:
             "total_requests": _i(v["total_requests"]),
             "successful_requests": _i(v["successful_requests"]),
             "failed_requests": _i(v["failed_requests"]),
+            "client_errors": _i(v["client_errors"]),
             "avg_response_time_ms": _r(v["avg_response_time_ms"]),
             "rag_queries": _i(v["rag_queries"]),
             "rag_no_results": _i(v["rag_no_results"]),

@@ -1,7 +1,7 @@
 """Rollup-journal rows that failed to fold, kept aside; a one-row table /readyz writes.
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0011
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
