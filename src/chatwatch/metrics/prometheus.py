@@ -22,6 +22,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from chatwatch.metrics.catalogue import Catalogue
+from chatwatch.metrics.operational import OPERATIONAL_FAMILIES, StoreCollector
 from chatwatch.metrics.reading import Reading
 from chatwatch.store.rollup import PROM_BUCKETS
 
@@ -287,6 +288,7 @@ def family_names() -> list[str]:
         *(f"{c.name}_total" for c in COUNTERS),
         *(h.name for h in HISTOGRAMS),
         *(g.name for g in GAUGES),
+        *OPERATIONAL_FAMILIES,
     ]
 
 
@@ -403,4 +405,5 @@ def make_registry(catalogue: Catalogue, window: str) -> CollectorRegistry:
     """A fresh registry holding only chatwatch's collector (never the global one)."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(CatalogueCollector(catalogue, window))
+    registry.register(StoreCollector(catalogue.store))
     return registry

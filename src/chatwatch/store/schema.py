@@ -113,6 +113,28 @@ rollup_journal = Table(
     Column("delta", LargeBinary, nullable=False),
 )
 
+# Journal rows that failed to fold, moved aside so reads go on (store/journal.py); the
+# row's id, its events and delta as they were, and the error's class (no user data).
+rollup_journal_quarantine = Table(
+    "rollup_journal_quarantine",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("created_at", Float, nullable=False),
+    Column("quarantined_at", Float, nullable=False),
+    Column("events", Integer, nullable=False),
+    Column("min_ts", Float, nullable=False),
+    Column("delta", LargeBinary, nullable=False),
+    Column("error", String(128), nullable=False),
+)
+
+# One row that /readyz updates: a write the database must take for the server to be ready.
+readiness_probe = Table(
+    "readiness_probe",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("checked_at", Float, nullable=False),
+)
+
 api_keys = Table(
     "api_keys",
     metadata,
