@@ -67,6 +67,7 @@ def create_app(
         settings.database_url,
         store_text=settings.store_text,
         minute_retention_s=settings.minute_retention_days * 86400,
+        label_caps=settings.label_caps(),
     )
     st = AppState(settings=settings, store=store, catalogue=Catalogue(store, settings))
     st.extras["background"] = list(background or [])

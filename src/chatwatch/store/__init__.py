@@ -7,7 +7,7 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
@@ -18,6 +18,7 @@ from chatwatch.events import Event
 from chatwatch.store.aggregate import Aggregate, Filters
 from chatwatch.store.engine import is_sqlite, make_engine, migrate
 from chatwatch.store.journal import has_pending
+from chatwatch.store.labels import LabelGuard, LabelStatus, read_status
 from chatwatch.store.readcache import ReadCache
 from chatwatch.store.reader import (
     Bins,
@@ -56,7 +57,7 @@ from chatwatch.store.writer import (
     write_prepared,
 )
 
-__all__ = ["Aggregate", "Bins", "Filters", "IngestResult", "Segment", "Store"]
+__all__ = ["Aggregate", "Bins", "Filters", "IngestResult", "LabelStatus", "Segment", "Store"]
 
 _MAX_JOURNALLED = 4096
 
@@ -72,8 +73,11 @@ class Store:
         minute_retention_s: int = 7 * DAY,
         auto_migrate: bool = True,
         cache_ttl_s: float = 60.0,
+        label_caps: Mapping[str, int] | None = None,
     ) -> None:
         self.engine: Engine = make_engine(url)
+        # distinct values per label admitted to the rollups (store/labels.py)
+        self.labels = LabelGuard(label_caps)
         self.store_text = store_text
         self.minute_retention_s = minute_retention_s
         # sealed buckets remembered across reads (0: off); see store/readcache.py
@@ -111,14 +115,29 @@ class Store:
                 yield conn
 
     @contextmanager
+    def _guarded_write(self) -> Iterator[Connection]:
+        """A write that may admit label values: rolled back, the guard forgets them."""
+        try:
+            with self.write() as conn:
+                yield conn
+        except BaseException:
+            self.labels.forget()
+            raise
+
+    def label_status(self) -> list[LabelStatus]:
+        """Each capped label: its cap, values admitted, rollup increments folded."""
+        with self.read() as conn:
+            return read_status(conn, self.labels.caps)
+
+    @contextmanager
     def read(self) -> Iterator[Connection]:
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
     def ingest(self, batch: Sequence[Event]) -> IngestResult:
         """Store a validated batch; returns only after it is committed."""
-        with self.write() as conn:
-            result = write_events(conn, batch, store_text=self.store_text)
+        with self._guarded_write() as conn:
+            result = write_events(conn, batch, store_text=self.store_text, guard=self.labels)
         if batch and self.cache.enabled:
             self.cache.invalidate(min(e.ts for e in batch))
         return result
@@ -129,8 +148,10 @@ class Store:
         """Several prepared batches in one transaction (the server's group commit); with
         ``defer`` their rollup increments wait in the journal (see store/journal.py)."""
         journalled: list[tuple[int, Delta]] = []
-        with self.write() as conn:
-            results = write_prepared(conn, batches, defer=defer, journalled=journalled)
+        with self._guarded_write() as conn:
+            results = write_prepared(
+                conn, batches, defer=defer, journalled=journalled, guard=self.labels
+            )
         if journalled:
             with self._journal_lock:
                 if len(self._journalled) < _MAX_JOURNALLED:  # past it, folds read them back
