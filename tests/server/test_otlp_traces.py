@@ -10,6 +10,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
 from chatwatch.server.keys import create_key
+from live_server import bearer
 
 
 def _kv(key: str, value: object) -> KeyValue:
@@ -64,24 +65,26 @@ def _export(now_ns: int) -> ExportTraceServiceRequest:
 def test_protobuf_export_records_model_calls_once(live) -> None:
     """Chat spans (not embeddings, not plain spans) count once, even if the export is retried."""
     store = live.app.state.chatwatch.store
+    read = bearer(store, "read")
     key = create_key(store, "ingest")
     body = _export(time.time_ns()).SerializeToString()
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/x-protobuf"}
     for _ in range(2):
         response = httpx.post(f"{live.url}/v1/traces", content=body, headers=headers)
         assert response.status_code == 200
-    llm = httpx.get(f"{live.url}/monitoring/metrics?window=1h").json()["llm"]
+    llm = httpx.get(f"{live.url}/monitoring/metrics?window=1h", headers=read).json()["llm"]
     assert llm["total_calls"] == 2
     assert llm["total_tokens"] == 2 * 420
     assert llm["avg_latency_ms"] == 1250.0
     assert llm["model_llama_3_3_70b_versatile_calls"] == 2
-    catalogue = httpx.get(f"{live.url}/api/v1/metrics?window=1h").json()
+    catalogue = httpx.get(f"{live.url}/api/v1/metrics?window=1h", headers=read).json()
     assert catalogue["metrics"]["llm_failed_calls"]["value"] == 1
 
 
 def test_bad_exports_are_refused(live) -> None:
     """No key is 401; a body that is not OTLP is 400 and stores nothing."""
     store = live.app.state.chatwatch.store
+    read = bearer(store, "read")
     assert httpx.post(f"{live.url}/v1/traces", content=b"x").status_code == 401
     key = create_key(store, "ingest")
     headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/x-protobuf"}
@@ -91,5 +94,5 @@ def test_bad_exports_are_refused(live) -> None:
     assert (
         httpx.post(f"{live.url}/v1/traces", content=b"[1]", headers=json_headers).status_code == 400
     )
-    llm = httpx.get(f"{live.url}/monitoring/metrics?window=1h").json()["llm"]
+    llm = httpx.get(f"{live.url}/monitoring/metrics?window=1h", headers=read).json()["llm"]
     assert llm["total_calls"] == 0

@@ -26,6 +26,7 @@ from chatwatch.alerts import (
 )
 from chatwatch.alerts.rules import parse_duration
 from chatwatch.server.auth import require
+from chatwatch.server.params import IsoDateTime
 from chatwatch.server.state import state
 
 __all__ = ["router"]
@@ -72,8 +73,8 @@ async def history(
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     rule: Annotated[str | None, Query(max_length=128)] = None,
     service: Annotated[str | None, Query(max_length=64)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: IsoDateTime | None = None,
+    until: IsoDateTime | None = None,
 ) -> dict[str, Any]:
     """Every state transition, newest first."""
     st = state(request)

@@ -16,6 +16,7 @@ from chatwatch.config import Settings
 from chatwatch.dashboard import routes as dashboard_routes
 from chatwatch.metrics import Catalogue
 from chatwatch.server import alerts_api, export, health, ingest, monitoring, otlp, prometheus
+from chatwatch.server.proxy import ProxyMiddleware
 from chatwatch.server.state import AppState
 from chatwatch.store import Store
 from chatwatch.store.maintenance import maintenance_task
@@ -86,4 +87,5 @@ def create_app(
         alerts_api,
     ):
         app.include_router(module.router)
+    app.add_middleware(ProxyMiddleware, settings=settings)  # real client, scheme, Host check
     return app

@@ -113,10 +113,12 @@ api_keys = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("name", String(128), nullable=False),
     Column("scope", String(16), nullable=False),
-    Column("prefix", String(16), nullable=False),
+    Column("prefix", String(32), nullable=False),
     Column("key_hash", String(64), nullable=False, unique=True),
     Column("created_at", Float, nullable=False),
     Column("revoked", Boolean, nullable=False, default=False),
+    Column("expires_at", Float),  # None: never
+    Column("last_used_at", Float),  # recorded at most once a minute per key per process
 )
 
 users = Table(
@@ -126,6 +128,19 @@ users = Table(
     Column("username", String(64), nullable=False, unique=True),
     Column("password_hash", String(255), nullable=False),
     Column("created_at", Float, nullable=False),
+    # in every session cookie; logout and a new password raise it, ending every session
+    Column("session_generation", Integer, nullable=False, server_default="0"),
+)
+
+# Attempt counters shared by every replica (login throttle, feedback rate limits): one row
+# per key (a hashed name or an address), counted atomically before the work they guard.
+auth_attempts = Table(
+    "auth_attempts",
+    metadata,
+    Column("key", String(96), primary_key=True),
+    Column("count", Integer, nullable=False),
+    Column("window_end", Float, nullable=False),
+    Column("window_s", Float, nullable=False),  # doubles while a key keeps exceeding its limit
 )
 
 # Generated once on first use and shared by every replica (e.g. the dashboard cookie key).
