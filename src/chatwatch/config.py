@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     max_channels: int = Field(20, gt=0)
     max_sender_types: int = Field(20, gt=0)
     max_cache_kinds: int = Field(50, gt=0)
+    # seconds `chatwatch serve` lets requests finish after SIGTERM; reads still running
+    # then are cancelled (docs/cardinality.md, "Bounded reads")
+    shutdown_grace_s: int = Field(5, ge=0)
 
     secret_key: SecretStr | None = None
     base_url: str = "http://127.0.0.1:8000"

@@ -8,6 +8,7 @@ the database works while Python sums, and the page costs about its slowest read.
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -64,7 +65,8 @@ def build_data(cat: Catalogue, reading: Reading, base: str) -> dict[str, Any]:
     with ThreadPoolExecutor(_WORKERS, thread_name_prefix="dashboard") as pool:
 
         def run(fn: Callable[..., _T], *args: Any) -> Future[_T]:
-            return pool.submit(fn, *args)
+            # in this read's context: its cancellation reaches the pool's threads too
+            return pool.submit(contextvars.copy_context().run, fn, *args)
 
         warm = run(_warm(reading))
         month = run(lambda: reading.month)

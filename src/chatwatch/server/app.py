@@ -17,6 +17,7 @@ from chatwatch.dashboard import routes as dashboard_routes
 from chatwatch.metrics import Catalogue
 from chatwatch.server import alerts_api, export, health, ingest, monitoring, otlp, prometheus
 from chatwatch.server.proxy import ProxyMiddleware
+from chatwatch.server.reads import ClientGone, client_gone
 from chatwatch.server.state import AppState
 from chatwatch.store import Store
 from chatwatch.store.maintenance import maintenance_task
@@ -75,6 +76,7 @@ def create_app(
     if settings.alerts_enabled:
         st.extras["alert_rules"] = load_rules(settings.rules_file)  # bad rules refuse to start
     app = FastAPI(title="chatwatch", version="0.1.0", lifespan=_lifespan)
+    app.add_exception_handler(ClientGone, client_gone)  # a read whose client left
     app.state.chatwatch = st
     for module in (
         health,

@@ -7,10 +7,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
 
 from chatwatch.export import export_rows, to_csv
 from chatwatch.server.auth import require
+from chatwatch.server.reads import run_read
 from chatwatch.server.state import state
 from chatwatch.store import Filters
 
@@ -33,7 +33,7 @@ async def export_analytics(
     cat = state(request).catalogue
     filters = Filters(service=service, model=model)
     try:
-        rows = await run_in_threadpool(export_rows, cat, start_date, end_date, filters, granularity)
+        rows = await run_read(request, export_rows, cat, start_date, end_date, filters, granularity)
     except ValueError as exc:
         detail = [{"loc": ["query", "end_date"], "msg": str(exc), "type": "value_error"}]
         raise HTTPException(422, detail) from None

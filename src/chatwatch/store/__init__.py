@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from chatwatch.cancel import check as check_cancelled
 from chatwatch.events import Event
 from chatwatch.store.aggregate import Aggregate, Filters
 from chatwatch.store.engine import is_sqlite, make_engine, migrate
@@ -184,7 +185,9 @@ class Store:
     @contextmanager
     def _settled(self) -> Iterator[Connection]:
         """A read of rollups or sessions, after folding what the journal holds, so it
-        counts every event acknowledged before it began."""
+        counts every event acknowledged before it began. A read whose client left stops
+        here, before its next query (chatwatch.cancel)."""
+        check_cancelled()
         with self.read() as conn:
             if not has_pending(conn):
                 yield conn
@@ -373,6 +376,15 @@ class Store:
     def session_events(self, service: str, session_id: str) -> list[StoredEvent]:
         with self._settled() as conn:
             return read_session_events(conn, service, session_id)
+
+    def first_bucket(self) -> float | None:
+        """The start of the first day with stored data (daily rollups are never
+        compacted), or None for an empty store: where ``window=all`` begins."""
+        with self._settled() as conn:
+            found = conn.exec_driver_sql(
+                f"SELECT min(bucket) FROM rollups WHERE res = {DAY}"
+            ).scalar()
+        return None if found is None else float(found)
 
     def services(self, since: float = 0.0) -> list[str]:
         with self._settled() as conn:
