@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     # The URL users reach chatwatch at (behind a proxy); https here makes cookies Secure.
     # None: base_url.
     public_url: str | None = None
+    # OTLP traces (docs/opentelemetry.md): a trace is mapped this long after its root span
+    # came, or after its first span when no root comes; spans are kept this long to map
+    # later spans of their trace
+    otlp_trace_settle_s: float = Field(10.0, ge=0)
+    otlp_trace_wait_s: float = Field(60.0, ge=0)
+    otlp_span_keep_s: float = Field(3600.0, gt=0)
 
     minute_retention_days: int = Field(7, gt=0)
     event_retention_days: int = Field(30, gt=0)

@@ -191,7 +191,7 @@ class Turn(_Base):
     response_time_ms: Millis
     success: bool = True
     error_type: LongLabel | None = None
-    cached: bool = False
+    cached: bool | None = None  # None: the app did not record whether the cache answered
     topic: LongLabel | None = None
     model: LongLabel | None = None
     tokens: Count | None = None
@@ -221,6 +221,9 @@ class LLMCall(_Base):
     success: bool = True
     error_type: LongLabel | None = None
     cost_usd: Annotated[float, Field(ge=0, le=1_000_000)] | None = None
+    # "embedding" calls are counted and priced apart from chat (generation) calls
+    kind: Literal["chat", "embedding"] = "chat"
+    response_model: Name | None = None  # the model that answered; calls group by ``model``
 
 
 class RAGSearch(_Base):

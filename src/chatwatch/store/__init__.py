@@ -7,8 +7,13 @@ import os
 import threading
 import time
 import weakref
+<<<<<<< HEAD
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+=======
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+>>>>>>> main
 from dataclasses import replace
 from typing import Any
 
@@ -17,7 +22,7 @@ from sqlalchemy import Connection, Engine
 from chatwatch.cancel import check as check_cancelled
 from chatwatch.events import Event
 from chatwatch.store.aggregate import Aggregate, Filters
-from chatwatch.store.engine import is_sqlite, make_engine, migrate
+from chatwatch.store.engine import StoreUnavailable, is_sqlite, make_engine, migrate, must_exist
 from chatwatch.store.journal import has_pending
 from chatwatch.store.labels import LabelGuard, LabelStatus, read_status
 from chatwatch.store.readcache import ReadCache
@@ -58,7 +63,11 @@ from chatwatch.store.writer import (
     write_prepared,
 )
 
+<<<<<<< HEAD
 __all__ = ["Aggregate", "Bins", "Filters", "IngestResult", "LabelStatus", "Segment", "Store"]
+=======
+__all__ = ["Aggregate", "Bins", "Filters", "IngestResult", "Segment", "Store", "StoreUnavailable"]
+>>>>>>> main
 
 _MAX_JOURNALLED = 4096
 
@@ -74,8 +83,17 @@ class Store:
         minute_retention_s: int = 7 * DAY,
         auto_migrate: bool = True,
         cache_ttl_s: float = 60.0,
+<<<<<<< HEAD
         label_caps: Mapping[str, int] | None = None,
+=======
+        create: bool = True,
+>>>>>>> main
     ) -> None:
+        """``create=False`` (every command but migrate, serve and demo) never makes a
+        database: a missing SQLite file, an empty schema or a database that cannot be
+        read raises :class:`StoreUnavailable` instead."""
+        if not create:
+            must_exist(url)
         self.engine: Engine = make_engine(url)
         # distinct values per label admitted to the rollups (store/labels.py)
         self.labels = LabelGuard(label_caps)
@@ -195,6 +213,11 @@ class Store:
         self.fold_journal()
         with self.read() as conn:
             yield conn
+
+    def settled(self) -> AbstractContextManager[Connection]:
+        """A read transaction that sees every acknowledged event's rollups and sessions
+        (for readers outside this class: the read API, exports)."""
+        return self._settled()
 
     def minute_cutoff(self, now: float | None = None) -> int:
         """The hour boundary before which per-minute rollups may be gone."""

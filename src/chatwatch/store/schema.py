@@ -31,6 +31,7 @@ events = Table(
     Column("data", Text, nullable=False),
     Index("ix_events_ts", "ts"),
     Index("ix_events_session", "service", "session_id"),
+    Index("ix_events_run", "run_id"),
 )
 
 ROLLUP_KEY = ("res", "bucket", "service", "series", "model", "dim", "user_type", "channel")
@@ -85,7 +86,12 @@ sessions = Table(
     Column("escalated_at", Float),
     Column("rating_sum", Integer, nullable=False),
     Column("rating_n", Integer, nullable=False),
+    # set when the row is made and never updated: the read API pages by it (0011)
+    Column("first_seen", Float),
     Index("ix_sessions_last_seen", "last_seen"),
+    Index("ix_sessions_first_seen", "first_seen"),
+    Index("ix_sessions_user", "user_id"),
+    Index("ix_sessions_sid", "session_id"),
 )
 
 user_activity = Table(
@@ -241,4 +247,29 @@ label_overflow = Table(
     Column("label", String(32), primary_key=True),
     Column("folded", BigInteger, nullable=False),
     Column("first_at", Float, nullable=False),
+)
+
+# Spans of OTLP traces still needed to map later ones (integrations/otlp/traces.py): the
+# roots, model calls, retrievals and spans carrying a session or user; kept a while, then pruned.
+otlp_spans = Table(
+    "otlp_spans",
+    metadata,
+    Column("trace_id", String(32), primary_key=True),
+    Column("span_id", String(16), primary_key=True),
+    Column("parent_id", String(16)),
+    Column("root", Boolean, nullable=False),
+    Column("role", String(16), nullable=False),  # llm, embedding, rag, context
+    Column("model", String(128)),
+    Column("start_ns", BigInteger, nullable=False),
+    Column("end_ns", BigInteger, nullable=False),
+    Column("session_id", String(128)),
+    Column("user_id", String(128)),
+    Column("event", Text),  # the span's own event (JSON), without session and user
+    Column("root_info", Text),  # a root's service, status and error type (JSON)
+    Column("emitted", Boolean, nullable=False),  # its event stored or dropped as a duplicate
+    Column("turn_emitted", Boolean, nullable=False),  # a root: its trace assembled
+    Column("seen_at", Float, nullable=False),
+    Index("ix_otlp_spans_seen_at", "seen_at"),
+    Index("ix_otlp_spans_emitted", "emitted", "seen_at"),
+    Index("ix_otlp_spans_turn_emitted", "turn_emitted", "seen_at"),
 )
