@@ -21,11 +21,8 @@ from chatwatch.dashboard.session_view import session_view
 from chatwatch.dashboard.sessions_view import parse_page_query, sessions_view
 from chatwatch.dashboard.templating import STATIC, STATIC_FILES, templates
 from chatwatch.server.monitoring import ReadingParams
-<<<<<<< HEAD
 from chatwatch.server.reads import run_read
-=======
 from chatwatch.server.session_doc import run_doc, session_doc
->>>>>>> main
 from chatwatch.server.state import state
 from chatwatch.store.session_query import BadCursor
 

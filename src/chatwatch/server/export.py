@@ -7,12 +7,7 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-<<<<<<< HEAD
-from fastapi.responses import JSONResponse, Response
-=======
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from starlette.concurrency import run_in_threadpool
->>>>>>> main
 
 from chatwatch.export import (
     ExportFormat,
@@ -67,11 +62,7 @@ async def export_analytics(
     if format == "parquet" and not parquet_available():
         raise _invalid("format", "parquet needs the extra: pip install 'chatwatch[parquet]'")
     try:
-<<<<<<< HEAD
-        rows = await run_read(request, export_rows, cat, start_date, end_date, filters, granularity)
-=======
         start, end = date_range(start_date, end_date)
->>>>>>> main
     except ValueError as exc:
         raise _invalid("end_date", str(exc)) from None
     cat = state(request).catalogue
@@ -81,8 +72,8 @@ async def export_analytics(
         filters = Filters(service=service, model=model, user_type=user_type)
         granularity_: Granularity = "day" if type == "daily" else "hour"
         try:
-            rows = await run_in_threadpool(
-                export_rows, cat, start_date, end_date, filters, granularity_
+            rows = await run_read(
+                request, export_rows, cat, start_date, end_date, filters, granularity_
             )
         except ValueError as exc:
             raise _invalid("end_date", str(exc)) from None

@@ -7,13 +7,8 @@ import os
 import threading
 import time
 import weakref
-<<<<<<< HEAD
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
-=======
-from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
->>>>>>> main
 from dataclasses import replace
 from typing import Any
 
@@ -63,11 +58,16 @@ from chatwatch.store.writer import (
     write_prepared,
 )
 
-<<<<<<< HEAD
-__all__ = ["Aggregate", "Bins", "Filters", "IngestResult", "LabelStatus", "Segment", "Store"]
-=======
-__all__ = ["Aggregate", "Bins", "Filters", "IngestResult", "Segment", "Store", "StoreUnavailable"]
->>>>>>> main
+__all__ = [
+    "Aggregate",
+    "Bins",
+    "Filters",
+    "IngestResult",
+    "LabelStatus",
+    "Segment",
+    "Store",
+    "StoreUnavailable",
+]
 
 _MAX_JOURNALLED = 4096
 
@@ -83,11 +83,8 @@ class Store:
         minute_retention_s: int = 7 * DAY,
         auto_migrate: bool = True,
         cache_ttl_s: float = 60.0,
-<<<<<<< HEAD
         label_caps: Mapping[str, int] | None = None,
-=======
         create: bool = True,
->>>>>>> main
     ) -> None:
         """``create=False`` (every command but migrate, serve and demo) never makes a
         database: a missing SQLite file, an empty schema or a database that cannot be
