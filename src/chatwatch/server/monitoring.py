@@ -12,11 +12,11 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from starlette.concurrency import run_in_threadpool
 
 from chatwatch.metrics import Catalogue, Reading, explicit_window
 from chatwatch.server.auth import require
 from chatwatch.server.params import IsoDateTime, LabelQuery, LongLabelQuery
+from chatwatch.server.reads import run_read
 from chatwatch.server.state import state
 from chatwatch.store import Filters
 
@@ -164,7 +164,7 @@ async def monitoring_metrics(
 ) -> dict[str, Any]:
     cat = state(request).catalogue
     reading = params.reading(cat)
-    return await run_in_threadpool(metrics_document, cat, reading)
+    return await run_read(request, metrics_document, cat, reading)
 
 
 @router.get("/monitoring/stats/summary")
@@ -173,7 +173,7 @@ async def monitoring_summary(
 ) -> dict[str, Any]:
     cat = state(request).catalogue
     reading = params.reading(cat)
-    return await run_in_threadpool(summary_document, cat, reading)
+    return await run_read(request, summary_document, cat, reading)
 
 
 @router.get("/monitoring/health")
@@ -209,4 +209,4 @@ async def catalogue_values(
             "breakdowns": {name: cat.breakdown(name, reading) for name in cat.breakdowns},
         }
 
-    return await run_in_threadpool(build)
+    return await run_read(request, build)

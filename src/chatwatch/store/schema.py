@@ -253,6 +253,24 @@ alert_outbox = Table(
     Index("ix_alert_outbox_due", "sent_at", "failed_at", "next_attempt_at"),
 )
 
+# Bounded cardinality (store/labels.py): the label values admitted to the rollups, per
+# label, and how many rollup increments were counted under "other" past each cap.
+label_values = Table(
+    "label_values",
+    metadata,
+    Column("label", String(32), primary_key=True),
+    Column("value", String(128), primary_key=True),
+    Column("first_seen", Float, nullable=False),
+)
+
+label_overflow = Table(
+    "label_overflow",
+    metadata,
+    Column("label", String(32), primary_key=True),
+    Column("folded", BigInteger, nullable=False),
+    Column("first_at", Float, nullable=False),
+)
+
 # Spans of OTLP traces still needed to map later ones (integrations/otlp/traces.py): the
 # roots, model calls, retrievals and spans carrying a session or user; kept a while, then pruned.
 otlp_spans = Table(

@@ -23,6 +23,7 @@ from sqlalchemy.dialects import postgresql
 from chatwatch.events import Event, parse_events
 from chatwatch.store.journal import append as journal_append
 from chatwatch.store.journal import take as journal_take
+from chatwatch.store.labels import LabelGuard
 from chatwatch.store.rollup import (
     MINUTE,
     Delta,
@@ -132,9 +133,11 @@ def prepare(batch: Sequence[Event], *, store_text: bool) -> Prepared:
     return Prepared(unique, rows, delta, len(batch), min_ts, store_text)
 
 
-def write_events(conn: Connection, batch: Sequence[Event], *, store_text: bool) -> IngestResult:
+def write_events(
+    conn: Connection, batch: Sequence[Event], *, store_text: bool, guard: LabelGuard | None = None
+) -> IngestResult:
     """Run inside a write transaction; the caller commits."""
-    return write_prepared(conn, [prepare(batch, store_text=store_text)])[0]
+    return write_prepared(conn, [prepare(batch, store_text=store_text)], guard=guard)[0]
 
 
 def write_batches(
@@ -150,6 +153,7 @@ def write_prepared(
     *,
     defer: bool = False,
     journalled: list[tuple[int, Delta]] | None = None,
+    guard: LabelGuard | None = None,
 ) -> list[IngestResult]:
     """Several batches in one transaction (group commit), with a result for each.
 
@@ -158,7 +162,8 @@ def write_prepared(
     the store's upsert would merge separate writes. Writing them together shares the
     rollup and session rows they have in common. With ``defer`` the rollup and session
     increments go to the journal (one row) instead, for :func:`fold_journal` to apply;
-    the row's id and increments are added to ``journalled`` when it is given.
+    the row's id and increments are added to ``journalled`` when it is given. A
+    ``guard`` folds label values past their cap into ``other`` (store/labels.py).
     """
     owner: dict[str, int] = {}
     rows: dict[str, tuple[Any, ...]] = {}
@@ -186,6 +191,8 @@ def write_prepared(
             total = delta
         else:
             total.merge(delta)
+    if total is not None and guard is not None:
+        guard.fold(conn, total)
     if total is not None and defer:
         min_ts = min(rows[key][1] for key in inserted)
         journal_id = journal_append(conn, total, len(inserted), min_ts)
