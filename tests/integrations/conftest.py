@@ -3,8 +3,14 @@ an ingest key for the SDK and a read key for the checks."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -14,7 +20,9 @@ from prometheus_client.parser import text_string_to_metric_families
 from chatwatch.config import Settings
 from chatwatch.server import create_app
 from chatwatch.server.keys import create_key
-from live_server import LiveServer
+from live_server import LiveServer, free_port
+
+HERE = Path(__file__).parent
 
 
 @dataclass
@@ -24,6 +32,7 @@ class Chatwatch:
     url: str
     ingest_key: str
     read_key: str
+    db_path: Path
     http: httpx.Client = field(repr=False)
 
     def get(self, path: str, **params: str) -> Any:
@@ -63,6 +72,84 @@ def chatwatch_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chatw
     ingest, read = create_key(store, "ingest"), create_key(store, "read")
     headers = {"Authorization": f"Bearer {read}"}
     with httpx.Client(base_url=server.url, headers=headers, timeout=30) as http:
-        yield Chatwatch(server.url, ingest, read, http)
+        yield Chatwatch(server.url, ingest, read, db, http)
     server.stop()
     store.close()
+
+
+def wait_for(check: Callable[[], bool], timeout: float = 20.0) -> bool:
+    """Poll ``check`` until it is true (events cross a process and a batch interval)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.1)
+    return check()
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+class Process:
+    """A server in a subprocess (daphne, uvicorn) on a free port, its output in a file."""
+
+    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        argv = [a.replace("{port}", str(self.port)) for a in args]
+        with log.open("ab") as out:
+            self.proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+    def wait(self) -> Process:
+        deadline = time.monotonic() + 60
+        while not _listening(self.port):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"server did not start: {self.log.read_text()[-3000:]}")
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+def django_env(tmp: Path, cw: Chatwatch, **extra: str) -> dict[str, str]:
+    """The environment the test Django project (tests/integrations/djproject) reads."""
+    path = os.pathsep.join(p for p in (str(HERE), os.environ.get("PYTHONPATH", "")) if p)
+    return {
+        **os.environ,
+        "PYTHONPATH": path,
+        "DJANGO_SETTINGS_MODULE": "djproject.settings",
+        "DJANGO_DB": str(tmp / "django.db"),
+        "DJANGO_LOG_DIR": str(tmp / "logs"),
+        "CHATWATCH_URL": cw.url,
+        "CHATWATCH_API_KEY": cw.ingest_key,
+        **extra,
+    }
+
+
+def setup_django(env: dict[str, str]) -> tuple[str, str]:
+    """Migrate the project's database and log a user in: (session cookie, user pk)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "djproject.setup_db"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    session_key, pk = out.stdout.split()
+    return session_key, pk
+
+
+def daphne(env: dict[str, str], log: Path) -> Process:
+    """daphne serving the project's asgi.py (not yet waited for)."""
+    args = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", "{port}"]
+    return Process([*args, "djproject.asgi:application"], env, log)

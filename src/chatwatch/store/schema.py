@@ -85,6 +85,7 @@ sessions = Table(
     Column("escalated_at", Float),
     Column("rating_sum", Integer, nullable=False),
     Column("rating_n", Integer, nullable=False),
+    Column("first_connect_at", Float),  # the connect counted as the first (later: reconnects)
     Index("ix_sessions_last_seen", "last_seen"),
 )
 
