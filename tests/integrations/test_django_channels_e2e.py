@@ -10,10 +10,9 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from integ_servers import Chatwatch, Process, daphne, django_env, setup_django, wait_for
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
-
-from conftest import Chatwatch, Process, daphne, django_env, setup_django, wait_for
 
 pytestmark = pytest.mark.slow
 
