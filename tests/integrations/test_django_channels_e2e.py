@@ -115,7 +115,7 @@ def test_http_view_through_the_asgi_line(site: Site, chatwatch_server: Chatwatch
         assert http.get("/chat/api/missing/").status_code == 404
 
     def settled() -> bool:
-        v = chatwatch_server.metrics(service="sophie", channel="")
+        v = chatwatch_server.metrics(service="sophie")
         return v["client_errors"] == 1.0
 
     assert wait_for(settled)

@@ -27,6 +27,7 @@ PRICES = {
     "llama-3.1-8b-instant": (0.05, 0.08),
     "llama-3.3-70b-versatile": (0.59, 0.79),
     "glm-4-plus": (0.14, 0.14),
+    "text-embedding-3-small": (0.02, 0.0),
 }
 TOPICS = ("billing", "shipping", "returns", "account", "product", "other")
 ERRORS = ("Timeout", "RateLimit", None)
@@ -106,6 +107,18 @@ def _turn(rng: random.Random, add: Callable[..., None], run: str) -> None:
             search_time_ms=round(rng.lognormvariate(math.log(40), 0.6), 2),
             cache_hit=rng.random() < 0.25,
         )
+        if rng.random() < 0.5:
+            embedding: Event = {
+                "run_id": run,
+                "kind": "embedding",
+                "model": rng.choice(("text-embedding-3-small", "acme-embed")),
+                "input_tokens": rng.randint(5, 300),
+                "latency_ms": round(rng.lognormvariate(math.log(60), 0.5), 2),
+                "success": rng.random() < 0.95,
+            }
+            if not embedding["success"]:
+                embedding["error_type"] = "RateLimitError"
+            add("llm_call", **embedding)
     if rng.random() < 0.4:
         add("cache_lookup", run_id=run, hit=cached, kind=rng.choice(("response", "embedding")))
     if model is not None and not cached:
@@ -128,10 +141,11 @@ def _turn(rng: random.Random, add: Callable[..., None], run: str) -> None:
         "sender_type": "user",
         "response_time_ms": round(rng.lognormvariate(math.log(900), 0.9), 2),
         "success": success,
-        "cached": cached,
         "rag_used": rag_used,
         "rag_found": rag_used and rng.random() < 0.8,
     }
+    if rng.random() < 0.8:  # the rest do not record cache use: unknown, not a miss
+        turn["cached"] = cached
     if not success and (error := rng.choice(ERRORS)) is not None:
         turn["error_type"] = error
     # as the SDK's turn scope says them: how many of its own events the turn recorded
@@ -197,7 +211,15 @@ def cost(e: Event) -> float | None:
     price = PRICES.get(e["model"])
     if price is None:
         return None
-    return (e["input_tokens"] * price[0] + e["output_tokens"] * price[1]) / 1_000_000
+    return (e["input_tokens"] * price[0] + e.get("output_tokens", 0) * price[1]) / 1_000_000
+
+
+def _chat(calls: list[Event]) -> list[Event]:
+    return [c for c in calls if c.get("kind", "chat") == "chat"]
+
+
+def _embeddings(calls: list[Event]) -> list[Event]:
+    return [c for c in calls if c.get("kind") == "embedding"]
 
 
 class Oracle:
@@ -273,7 +295,8 @@ class Oracle:
         turns = self._pick(q, ("turn",), model=True)
         n = len(turns)
         failed = sum(not t["success"] for t in turns)
-        cached = sum(t["cached"] for t in turns)
+        cached = sum(t.get("cached") is True for t in turns)
+        recorded = sum("cached" in t for t in turns)
         rts = [t["response_time_ms"] for t in turns]
         tokens = sum(t.get("tokens", 0) for t in turns)
         used = sum(t["rag_used"] or t["rag_found"] for t in turns)
@@ -288,9 +311,10 @@ class Oracle:
             "p50_response_time_ms": exact_quantile(rts, 0.50),
             "p95_response_time_ms": exact_quantile(rts, 0.95),
             "p99_response_time_ms": exact_quantile(rts, 0.99),
-            "cache_hit_rate": _pct(cached, n),
+            "cache_recorded_requests": recorded,
+            "cache_hit_rate": _pct(cached, recorded),
             "cache_hits": cached,
-            "cache_misses": n - cached,
+            "cache_misses": recorded - cached,
             "llm_tokens_used": tokens,
             "tokens_per_request": _div(tokens, n),
             "rag_queries": used,
@@ -354,8 +378,9 @@ class Oracle:
         }
 
     def _llm_metrics(self, q: Query) -> dict[str, float | None]:
-        calls = self._pick(q, ("llm_call",), model=True)
-        every = self._pick(q, ("llm_call",))
+        calls = _chat(self._pick(q, ("llm_call",), model=True))
+        every = _chat(self._pick(q, ("llm_call",)))
+        embeddings = _embeddings(self._pick(q, ("llm_call",), model=True))
         latencies = [c["latency_ms"] for c in calls]
         inp = sum(c["input_tokens"] for c in calls)
         outp = sum(c["output_tokens"] for c in calls)
@@ -372,6 +397,10 @@ class Oracle:
             "llm_p99_latency_ms": exact_quantile(latencies, 0.99),
             "llm_cost_usd": sum(c for c in map(cost, calls) if c is not None),
             "llm_call_share": _pct(len(calls), len(every)),
+            "embedding_calls": len(embeddings),
+            "embedding_failed_calls": sum(not c["success"] for c in embeddings),
+            "embedding_tokens": sum(c["input_tokens"] for c in embeddings),
+            "embedding_cost_usd": sum(c for c in map(cost, embeddings) if c is not None),
         }
 
     def _month_metrics(self, q: Query) -> dict[str, float | None]:
@@ -380,8 +409,9 @@ class Oracle:
         month = Query(
             first, int(self.now // MINUTE) * MINUTE + MINUTE, q.service, q.model, q.user_type
         )
-        calls = self._pick(month, ("llm_call",), model=True)
-        spent = sum(c for c in map(cost, calls) if c is not None)
+        every = self._pick(month, ("llm_call",), model=True)
+        calls = _chat(every)
+        spent = sum(c for c in map(cost, every) if c is not None)  # embeddings cost money too
         tokens = sum(c["input_tokens"] + c["output_tokens"] for c in calls) + self._own_tokens(
             month
         )
@@ -404,7 +434,7 @@ class Oracle:
         turns = self._pick(q, ("turn",), model=True)
         plain_turns = self._pick(q, ("turn",))
         feedback = self._pick(q, ("feedback",))
-        calls = Counter(c["model"] for c in self._pick(q, ("llm_call",)))
+        calls = Counter(c["model"] for c in _chat(self._pick(q, ("llm_call",))))
         searches = self._pick(q, ("rag_search",))
         senders = Counter(t["sender_type"] for t in plain_turns)
         senders["assistant"] += len(plain_turns)

@@ -139,7 +139,7 @@ class FakeClock:
         return self.now
 
 
-def send(client: Client, turn: Turn, clock: FakeClock, http: httpx.Client) -> None:
+def send(client: Client, turn: Turn, clock: FakeClock, http: httpx.Client, ingest_key: str) -> None:
     """Do what the app would do for ``turn``, through the SDK (or guide 003's POST)."""
     if turn.via == "guide":
         params: dict[str, Any] = {
@@ -152,7 +152,8 @@ def send(client: Client, turn: Turn, clock: FakeClock, http: httpx.Client) -> No
         }
         if turn.tokens is not None:
             params["llm_tokens"] = turn.tokens
-        http.post("/monitoring/chat/metrics", params=params).raise_for_status()
+        auth = {"Authorization": f"Bearer {ingest_key}"}
+        http.post("/monitoring/chat/metrics", params=params, headers=auth).raise_for_status()
         return
     if turn.via == "record":
         run = client.record_turn(
@@ -388,7 +389,7 @@ def run_workload(
             client.session_started(session, user_type="customer")
             client.connect(session)
     for turn in turns:
-        send(by_service[turn.service], turn, clock, srv.http)
+        send(by_service[turn.service], turn, clock, srv.http, srv.ingest_key)
     for client in by_service.values():
         assert client.flush(20)
         stats = client.stats()
@@ -528,12 +529,16 @@ def test_a_malformed_batch_is_refused_whole_naming_index_and_field(
 
 
 def test_ingest_needs_an_ingest_key(sqlite_url: str, serve: Callable[..., Served]) -> None:
-    """401 without a key, with an unknown one, and with a read-only key, even on loopback."""
+    """401 without a key or with an unknown one, 403 with a read-only key, even on loopback."""
     srv = serve(sqlite_url)
     batch = [_turn_event("k-1")]
-    for auth in ("", "Bearer cw_ingest_not-a-real-key", f"Bearer {srv.read_key}"):
+    for auth, status in (
+        ("", 401),
+        ("Bearer cw_ingest_not-a-real-key", 401),
+        (f"Bearer {srv.read_key}", 403),
+    ):
         response = srv.post(batch, Authorization=auth)
-        assert response.status_code == 401, auth
+        assert response.status_code == status, auth
     assert srv.post(batch, Authorization=f"Token {srv.ingest_key}").status_code == 202
     assert srv.stored_events() == 1
 
@@ -581,7 +586,7 @@ def test_sdk_retries_while_the_server_is_down_and_delivers_once(
     turns = [t for t in make_workload(11, 40) if t.via != "guide"]
     client = clients(srv.url, srv.ingest_key, "sophie")
     for turn in turns:
-        send(client, turn, clock, srv.http)  # would raise if the SDK did
+        send(client, turn, clock, srv.http, srv.ingest_key)  # would raise if the SDK did
     deadline = time.monotonic() + 10
     while client.stats()["retries"] < 2:
         assert time.monotonic() < deadline, client.stats()

@@ -117,7 +117,8 @@ def _rag_empty(r: Reading) -> int:
 
 
 def _month_cost(r: Reading) -> float:
-    return r.month.total("llm_cost", model=r.model)
+    """Chat and embedding calls: the budget is one sum of money."""
+    return r.month.total("llm_cost", model=r.model) + r.month.total("emb_cost", model=r.model)
 
 
 def _month_tokens(r: Reading) -> float:
@@ -229,12 +230,19 @@ METRICS: tuple[Metric, ...] = (
         filters=TURN,
     ),
     _m(
+        "cache_recorded_requests",
+        "count",
+        "Turns that recorded whether the response cache answered",
+        lambda r: r.agg.n("turns_cache_known"),
+        filters=TURN,
+    ),
+    _m(
         "cache_hit_rate",
         "percent",
-        "Share of answers served from the response cache",
-        lambda r: _pct(r.agg.n("turns_cached"), _turns(r)),
+        "Share of answers served from the response cache, among turns that recorded it",
+        lambda r: _pct(r.agg.n("turns_cached"), r.agg.n("turns_cache_known")),
         Threshold("<", 30.0),
-        samples="total_requests",
+        samples="cache_recorded_requests",
         filters=TURN,
     ),
     _m(
@@ -469,6 +477,38 @@ METRICS: tuple[Metric, ...] = (
         "usd",
         "Cost of model calls (price table when not reported)",
         lambda r: r.agg.total("llm_cost", model=r.model),
+        labels=_MODEL,
+        filters=LLM,
+    ),
+    _m(
+        "embedding_calls",
+        "count",
+        "Embedding calls (kept apart from the chat calls above)",
+        lambda r: r.agg.n("emb_calls", model=r.model),
+        labels=_MODEL,
+        filters=LLM,
+    ),
+    _m(
+        "embedding_failed_calls",
+        "count",
+        "Embedding calls that failed",
+        lambda r: r.agg.n("emb_failed", model=r.model),
+        labels=_MODEL,
+        filters=LLM,
+    ),
+    _m(
+        "embedding_tokens",
+        "tokens",
+        "Tokens embedded",
+        lambda r: r.agg.total("emb_tokens", model=r.model),
+        labels=_MODEL,
+        filters=LLM,
+    ),
+    _m(
+        "embedding_cost_usd",
+        "usd",
+        "Cost of embedding calls (price table when not reported)",
+        lambda r: r.agg.total("emb_cost", model=r.model),
         labels=_MODEL,
         filters=LLM,
     ),

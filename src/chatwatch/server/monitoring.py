@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from chatwatch.metrics import Catalogue, Reading, explicit_window
 from chatwatch.server.auth import require
+from chatwatch.server.params import IsoDateTime, LabelQuery, LongLabelQuery
 from chatwatch.server.state import state
 from chatwatch.store import Filters
 
@@ -32,12 +33,12 @@ class ReadingParams:
         window: Annotated[
             str | None, Query(description="5m, 1h, 24h (default), 7d, 30d or all")
         ] = None,
-        start: Annotated[datetime | None, Query(description="explicit start (UTC)")] = None,
-        end: Annotated[datetime | None, Query(description="explicit end (UTC)")] = None,
-        service: Annotated[str | None, Query(max_length=64)] = None,
-        model: Annotated[str | None, Query(max_length=128)] = None,
-        user_type: Annotated[str | None, Query(max_length=64)] = None,
-        channel: Annotated[str | None, Query(max_length=64)] = None,
+        start: Annotated[IsoDateTime | None, Query(description="explicit start (UTC)")] = None,
+        end: Annotated[IsoDateTime | None, Query(description="explicit end (UTC)")] = None,
+        service: LabelQuery | None = None,
+        model: LongLabelQuery | None = None,
+        user_type: LabelQuery | None = None,
+        channel: LabelQuery | None = None,
     ) -> None:
         self.window = window
         self.start = start

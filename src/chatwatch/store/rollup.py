@@ -16,6 +16,7 @@ session and connection series, empty elsewhere (``sessions_escalated`` and
 | turn_llm_own, turn_rag_own | turn, no llm_call / rag_search of its own | turn model | | tokens |
 | turn_rag_own_empty | such a RAG turn that found nothing | turn model | | |
 | turns_cached | cached turn | turn model | | |
+| turns_cache_known | turn that recorded ``cached`` (true or false) | turn model | | |
 | turn_tokens | turn with tokens | turn model | | tokens |
 | turns_rag_used / turns_rag_found | turn using RAG / finding something | turn model | | |
 | topics | turn with a topic | turn model | topic | |
@@ -27,6 +28,10 @@ session and connection series, empty elsewhere (``sessions_escalated`` and
 | llm_cost | priced LLM call | model | | cost_usd |
 | llm_unpriced | LLM call with no known price | model | | |
 | llm_prom | LLM call | model | Prometheus ``le`` bucket | |
+| emb_calls | embedding call (``kind="embedding"``, in no llm_ series) | model | | latency_ms |
+| emb_failed | failed embedding call | model | error_type | |
+| emb_tokens | embedding call | model | | input tokens |
+| emb_cost / emb_unpriced | priced / unpriced embedding call | model | | cost_usd |
 | rag_searches | RAG search | | | search_time_ms |
 | rag_scored | search with results and a similarity | | | similarity |
 | rag_no_results / rag_cache_hits | search | | | |
@@ -285,8 +290,11 @@ def _turn(d: Delta, e: Turn, ts: float, m: int, ut: str) -> None:
         _add(c, (m, svc, "turn_rag_own", model, "", ut, ""))
         if not e.rag_found:
             _add(c, (m, svc, "turn_rag_own_empty", model, "", ut, ""))
-    if e.cached:
-        _add(c, (m, svc, "turns_cached", model, "", ut, ""))
+    cached = e.cached
+    if cached is not None:
+        _add(c, (m, svc, "turns_cache_known", model, "", ut, ""))
+        if cached:
+            _add(c, (m, svc, "turns_cached", model, "", ut, ""))
     if e.tokens is not None:
         _add(c, (m, svc, "turn_tokens", model, "", ut, ""), float(e.tokens))
     if e.rag_used or e.rag_found:
@@ -321,6 +329,9 @@ def _backed(d: Delta, e: Turn, said: int | None, kind: str) -> bool:
 
 
 def _llm_call(d: Delta, e: LLMCall, ts: float, m: int, ut: str) -> None:
+    if e.kind == "embedding":
+        _embedding(d, e, ts, m, ut)
+        return
     c = d.counts
     svc = e.service
     model = e.model
@@ -337,6 +348,21 @@ def _llm_call(d: Delta, e: LLMCall, ts: float, m: int, ut: str) -> None:
         _add(c, (m, svc, "llm_unpriced", model, "", ut, ""))
     if not e.success:
         _add(c, (m, svc, "llm_failed", model, e.error_type or "unknown", ut, ""))
+    d.session(e, ts)
+
+
+def _embedding(d: Delta, e: LLMCall, ts: float, m: int, ut: str) -> None:
+    c = d.counts
+    svc, model = e.service, e.model
+    _add(c, (m, svc, "emb_calls", model, "", ut, ""), e.latency_ms)
+    _add(c, (m, svc, "emb_tokens", model, "", ut, ""), float(e.input_tokens))
+    cost = priced_cost(e)
+    if cost is not None:
+        _add(c, (m, svc, "emb_cost", model, "", ut, ""), cost)
+    else:
+        _add(c, (m, svc, "emb_unpriced", model, "", ut, ""))
+    if not e.success:
+        _add(c, (m, svc, "emb_failed", model, e.error_type or "unknown", ut, ""))
     d.session(e, ts)
 
 

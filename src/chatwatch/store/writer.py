@@ -64,6 +64,7 @@ _SESSION_COLUMNS = (
     "escalated_at",
     "rating_sum",
     "rating_n",
+    "first_seen",
     "first_connect_at",
 )
 _SESSION_MERGE = {
@@ -74,6 +75,7 @@ _SESSION_MERGE = {
     "ended_at": "greatest",
     "last_seen": "greatest",
     "escalated_at": "least",
+    "first_seen": "keep",
     "first_connect_at": "least",
 }
 
@@ -415,6 +417,8 @@ def _session_upsert_sql(dialect: str) -> str:
     for column in _SESSION_COLUMNS[2:]:
         old, new = f"sessions.{column}", f"excluded.{column}"
         how = _SESSION_MERGE.get(column, "add")
+        if how == "keep":
+            continue
         if how == "coalesce":
             merge.append(f"{column} = coalesce({old}, {new})")
         elif how == "add":
@@ -451,5 +455,6 @@ def _session_row(s: SessionDelta) -> tuple[Any, ...]:
         s.escalated_at,
         s.rating_sum,
         s.rating_n,
+        s.last_seen if s.started_at is None else min(s.started_at, s.last_seen),
         s.first_connect_at,
     )
