@@ -134,4 +134,6 @@ def setup_django(env: dict[str, str]) -> tuple[str, str]:
 def daphne(env: dict[str, str], log: Path) -> Process:
     """daphne serving the project's asgi.py (not yet waited for)."""
     args = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", "{port}"]
+    # a loaded machine may take more than the default 5 s to accept a first socket
+    args += ["--websocket_connect_timeout", "60"]
     return Process([*args, "djproject.asgi:application"], env, log)

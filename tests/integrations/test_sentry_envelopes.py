@@ -67,6 +67,7 @@ def listener() -> Iterator[Listener]:
     server = Listener()
     yield server
     server.server.shutdown()
+    server.server.server_close()
 
 
 @pytest.fixture(scope="module")
