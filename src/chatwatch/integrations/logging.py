@@ -12,6 +12,7 @@ it to ``pythonjsonlogger.json``, 2.x has it in ``pythonjsonlogger.jsonlogger``.
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -40,12 +41,10 @@ def json_formatter(
     """python-json-logger's ``JsonFormatter``, from whichever module the installed
     version has (``"()": "chatwatch.integrations.logging.json_formatter"``)."""
     try:
-        from pythonjsonlogger.json import JsonFormatter
+        module = importlib.import_module("pythonjsonlogger.json")
     except ImportError:  # python-json-logger < 3.1
-        from pythonjsonlogger.jsonlogger import (  # type: ignore[no-redef,import-not-found]
-            JsonFormatter,
-        )
-    formatter: logging.Formatter = JsonFormatter(fmt or format, **kwargs)
+        module = importlib.import_module("pythonjsonlogger.jsonlogger")
+    formatter: logging.Formatter = module.JsonFormatter(fmt or format, **kwargs)
     return formatter
 
 
