@@ -106,9 +106,7 @@ def before_send(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] |
     return cleaned
 
 
-def before_send_transaction(
-    event: dict[str, Any], hint: dict[str, Any]
-) -> dict[str, Any] | None:
+def before_send_transaction(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] | None:
     """Transactions carry request data too: scrubbed the same way (no tags)."""
     request = event.get("request")
     if isinstance(request, dict):
