@@ -131,6 +131,7 @@ class SessionDelta:
     # (ts, user_type, channel) of each "connect": the writer tells a reconnect landing
     # on another process from a first connect by the connections already stored
     connects: list[tuple[float, str, str]] = field(default_factory=list)
+    first_connect_at: float | None = None
 
 
 def _least(a: float | None, b: float | None) -> float | None:
@@ -166,6 +167,7 @@ def merge_sessions(into: dict[tuple[str, str], SessionDelta], more: Iterable[Ses
         t.rating_n += s.rating_n
         t.first_seen = _least(t.first_seen, s.first_seen)
         t.connects.extend(s.connects)
+        t.first_connect_at = _least(t.first_connect_at, s.first_connect_at)
 
 
 def add_cells(into: dict[Any, list[float]], cells: dict[Any, list[float]]) -> None:

@@ -88,6 +88,7 @@ sessions = Table(
     Column("rating_n", Integer, nullable=False),
     # set when the row is made and never updated: the read API pages by it (0011)
     Column("first_seen", Float),
+    Column("first_connect_at", Float),  # the connect counted as the first (later: reconnects)
     Index("ix_sessions_last_seen", "last_seen"),
     Index("ix_sessions_first_seen", "first_seen"),
     Index("ix_sessions_user", "user_id"),

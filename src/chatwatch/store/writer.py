@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, func, select, tuple_
+from sqlalchemy import Connection, select, tuple_
 from sqlalchemy.dialects import postgresql
 
 from chatwatch.events import Event, parse_events
@@ -66,6 +66,7 @@ _SESSION_COLUMNS = (
     "rating_sum",
     "rating_n",
     "first_seen",
+    "first_connect_at",
 )
 _SESSION_MERGE = {
     "user_id": "coalesce",
@@ -76,6 +77,7 @@ _SESSION_MERGE = {
     "last_seen": "greatest",
     "escalated_at": "least",
     "first_seen": "keep",
+    "first_connect_at": "least",
 }
 
 
@@ -330,32 +332,46 @@ def _apply_rollups(conn: Connection, delta: Delta) -> None:
 def _apply_sessions(conn: Connection, delta: Delta) -> None:
     """Upsert per-session state, and count sessions starting, escalating or reconnecting
     for the first time now: a session starts with its first event of any type (an
-    explicit ``session_started`` after it counts nothing), and a ``connect`` after another
-    connection of the session, from any process, is a reconnect."""
+    explicit ``session_started`` after it counts nothing), and of a session's ``connect``
+    events, from whichever process and in whatever order they arrive, only the earliest
+    counts as a connect, every other one as a reconnect."""
     if not delta.sessions:
         return
     keys = sorted(delta.sessions)
-    _reconnects_from_connects(conn, delta, keys)
-    known: dict[tuple[str, str], tuple[float | None, int, str | None, str | None]] = {}
+    known: dict[tuple[str, str], tuple[Any, ...]] = {}
     c = sessions.c
-    query = select(c.service, c.session_id, c.escalated_at, c.reconnects, c.user_type, c.channel)
+    query = select(
+        c.service,
+        c.session_id,
+        c.escalated_at,
+        c.reconnects,
+        c.user_type,
+        c.channel,
+        c.first_connect_at,
+    )
     for start in range(0, len(keys), 400):
         chunk = keys[start : start + 400]
         where = tuple_(sessions.c.service, sessions.c.session_id).in_(chunk)
-        for service, sid, escalated_at, reconnects, user_type, channel in conn.execute(
-            query.where(where)
-        ):
-            known[(service, sid)] = (escalated_at, reconnects, user_type, channel)
+        for row in conn.execute(query.where(where)):
+            known[(row[0], row[1])] = tuple(row[2:])
     for key in keys:
         s = delta.sessions[key]
         stored = known.get(key)
-        escalated_before, reconnects_before, user_type, channel = stored or (None, 0, None, None)
+        escalated_before, reconnects_before, user_type, channel, first_connect = stored or (
+            None,
+            0,
+            None,
+            None,
+            None,
+        )
         # labelled like the session's stored row (the upsert keeps the first values seen)
         labels = (user_type or s.user_type or "", channel or s.channel or "")
         if stored is None:
             begun = min(t for t in (s.started_at, s.first_seen, s.last_seen) if t is not None)
             s.started_at = begun
             _count_session(delta, s, "sessions_started", begun, labels)
+        if s.connects:
+            _connects_to_reconnects(delta, s, first_connect, labels)
         if s.escalated_at is not None and escalated_before is None:
             _count_session(delta, s, "sessions_escalated", s.escalated_at, labels)
         if s.first_reconnect is not None and not reconnects_before:
@@ -367,45 +383,38 @@ def _apply_sessions(conn: Connection, delta: Delta) -> None:
     )
 
 
-def _reconnects_from_connects(conn: Connection, delta: Delta, keys: list[tuple[str, str]]) -> None:
-    """Count as reconnects the ``connect`` events that come after an earlier connection
-    event of their session (stored by any process, this batch included)."""
-    with_connects = [key for key in keys if delta.sessions[key].connects]
-    earliest: dict[tuple[str, str], float] = {}
-    e = events.c
-    for start in range(0, len(with_connects), 400):
-        chunk = with_connects[start : start + 400]
-        query = (
-            select(e.service, e.session_id, func.min(e.ts))
-            .where(e.type == "connection", tuple_(e.service, e.session_id).in_(chunk))
-            .group_by(e.service, e.session_id)
-        )
-        for service, sid, first in conn.execute(query):
-            earliest[(service, sid)] = first
-    for key in with_connects:
-        s = delta.sessions[key]
-        first = earliest.get(key)
-        for ts, user_type, channel in s.connects:
-            if first is None or ts <= first:
-                continue
-            minute = int(ts // MINUTE) * MINUTE
-            was = (minute, s.service, "connections", "", "connect", user_type, channel)
-            cell = delta.counts.get(was)
-            if cell is not None and cell[0] > 0:
-                cell[0] -= 1
-                _add_count(delta, (*was[:4], "reconnect", user_type, channel))
-            s.reconnects += 1
-            if s.first_reconnect is None or ts < s.first_reconnect:
-                s.first_reconnect = ts
-        s.connects = []
+def _connects_to_reconnects(
+    delta: Delta, s: SessionDelta, stored_first: float | None, labels: tuple[str, str]
+) -> None:
+    """Relabel as reconnects the session's connects but its earliest one (the one stored
+    as first too, when one in this batch turns out earlier)."""
+    first = min(ts for ts, _, _ in s.connects)
+    if stored_first is not None and stored_first <= first:
+        first = stored_first
+    elif stored_first is not None:
+        _relabel(delta, s, stored_first, labels)
+    for ts, user_type, channel in s.connects:
+        if ts != first or stored_first == first:
+            _relabel(delta, s, ts, (user_type, channel))
+    s.first_connect_at = first
+    s.connects = []
 
 
-def _add_count(delta: Delta, key: tuple[int, str, str, str, str, str, str]) -> None:
+def _relabel(delta: Delta, s: SessionDelta, ts: float, labels: tuple[str, str]) -> None:
+    minute = int(ts // MINUTE) * MINUTE
+    _add_count(delta, (minute, s.service, "connections", "", "connect", *labels), -1)
+    _add_count(delta, (minute, s.service, "connections", "", "reconnect", *labels))
+    s.reconnects += 1
+    if s.first_reconnect is None or ts < s.first_reconnect:
+        s.first_reconnect = ts
+
+
+def _add_count(delta: Delta, key: tuple[int, str, str, str, str, str, str], n: int = 1) -> None:
     cell = delta.counts.get(key)
     if cell is None:
-        delta.counts[key] = [1, 0.0]
+        delta.counts[key] = [n, 0.0]
     else:
-        cell[0] += 1
+        cell[0] += n
 
 
 @cache
@@ -454,4 +463,5 @@ def _session_row(s: SessionDelta) -> tuple[Any, ...]:
         s.rating_sum,
         s.rating_n,
         s.last_seen if s.started_at is None else min(s.started_at, s.last_seen),
+        s.first_connect_at,
     )
