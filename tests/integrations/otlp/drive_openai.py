@@ -7,6 +7,7 @@ Usage: drive_openai.py LIBRARY[,LIBRARY] FAKE_OPENAI_URL SERVICE
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 import openai
@@ -49,10 +50,8 @@ def workload(client: openai.OpenAI, tracer: trace.Tracer) -> None:
     except openai.InternalServerError:
         pass
     _chat(client, "gpt-4o-mini", stream=True)  # a bare call, streamed without usage
-    try:
+    with contextlib.suppress(openai.RateLimitError):
         _chat(client, "fail-429")
-    except openai.RateLimitError:
-        pass
 
 
 def main() -> None:
