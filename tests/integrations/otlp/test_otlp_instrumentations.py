@@ -16,13 +16,13 @@ from typing import Any
 import httpx
 import pytest
 from fake_openai import FakeOpenAI
-from live_server import LiveServer
 from prometheus_client.parser import text_string_to_metric_families
 
 from chatwatch.config import Settings
 from chatwatch.server import create_app
 from chatwatch.server.keys import create_key
 from chatwatch.store import Store
+from live_server import LiveServer
 
 DRIVER = Path(__file__).with_name("drive_openai.py")
 # gpt-4o: two calls of 11 + 7 tokens; gpt-4o-mini: one of 11 + 7, one streamed without usage
