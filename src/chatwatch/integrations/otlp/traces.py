@@ -25,11 +25,12 @@ never assemble one trace at once).
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import Connection, and_, delete, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -42,6 +43,7 @@ from chatwatch.store.writer import write_events
 
 __all__ = ["TraceSettings", "flush_pending", "store_kept"]
 
+log = logging.getLogger("chatwatch.server")
 _LOCK_KEY = 0x6F746C70  # "otlp"
 _CHUNK = 500
 _span_event: TypeAdapter[LLMCall | RAGSearch] = TypeAdapter(LLMCall | RAGSearch)
@@ -192,7 +194,10 @@ def _map_trace(conn: Connection, trace_id: str, rows: list[Any], root: Any) -> l
         )
     if root is not None and not root.turn_emitted:
         if parsed:  # a trace without calls or searches is no chat turn
-            out.append(_turn(trace_id, root, rows, parsed, session, user))
+            try:
+                out.append(_turn(trace_id, root, rows, parsed, session, user))
+            except ValidationError:  # its spans were checked; the turn is left out, not a 500
+                log.warning("chatwatch: an OTLP trace's turn failed validation; left out")
         conn.execute(
             update(otlp_spans)
             .where(and_(otlp_spans.c.trace_id == trace_id, otlp_spans.c.span_id == root.span_id))
