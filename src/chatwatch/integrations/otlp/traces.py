@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import Connection, and_, delete, select, text, update
+from sqlalchemy import Connection, and_, bindparam, delete, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from chatwatch.events import DAY_MS, LLMCall, RAGSearch, Turn
@@ -153,6 +153,8 @@ def _assemble(
     """Map the traces that are due; ``late_only``: only those assembled before (their new
     spans are late) or whose root settles at once (``settle_s`` 0)."""
     events: list[Event] = []
+    done: list[dict[str, str]] = []
+    assembled: list[dict[str, str]] = []
     for trace_id, rows in _load(conn, traces).items():
         rows.sort(key=lambda r: (r.start_ns, r.span_id))
         root = next((r for r in rows if r.root), None)
@@ -161,7 +163,12 @@ def _assemble(
         else:
             due = not late_only and min(r.seen_at for r in rows) <= now - ts.wait_s
         if due:
-            events.extend(_map_trace(conn, trace_id, rows, root))
+            events.extend(_map_trace(trace_id, rows, root, done, assembled))
+    c = otlp_spans.c
+    for flag, keys in (("emitted", done), ("turn_emitted", assembled)):
+        if keys:
+            where = and_(c.trace_id == bindparam("t"), c.span_id == bindparam("s"))
+            conn.execute(update(otlp_spans).where(where).values({flag: True}), keys)
     return events
 
 
@@ -171,7 +178,14 @@ def _first(rows: Sequence[Any], root: Any, column: str) -> str | None:
     return next((str(getattr(r, column)) for r in rows if getattr(r, column) is not None), None)
 
 
-def _map_trace(conn: Connection, trace_id: str, rows: list[Any], root: Any) -> list[Event]:
+def _map_trace(
+    trace_id: str,
+    rows: list[Any],
+    root: Any,
+    done_keys: list[dict[str, str]],
+    assembled: list[dict[str, str]],
+) -> list[Event]:
+    """The trace's events now due; the spans they settle are added to the two key lists."""
     session, user = _first(rows, root, "session_id"), _first(rows, root, "user_id")
     parsed = {r.span_id: _span_event.validate_json(r.event) for r in rows if r.event is not None}
     keep: list[LLMCall | RAGSearch] = []
@@ -186,23 +200,14 @@ def _map_trace(conn: Connection, trace_id: str, rows: list[Any], root: Any) -> l
             keep.append(parsed[r.span_id])
             done.append(r.span_id)
     out: list[Event] = [e.model_copy(update={"session_id": session, "user_id": user}) for e in keep]
-    if done:
-        conn.execute(
-            update(otlp_spans)
-            .where(and_(otlp_spans.c.trace_id == trace_id, otlp_spans.c.span_id.in_(done)))
-            .values(emitted=True)
-        )
+    done_keys.extend({"t": trace_id, "s": span_id} for span_id in done)
     if root is not None and not root.turn_emitted:
         if parsed:  # a trace without calls or searches is no chat turn
             try:
                 out.append(_turn(trace_id, root, rows, parsed, session, user))
             except ValidationError:  # its spans were checked; the turn is left out, not a 500
                 log.warning("chatwatch: an OTLP trace's turn failed validation; left out")
-        conn.execute(
-            update(otlp_spans)
-            .where(and_(otlp_spans.c.trace_id == trace_id, otlp_spans.c.span_id == root.span_id))
-            .values(turn_emitted=True)
-        )
+        assembled.append({"t": trace_id, "s": root.span_id})
     return out
 
 
