@@ -28,9 +28,9 @@ import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import Field, TypeAdapter, ValidationError
 from sqlalchemy import Connection, and_, bindparam, delete, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -46,7 +46,9 @@ __all__ = ["TraceSettings", "flush_pending", "store_kept"]
 log = logging.getLogger("chatwatch.server")
 _LOCK_KEY = 0x6F746C70  # "otlp"
 _CHUNK = 500
-_span_event: TypeAdapter[LLMCall | RAGSearch] = TypeAdapter(LLMCall | RAGSearch)
+_span_event: TypeAdapter[LLMCall | RAGSearch] = TypeAdapter(
+    Annotated[LLMCall | RAGSearch, Field(discriminator="type")]
+)
 Event = LLMCall | RAGSearch | Turn
 
 
