@@ -141,12 +141,18 @@ def _turn(rng: random.Random, add: Callable[..., None], run: str) -> None:
         "sender_type": "user",
         "response_time_ms": round(rng.lognormvariate(math.log(900), 0.9), 2),
         "success": success,
-        "cached": cached,
         "rag_used": rag_used,
         "rag_found": rag_used and rng.random() < 0.8,
     }
+    if rng.random() < 0.8:  # the rest do not record cache use: unknown, not a miss
+        turn["cached"] = cached
     if not success and (error := rng.choice(ERRORS)) is not None:
         turn["error_type"] = error
+    # as the SDK's turn scope says them: how many of its own events the turn recorded
+    turn["llm_calls"] = int(model is not None and not cached)
+    turn["rag_searches"] = int(rag_used)
+    if success and run.endswith("r4"):
+        turn["status_code"] = 404  # a client error on a successful turn
     if model is not None:
         turn["model"] = model
     if rng.random() < 0.7:
@@ -289,7 +295,8 @@ class Oracle:
         turns = self._pick(q, ("turn",), model=True)
         n = len(turns)
         failed = sum(not t["success"] for t in turns)
-        cached = sum(t["cached"] for t in turns)
+        cached = sum(t.get("cached") is True for t in turns)
+        recorded = sum("cached" in t for t in turns)
         rts = [t["response_time_ms"] for t in turns]
         tokens = sum(t.get("tokens", 0) for t in turns)
         used = sum(t["rag_used"] or t["rag_found"] for t in turns)
@@ -304,13 +311,15 @@ class Oracle:
             "p50_response_time_ms": exact_quantile(rts, 0.50),
             "p95_response_time_ms": exact_quantile(rts, 0.95),
             "p99_response_time_ms": exact_quantile(rts, 0.99),
-            "cache_hit_rate": _pct(cached, n),
+            "cache_recorded_requests": recorded,
+            "cache_hit_rate": _pct(cached, recorded),
             "cache_hits": cached,
-            "cache_misses": n - cached,
+            "cache_misses": recorded - cached,
             "llm_tokens_used": tokens,
             "tokens_per_request": _div(tokens, n),
             "rag_queries": used,
             "rag_no_results": used - found,
+            "client_errors": sum(t["success"] and t.get("status_code") == 404 for t in turns),
             "rag_success_rate": _pct(found, used),
         }
 
@@ -339,6 +348,11 @@ class Oracle:
         thumbs = [f["thumbs"] for f in feedback if "thumbs" in f]
         lookups = self._pick(q, ("cache_lookup",))
         searches = self._pick(q, ("rag_search",))
+        # a retrieving turn without a search of its own counts as one search
+        searched = {s["run_id"] for s in self._pick(Query(0, 2**40), ("rag_search",))}
+        bare = [
+            t for t in turns if (t["rag_used"] or t["rag_found"]) and t["run_id"] not in searched
+        ]
         scored = [s["similarity"] for s in searches if s["results"] and s["similarity"] is not None]
         times = [s["search_time_ms"] for s in searches]
         rag_hits = sum(s["cache_hit"] for s in searches)
@@ -350,14 +364,17 @@ class Oracle:
             "satisfaction": _div(sum(ratings), len(ratings)),
             "thumbs_up_share": _pct(thumbs.count("up"), len(thumbs)),
             "cache_lookup_hit_rate": _pct(sum(c["hit"] for c in lookups), len(lookups)),
-            "rag_searches": len(searches),
-            "rag_no_results_rate": _pct(sum(s["results"] == 0 for s in searches), len(searches)),
+            "rag_searches": len(searches) + len(bare),
+            "rag_no_results_rate": _pct(
+                sum(s["results"] == 0 for s in searches) + sum(not t["rag_found"] for t in bare),
+                len(searches) + len(bare),
+            ),
             "rag_avg_similarity": _div(sum(scored), len(scored)),
             "rag_avg_search_time_ms": _div(sum(times), len(times)),
             "rag_p95_search_time_ms": exact_quantile(times, 0.95),
             "rag_cache_hits": rag_hits,
-            "rag_cache_misses": len(searches) - rag_hits,
-            "rag_cache_hit_rate": _pct(rag_hits, len(searches)),
+            "rag_cache_misses": len(searches) + len(bare) - rag_hits,
+            "rag_cache_hit_rate": _pct(rag_hits, len(searches) + len(bare)),
         }
 
     def _llm_metrics(self, q: Query) -> dict[str, float | None]:
@@ -367,12 +384,13 @@ class Oracle:
         latencies = [c["latency_ms"] for c in calls]
         inp = sum(c["input_tokens"] for c in calls)
         outp = sum(c["output_tokens"] for c in calls)
+        own = self._own_tokens(q)
         return {
             "llm_calls": len(calls),
             "llm_failed_calls": sum(not c["success"] for c in calls),
             "llm_input_tokens": inp,
             "llm_output_tokens": outp,
-            "llm_tokens": inp + outp,
+            "llm_tokens": inp + outp + own,
             "llm_avg_latency_ms": _div(sum(latencies), len(latencies)),
             "llm_p50_latency_ms": exact_quantile(latencies, 0.50),
             "llm_p95_latency_ms": exact_quantile(latencies, 0.95),
@@ -394,13 +412,21 @@ class Oracle:
         every = self._pick(month, ("llm_call",), model=True)
         calls = _chat(every)
         spent = sum(c for c in map(cost, every) if c is not None)  # embeddings cost money too
-        tokens = sum(c["input_tokens"] + c["output_tokens"] for c in calls)
+        tokens = sum(c["input_tokens"] + c["output_tokens"] for c in calls) + self._own_tokens(
+            month
+        )
         return {
             "month_tokens": tokens,
             "month_cost_usd": spent,
             "budget_usage": spent / BUDGET_USD * 100,
             "token_budget_usage": tokens / TOKEN_BUDGET * 100,
         }
+
+    def _own_tokens(self, q: Query) -> int:
+        """Tokens of turns with no LLM call of their run: the LLM section counts them."""
+        called = {c["run_id"] for c in self.events if c["type"] == "llm_call"}
+        turns = self._pick(q, ("turn",), model=True)
+        return sum(t.get("tokens", 0) for t in turns if t["run_id"] not in called)
 
     # breakdowns
 

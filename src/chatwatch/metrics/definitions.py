@@ -97,9 +97,23 @@ def _failed(r: Reading) -> int:
 
 
 def _llm_tokens(r: Reading) -> float:
-    return r.agg.total("llm_input_tokens", model=r.model) + r.agg.total(
-        "llm_output_tokens", model=r.model
+    """LLM calls' tokens, plus the tokens of turns that recorded no LLM call of their own
+    (guide 003's POST, ``record_turn``): a turn's tokens are in the LLM section once,
+    from its calls when it has them, else from the turn."""
+    return (
+        r.agg.total("llm_input_tokens", model=r.model)
+        + r.agg.total("llm_output_tokens", model=r.model)
+        + r.agg.total("turn_llm_own", model=r.model)
     )
+
+
+def _rag_searches(r: Reading) -> int:
+    """Searches recorded, plus one per retrieving turn that recorded no search itself."""
+    return r.agg.n("rag_searches") + r.agg.n("turn_rag_own")
+
+
+def _rag_empty(r: Reading) -> int:
+    return r.agg.n("rag_no_results") + r.agg.n("turn_rag_own_empty")
 
 
 def _month_cost(r: Reading) -> float:
@@ -108,8 +122,10 @@ def _month_cost(r: Reading) -> float:
 
 
 def _month_tokens(r: Reading) -> float:
-    return r.month.total("llm_input_tokens", model=r.model) + r.month.total(
-        "llm_output_tokens", model=r.model
+    return (
+        r.month.total("llm_input_tokens", model=r.model)
+        + r.month.total("llm_output_tokens", model=r.model)
+        + r.month.total("turn_llm_own", model=r.model)
     )
 
 
@@ -151,6 +167,13 @@ METRICS: tuple[Metric, ...] = (
         "count",
         "Turns that ended in an error",
         lambda r: _failed(r),
+        filters=TURN,
+    ),
+    _m(
+        "client_errors",
+        "count",
+        "Successful turns answered with a 4xx status (the client's mistake, not a failure)",
+        lambda r: r.agg.n("turns_client_error"),
         filters=TURN,
     ),
     _m(
@@ -207,12 +230,19 @@ METRICS: tuple[Metric, ...] = (
         filters=TURN,
     ),
     _m(
+        "cache_recorded_requests",
+        "count",
+        "Turns that recorded whether the response cache answered",
+        lambda r: r.agg.n("turns_cache_known"),
+        filters=TURN,
+    ),
+    _m(
         "cache_hit_rate",
         "percent",
-        "Share of answers served from the response cache",
-        lambda r: _pct(r.agg.n("turns_cached"), _turns(r)),
+        "Share of answers served from the response cache, among turns that recorded it",
+        lambda r: _pct(r.agg.n("turns_cached"), r.agg.n("turns_cache_known")),
         Threshold("<", 30.0),
-        samples="total_requests",
+        samples="cache_recorded_requests",
         filters=TURN,
     ),
     _m(
@@ -530,15 +560,15 @@ METRICS: tuple[Metric, ...] = (
     _m(
         "rag_searches",
         "count",
-        "Retrieval searches",
-        lambda r: r.agg.n("rag_searches"),
+        "Retrieval searches (a retrieving turn without search events counts as one)",
+        _rag_searches,
         filters=PLAIN,
     ),
     _m(
         "rag_no_results_rate",
         "percent",
         "Share of searches returning nothing",
-        lambda r: _pct(r.agg.n("rag_no_results"), r.agg.n("rag_searches")),
+        lambda r: _pct(_rag_empty(r), _rag_searches(r)),
         filters=PLAIN,
     ),
     _m(
@@ -576,14 +606,14 @@ METRICS: tuple[Metric, ...] = (
         "rag_cache_misses",
         "count",
         "Searches not answered from cache",
-        lambda r: r.agg.n("rag_searches") - r.agg.n("rag_cache_hits"),
+        lambda r: _rag_searches(r) - r.agg.n("rag_cache_hits"),
         filters=PLAIN,
     ),
     _m(
         "rag_cache_hit_rate",
         "percent",
         "Share of searches answered from cache",
-        lambda r: _pct(r.agg.n("rag_cache_hits"), r.agg.n("rag_searches")),
+        lambda r: _pct(r.agg.n("rag_cache_hits"), _rag_searches(r)),
         Threshold("<", 30.0),
         samples="rag_searches",
         filters=PLAIN,

@@ -101,7 +101,18 @@ COUNTERS: tuple[Counter, ...] = (
     _c("chat_sessions", "Chat sessions started", "sessions_started", labels=_UT),
     _c("chat_errors", "Chat turns that failed", "turns_failed", labels=(("error_type", "dim"),)),
     _c("chat_requests", "Chat turns answered (successful or not)", "turns", labels=_UT),
+    _c(
+        "chat_client_errors",
+        "Successful chat turns answered with a 4xx status",
+        "turns_client_error",
+        labels=(("status", "dim"),),
+    ),
     _c("chat_cached_responses", "Turns served from the response cache", "turns_cached"),
+    _c(
+        "chat_cache_recorded_responses",
+        "Turns that recorded whether the response cache answered",
+        "turns_cache_known",
+    ),
     _c("chat_request_tokens", "Tokens reported on turns", "turn_tokens", "total"),
     _c("chat_rag_requests", "Turns that used retrieval", "turns_rag_used"),
     _c("chat_rag_requests_found", "Retrieving turns that found something", "turns_rag_found"),
@@ -139,6 +150,8 @@ COUNTERS: tuple[Counter, ...] = (
         (
             ("llm_input_tokens", "total", (("type", "input"),)),
             ("llm_output_tokens", "total", (("type", "output"),)),
+            # tokens of turns that recorded no model call of their own
+            ("turn_llm_own", "total", (("type", "turn"),)),
         ),
         (("model", "model"),),
     ),
@@ -164,8 +177,22 @@ COUNTERS: tuple[Counter, ...] = (
         "total",
         (("model", "model"),),
     ),
-    _c("chat_rag_searches", "Retrieval searches", "rag_searches"),
-    _c("chat_rag_no_results", "Retrieval searches returning nothing", "rag_no_results"),
+    Counter(
+        "chat_rag_searches",
+        "Retrieval searches (source=turn: a retrieving turn that recorded no search)",
+        (
+            ("rag_searches", "n", (("source", "search"),)),
+            ("turn_rag_own", "n", (("source", "turn"),)),
+        ),
+    ),
+    Counter(
+        "chat_rag_no_results",
+        "Retrieval searches returning nothing",
+        (
+            ("rag_no_results", "n", (("source", "search"),)),
+            ("turn_rag_own_empty", "n", (("source", "turn"),)),
+        ),
+    ),
     _c("chat_rag_cache_hits", "Retrieval searches answered from cache", "rag_cache_hits"),
     _c(
         "chat_rag_search_seconds",
@@ -231,8 +258,10 @@ GAUGES: tuple[Gauge, ...] = (
 # Catalogue counts, exposed as all-time counters instead of windowed gauges.
 COUNTED_BY: dict[str, str] = {
     "total_requests": "chat_requests_total",
+    "cache_recorded_requests": "chat_cache_recorded_responses_total",
     "successful_requests": "chat_requests_total - chat_errors_total",
     "failed_requests": "chat_errors_total",
+    "client_errors": "chat_client_errors_total",
     "llm_tokens_used": "chat_request_tokens_total",
     "rag_queries": "chat_rag_requests_total",
     "rag_no_results": "chat_rag_requests_total - chat_rag_requests_found_total",

@@ -31,6 +31,7 @@ events = Table(
     Column("data", Text, nullable=False),
     Index("ix_events_ts", "ts"),
     Index("ix_events_session", "service", "session_id"),
+    Index("ix_events_run", "run_id"),
 )
 
 ROLLUP_KEY = ("res", "bucket", "service", "series", "model", "dim", "user_type", "channel")
@@ -85,7 +86,12 @@ sessions = Table(
     Column("escalated_at", Float),
     Column("rating_sum", Integer, nullable=False),
     Column("rating_n", Integer, nullable=False),
+    # set when the row is made and never updated: the read API pages by it (0011)
+    Column("first_seen", Float),
     Index("ix_sessions_last_seen", "last_seen"),
+    Index("ix_sessions_first_seen", "first_seen"),
+    Index("ix_sessions_user", "user_id"),
+    Index("ix_sessions_sid", "session_id"),
 )
 
 user_activity = Table(
@@ -113,10 +119,12 @@ api_keys = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("name", String(128), nullable=False),
     Column("scope", String(16), nullable=False),
-    Column("prefix", String(16), nullable=False),
+    Column("prefix", String(32), nullable=False),
     Column("key_hash", String(64), nullable=False, unique=True),
     Column("created_at", Float, nullable=False),
     Column("revoked", Boolean, nullable=False, default=False),
+    Column("expires_at", Float),  # None: never
+    Column("last_used_at", Float),  # recorded at most once a minute per key per process
 )
 
 users = Table(
@@ -126,6 +134,19 @@ users = Table(
     Column("username", String(64), nullable=False, unique=True),
     Column("password_hash", String(255), nullable=False),
     Column("created_at", Float, nullable=False),
+    # in every session cookie; logout and a new password raise it, ending every session
+    Column("session_generation", Integer, nullable=False, server_default="0"),
+)
+
+# Attempt counters shared by every replica (login throttle, feedback rate limits): one row
+# per key (a hashed name or an address), counted atomically before the work they guard.
+auth_attempts = Table(
+    "auth_attempts",
+    metadata,
+    Column("key", String(96), primary_key=True),
+    Column("count", Integer, nullable=False),
+    Column("window_end", Float, nullable=False),
+    Column("window_s", Float, nullable=False),  # doubles while a key keeps exceeding its limit
 )
 
 # Generated once on first use and shared by every replica (e.g. the dashboard cookie key).
