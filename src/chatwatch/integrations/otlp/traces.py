@@ -255,6 +255,8 @@ def _turn(
         error_type=(info["error_type"] or "error") if info["failed"] else None,
         model=min(chat, key=lambda e: e.ts).model if chat else None,
         tokens=tokens if chat else None,
+        llm_calls=len(chat),  # the turn's tokens are its calls': counted once
+        rag_searches=len(searches),
         rag_used=bool(searches),
         rag_found=any(s.results > 0 for s in searches),
     )
