@@ -27,6 +27,7 @@ from chatwatch.integrations.otlp import (
     TooManySpans,
     TraceSettings,
     flush_pending,
+    has_kept_spans,
     ingest_export,
 )
 from chatwatch.server.auth import require
@@ -38,6 +39,7 @@ log = logging.getLogger("chatwatch.server")
 router = APIRouter()
 _PROTOBUF = {"application/x-protobuf", "application/protobuf"}
 _JSON = {"application/json"}
+_ACTIVE = "otlp_active"  # st.extras: an export came (or spans were kept before)
 _ENCODINGS = {"", "identity", "gzip", "deflate"}
 # Spans carry prompts and completions that chatwatch drops, and compression is what the
 # docs tell exporters to use against the size limit: decompressed, an export may be this
@@ -99,6 +101,7 @@ async def otlp_traces(
     request: Request, _key: Annotated[object, Depends(require("ingest", open_on_loopback=False))]
 ) -> Response:
     st = state(request)
+    st.extras[_ACTIVE] = True
     ctype = request.headers.get("content-type", "application/x-protobuf")
     media = ctype.split(";", 1)[0].strip().lower()
     if media not in _PROTOBUF | _JSON:
@@ -144,9 +147,14 @@ async def pending_task(st: AppState) -> None:
     """Assemble, now and then, the traces that are due (see integrations/otlp/traces.py)."""
     settings = trace_settings(st)
     period = min(max(min(settings.settle_s, settings.wait_s) / 2, 0.1), 30.0)
+    with contextlib.suppress(Exception):  # spans kept before a restart
+        if await asyncio.to_thread(has_kept_spans, st.store):
+            st.extras[_ACTIVE] = True
     while True:
         await asyncio.sleep(period)
-        with contextlib.suppress(Exception):
-            stored = await asyncio.to_thread(flush_pending, st.store, time.time(), settings)
-            if stored:
-                log.debug("chatwatch: %d OTLP events stored without their root span", stored)
+        if not st.extras.get(_ACTIVE):
+            continue  # no OTLP export yet: no write transaction every few seconds
+        try:
+            await asyncio.to_thread(flush_pending, st.store, time.time(), settings)
+        except Exception:  # the next round tries again; the data stays kept
+            log.warning("chatwatch: assembling OTLP traces failed; retrying", exc_info=True)

@@ -25,7 +25,12 @@ from chatwatch.integrations.otlp.decode import (
     TooManySpans,
     decode_export,
 )
-from chatwatch.integrations.otlp.traces import TraceSettings, flush_pending, store_kept
+from chatwatch.integrations.otlp.traces import (
+    TraceSettings,
+    flush_pending,
+    has_kept_spans,
+    store_kept,
+)
 from chatwatch.store import Store
 
 __all__ = [
@@ -35,6 +40,7 @@ __all__ = [
     "TooManySpans",
     "TraceSettings",
     "flush_pending",
+    "has_kept_spans",
     "ingest_export",
 ]
 

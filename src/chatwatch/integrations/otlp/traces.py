@@ -41,7 +41,7 @@ from chatwatch.store import Store
 from chatwatch.store.schema import otlp_spans
 from chatwatch.store.writer import write_events
 
-__all__ = ["TraceSettings", "flush_pending", "store_kept"]
+__all__ = ["TraceSettings", "flush_pending", "has_kept_spans", "store_kept"]
 
 log = logging.getLogger("chatwatch.server")
 _LOCK_KEY = 0x6F746C70  # "otlp"
@@ -79,6 +79,11 @@ def flush_pending(store: Store, now: float, ts: TraceSettings) -> int:
         stored = _write(store, conn, events)
     _invalidate(store, events)
     return stored
+
+
+def has_kept_spans(store: Store) -> bool:
+    with store.read() as conn:
+        return conn.execute(select(otlp_spans.c.trace_id).limit(1)).first() is not None
 
 
 def _lock(conn: Connection) -> None:
