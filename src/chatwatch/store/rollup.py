@@ -323,7 +323,8 @@ def _backed(d: Delta, e: Turn, said: int | None, kind: str) -> bool:
         runs = d.runs = {
             (x.type, getattr(x, "run_id", None))
             for x in d.batch
-            if x.type == "rag_search" or (x.type == "llm_call" and x.kind != "embedding")
+            # an embedding call does not account for a turn's tokens
+            if x.type == "rag_search" or (x.type == "llm_call" and x.kind == "chat")
         }
     return (kind, e.run_id or e.id) in runs
 
