@@ -11,7 +11,7 @@ from chatwatch.metrics.bulk import bulk_readings
 from chatwatch.metrics.definitions import BREAKDOWNS, LLM, METRICS, Breakdown, Metric
 from chatwatch.metrics.reading import Reading
 from chatwatch.metrics.window import Window, parse_window
-from chatwatch.store import Aggregate, Filters, Store
+from chatwatch.store import Aggregate, Filters, Instance, Store
 
 __all__ = ["Catalogue", "Point", "UnknownMetric"]
 
@@ -78,6 +78,11 @@ class Catalogue:
     def breakdown(self, name: str, reading: Reading) -> dict[str, float]:
         breakdown = self.breakdowns[name]
         return breakdown.compute(reading.scoped(breakdown.filters))
+
+    def instances(self, reading: Reading) -> list[Instance]:
+        """The app's live processes behind the summed process metrics, one per host and
+        pid (their latest heartbeats)."""
+        return reading.scoped(frozenset({"service"})).instances
 
     def models(self, reading: Reading) -> list[str]:
         return reading.scoped(LLM).agg.models()

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from chatwatch.events import Event
+from chatwatch.store.activity import Instance, read_instances, read_last_seen
 from chatwatch.store.aggregate import Aggregate, Filters
 from chatwatch.store.engine import StoreUnavailable, is_sqlite, make_engine, migrate, must_exist
 from chatwatch.store.journal import has_pending
@@ -56,7 +57,16 @@ from chatwatch.store.writer import (
     write_prepared,
 )
 
-__all__ = ["Aggregate", "Bins", "Filters", "IngestResult", "Segment", "Store", "StoreUnavailable"]
+__all__ = [
+    "Aggregate",
+    "Bins",
+    "Filters",
+    "IngestResult",
+    "Instance",
+    "Segment",
+    "Store",
+    "StoreUnavailable",
+]
 
 _MAX_JOURNALLED = 4096
 
@@ -362,6 +372,16 @@ class Store:
     def services(self, since: float = 0.0) -> list[str]:
         with self._settled() as conn:
             return read_services(conn, since)
+
+    def last_seen(self, since: float, service: str | None = None) -> dict[str, float]:
+        """When each service last sent anything (heartbeats included), to the minute."""
+        with self._settled() as conn:
+            return read_last_seen(conn, since, service)
+
+    def instances(self, since: float, service: str | None = None) -> list[Instance]:
+        """The app processes' latest heartbeats since ``since``."""
+        with self.read() as conn:
+            return read_instances(conn, since, service)
 
     def close(self) -> None:
         self.engine.dispose()

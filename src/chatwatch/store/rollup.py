@@ -36,6 +36,7 @@ session and connection series, empty elsewhere (``sessions_escalated`` and
 | escalations | escalation | | | |
 | ratings | rated feedback | | rating 1-5 | rating |
 | thumbs | thumbs feedback | | up / down | |
+| heartbeats | SDK heartbeat (the app's process) | | | |
 
 Histograms (``rollup_hist``, bins of :mod:`chatwatch.sketch`, keyed by model like the
 series they come with): ``turn_rt`` (turn model) and ``llm_latency`` in ms,
@@ -56,6 +57,7 @@ from chatwatch.events import (
     Escalation,
     Event,
     Feedback,
+    Heartbeat,
     LLMCall,
     Message,
     RAGSearch,
@@ -380,6 +382,11 @@ def _message(d: Delta, e: Message, ts: float, m: int, ut: str) -> None:
         s.messages += 1
 
 
+def _heartbeat(d: Delta, e: Heartbeat, ts: float, m: int, ut: str) -> None:
+    # traffic for silence detection; the figures are read from the events themselves
+    _add(d.counts, (m, e.service, "heartbeats", "", "", ut, ""))
+
+
 _HANDLERS: dict[str, Callable[[Delta, Any, float, int, str], None]] = {
     "turn": _turn,
     "llm_call": _llm_call,
@@ -391,6 +398,7 @@ _HANDLERS: dict[str, Callable[[Delta, Any, float, int, str], None]] = {
     "feedback": _feedback,
     "escalation": _escalation,
     "message": _message,
+    "heartbeat": _heartbeat,
 }
 
 

@@ -14,9 +14,11 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 metadata = MetaData()
+HEARTBEAT = text("type = 'heartbeat'")  # the partial index's predicate, as queries spell it
 
 events = Table(
     "events",
@@ -31,6 +33,8 @@ events = Table(
     Column("data", Text, nullable=False),
     Index("ix_events_ts", "ts"),
     Index("ix_events_session", "service", "session_id"),
+    # heartbeats only (a few per app process a minute): the app's latest process figures
+    Index("ix_events_heartbeat", "ts", sqlite_where=HEARTBEAT, postgresql_where=HEARTBEAT),
 )
 
 ROLLUP_KEY = ("res", "bucket", "service", "series", "model", "dim", "user_type", "channel")
