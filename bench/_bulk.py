@@ -245,6 +245,9 @@ def _generate(rng: random.Random, per_day: float, start: float, now: float, firs
     delta = compute_delta(records)
     for s in delta.sessions.values():  # all new: what the writer counts on first sight
         labels = (s.user_type or "", s.channel or "")
+        s.started_at = min(t for t in (s.started_at, s.first_seen, s.last_seen) if t is not None)
+        _count_session(delta, s, "sessions_started", s.started_at, labels)
+        s.connects = []  # one connect per generated session: none is a reconnect
         if s.escalated_at is not None:
             _count_session(delta, s, "sessions_escalated", s.escalated_at, labels)
         if s.first_reconnect is not None:

@@ -32,6 +32,7 @@ from chatwatch.config import Settings
 from chatwatch.dashboard.data import build_data
 from chatwatch.dashboard.users import UserExists, create_user
 from chatwatch.server import create_app
+from chatwatch.server.keys import create_key
 from chatwatch.store import Store
 from live_server import LiveServer
 
@@ -110,6 +111,7 @@ def main() -> None:
     cat = app.state.chatwatch.catalogue
     rows = []
     try:
+        read = {"Authorization": f"Bearer {create_key(store, 'read', 'bench')}"}
         with httpx.Client(base_url=server.url, timeout=120) as http:
             _login(http)
             for window in ("1h", "24h", "7d", "30d"):
@@ -124,7 +126,9 @@ def main() -> None:
                     lambda w=window: build_data(cat, cat.reading(w), "/analytics"), args.samples
                 )
                 api = _timed(
-                    lambda w=window: http.get("/monitoring/metrics", params={"window": w}),
+                    lambda w=window: http.get(
+                        "/monitoring/metrics", params={"window": w}, headers=read
+                    ),
                     args.samples,
                 )
                 rows.append(

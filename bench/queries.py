@@ -43,6 +43,7 @@ from _bulk import fill
 from chatwatch.config import Settings
 from chatwatch.metrics import Catalogue, Window
 from chatwatch.server import create_app
+from chatwatch.server.keys import create_key
 from chatwatch.store import Store
 
 TARGET_MS = 50.0
@@ -85,7 +86,10 @@ def http_read(app: Any) -> Callable[[], dict[str, Any]]:
     """``GET /monitoring/metrics`` through the whole ASGI stack, in this process."""
     loop = asyncio.new_event_loop()
     transport = httpx.ASGITransport(app=app)
-    client = httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1")
+    key = create_key(app.state.chatwatch.store, "read", "bench")
+    client = httpx.AsyncClient(
+        transport=transport, base_url="http://127.0.0.1", headers={"Authorization": f"Bearer {key}"}
+    )
 
     def run() -> dict[str, Any]:
         response = loop.run_until_complete(client.get("/monitoring/metrics"))
@@ -223,7 +227,12 @@ def _cold_ms(url: str, settings: Settings, label: str, spec: str, now: float) ->
 def scrape_read(app: Any) -> Callable[[], str]:
     """``GET /metrics`` (Prometheus text) through the ASGI stack, in this process."""
     loop = asyncio.new_event_loop()
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1")
+    key = create_key(app.state.chatwatch.store, "read", "bench")
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://127.0.0.1",
+        headers={"Authorization": f"Bearer {key}"},
+    )
 
     def run() -> str:
         response = loop.run_until_complete(client.get("/metrics"))

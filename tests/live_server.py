@@ -10,7 +10,15 @@ import time
 import uvicorn
 from fastapi import FastAPI
 
-__all__ = ["LiveServer", "free_port"]
+from chatwatch.server.keys import create_key
+from chatwatch.store import Store
+
+__all__ = ["LiveServer", "bearer", "free_port"]
+
+
+def bearer(store: Store, scope: str = "read", name: str = "") -> dict[str, str]:
+    """Headers carrying a new key of ``scope`` (every route but health needs one)."""
+    return {"Authorization": f"Bearer {create_key(store, scope, name)}"}
 
 
 def free_port() -> int:
@@ -30,7 +38,9 @@ class LiveServer:
         self._thread: threading.Thread | None = None
 
     def start(self) -> LiveServer:
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning")
+        config = uvicorn.Config(
+            self.app, host="127.0.0.1", port=self.port, log_level="warning", proxy_headers=False
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
         self._thread.start()

@@ -9,6 +9,8 @@ from chatwatch.sdk import (
     HTTPTransport,
     StoreTransport,
     Transport,
+    TurnScope,
+    current_turn,
 )
 
 __all__ = [
@@ -18,7 +20,9 @@ __all__ = [
     "HTTPTransport",
     "StoreTransport",
     "Transport",
+    "TurnScope",
     "__version__",
+    "current_turn",
 ]
 
 __version__ = "0.1.0"

@@ -29,7 +29,25 @@ class Settings(BaseSettings):
     max_batch_events: int = 10_000
     # worker processes validating ingest batches (0: in the server's own threads)
     ingest_processes: int = Field(1, ge=0, le=64)
-    open_on_loopback: bool = True
+    # --- access (chatwatch.server.auth, docs/deployment.md) ---------------------------
+    # Development only: keyless GET reads from a loopback client (never writes, never
+    # through a proxy). `chatwatch demo` turns it on; off everywhere else.
+    dev_open_reads: bool = False
+    # Proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (IPs or CIDRs,
+    # comma-separated); none by default. The right-most untrusted address is the client.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Host header values served (a foreign Host gets 400: no DNS rebinding); empty: the
+    # bind address, localhost, 127.0.0.1, ::1 and the host of public_url. "*": any.
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # The URL users reach chatwatch at (behind a proxy); https here makes cookies Secure.
+    # None: base_url.
+    public_url: str | None = None
+    # OTLP traces (docs/opentelemetry.md): a trace is mapped this long after its root span
+    # came, or after its first span when no root comes; spans are kept this long to map
+    # later spans of their trace
+    otlp_trace_settle_s: float = Field(10.0, ge=0)
+    otlp_trace_wait_s: float = Field(60.0, ge=0)
+    otlp_span_keep_s: float = Field(3600.0, gt=0)
 
     minute_retention_days: int = Field(7, gt=0)
     event_retention_days: int = Field(30, gt=0)
@@ -59,12 +77,20 @@ class Settings(BaseSettings):
     smtp_user: str | None = None
     smtp_password: SecretStr | None = None
     smtp_timeout_s: float = Field(10.0, gt=0)
+    # CHATWATCH_SMTP_SECURITY=none with a user: refused unless this is true (the password
+    # would cross the network in clear text).
+    smtp_allow_plaintext_auth: bool = False
     alert_webhook_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
     alert_slack_webhook_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
     alert_webhook_timeout_s: float = Field(10.0, gt=0)
 
     @field_validator(
-        "alert_emails", "alert_webhook_urls", "alert_slack_webhook_urls", mode="before"
+        "alert_emails",
+        "alert_webhook_urls",
+        "alert_slack_webhook_urls",
+        "trusted_proxies",
+        "allowed_hosts",
+        mode="before",
     )
     @classmethod
     def _comma_separated(cls, value: object) -> object:

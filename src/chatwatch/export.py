@@ -1,19 +1,64 @@
-"""Analytics export (guide 000's ``export_chat_analytics``): one row per day or hour of
-catalogue metrics, as CSV or JSON."""
+"""Exports: raw rows (sessions, turns, LLM calls, RAG searches, feedback, escalations,
+alert transitions) streamed from the database, and guide 000's per-day or per-hour
+catalogue figures (``daily``, ``hourly``); as CSV, JSONL, JSON or (with the ``parquet``
+extra) Parquet. Columns are listed in docs/export.md.
+
+Raw rows are encoded as they are read, a chunk at a time, so an export of millions of
+rows holds one chunk in memory; the figures come from the metric catalogue, like
+every other number chatwatch shows.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, date, datetime
-from typing import Any, Literal
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal, get_args
 
 from chatwatch.metrics import Catalogue, explicit_window
-from chatwatch.store import Filters
+from chatwatch.store import Filters, Store
+from chatwatch.store.export_read import (
+    CHUNK,
+    RowFilter,
+    iter_alert_rows,
+    iter_event_rows,
+    iter_session_rows,
+)
 
-__all__ = ["EXPORT_METRICS", "Granularity", "export_rows", "to_csv"]
+__all__ = [
+    "COLUMNS",
+    "EXPORT_METRICS",
+    "ExportFormat",
+    "ExportType",
+    "Granularity",
+    "RowFilter",
+    "date_range",
+    "encode",
+    "export_records",
+    "export_rows",
+    "media_type",
+    "to_csv",
+]
 
 Granularity = Literal["day", "hour"]
+ExportType = Literal[
+    "sessions",
+    "turns",
+    "llm_calls",
+    "rag_searches",
+    "feedback",
+    "escalations",
+    "alerts",
+    "daily",
+    "hourly",
+]
+ExportFormat = Literal["csv", "jsonl", "json", "parquet"]
+EXPORT_TYPES: tuple[str, ...] = get_args(ExportType)
+FORMATS: tuple[str, ...] = get_args(ExportFormat)
 _STEP = {"day": 86400, "hour": 3600}
 MAX_ROWS = 24 * 400
 
@@ -42,6 +87,110 @@ EXPORT_METRICS: tuple[str, ...] = (
     "rag_success_rate",
     "tokens_per_request",
 )
+
+_EVENT = ("ts", "id", "service", "session_id", "user_id", "user_type", "run_id")
+COLUMNS: dict[str, tuple[str, ...]] = {
+    "sessions": (
+        "service",
+        "session_id",
+        "user_id",
+        "user_type",
+        "channel",
+        "first_seen",
+        "started_at",
+        "ended_at",
+        "last_seen",
+        "turns",
+        "errors",
+        "messages",
+        "reconnects",
+        "escalated_at",
+        "rating_sum",
+        "rating_n",
+    ),
+    "turns": (
+        *_EVENT,
+        "sender_type",
+        "response_time_ms",
+        "success",
+        "error_type",
+        "cached",
+        "topic",
+        "model",
+        "tokens",
+        "rag_used",
+        "rag_found",
+        "input_text",
+        "output_text",
+    ),
+    "llm_calls": (
+        *_EVENT,
+        "model",
+        "provider",
+        "input_tokens",
+        "output_tokens",
+        "latency_ms",
+        "success",
+        "error_type",
+        "cost_usd",
+    ),
+    "rag_searches": (
+        *_EVENT,
+        "similarity",
+        "top_similarity",
+        "results",
+        "search_time_ms",
+        "cache_hit",
+    ),
+    "feedback": (*_EVENT, "rating", "thumbs", "comment"),
+    "escalations": (*_EVENT, "reason"),
+    "alerts": (
+        "ts",
+        "rule",
+        "fingerprint",
+        "labels",
+        "from_state",
+        "to_state",
+        "from_level",
+        "level",
+        "value",
+        "threshold",
+    ),
+    "daily": ("period", *EXPORT_METRICS),
+    "hourly": ("period", *EXPORT_METRICS),
+}
+_EVENT_TYPE = {
+    "turns": "turn",
+    "llm_calls": "llm_call",
+    "rag_searches": "rag_search",
+    "feedback": "feedback",
+    "escalations": "escalation",
+}
+_BOOLS = {"success", "cached", "rag_used", "rag_found", "cache_hit"}
+_INTS = {"turns", "errors", "messages", "reconnects", "rating_sum", "rating_n", "tokens"}
+_INTS |= {"input_tokens", "output_tokens", "results", "rating"}
+_FLOATS = {"response_time_ms", "latency_ms", "cost_usd", "similarity", "top_similarity"}
+_FLOATS |= {"search_time_ms", "value", "threshold"}
+_TIMES = {"ts", "first_seen", "started_at", "ended_at", "last_seen", "escalated_at"}
+_MEDIA = {
+    "csv": "text/csv; charset=utf-8",
+    "jsonl": "application/x-ndjson",
+    "json": "application/json",
+    "parquet": "application/vnd.apache.parquet",
+}
+
+
+def media_type(fmt: str) -> str:
+    return _MEDIA[fmt]
+
+
+def date_range(start_date: date, end_date: date) -> tuple[float, float]:
+    """Whole UTC days, both included, as ``[start, end)`` Unix seconds."""
+    if end_date < start_date:
+        raise ValueError("end_date must not be before start_date")
+    start = datetime(start_date.year, start_date.month, start_date.day, tzinfo=UTC)
+    end = datetime(end_date.year, end_date.month, end_date.day, tzinfo=UTC) + timedelta(days=1)
+    return start.timestamp(), end.timestamp()
 
 
 def export_rows(
@@ -76,10 +225,145 @@ def _clean(value: float | None) -> float | int | None:
     return round(value, 4)
 
 
-def to_csv(rows: list[dict[str, Any]]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=["period", *EXPORT_METRICS], lineterminator="\n")
-    writer.writeheader()
+def _iso(value: Any) -> Any:
+    if value is None:
+        return None
+    return datetime.fromtimestamp(float(value), UTC).isoformat()
+
+
+def _shaped(rows: Iterable[dict[str, Any]], columns: tuple[str, ...]) -> Iterator[dict[str, Any]]:
+    """Each row with exactly the type's columns (absent fields None), times as ISO 8601."""
     for row in rows:
-        writer.writerow({k: "" if v is None else v for k, v in row.items()})
-    return out.getvalue()
+        yield {c: _iso(row.get(c)) if c in _TIMES else row.get(c) for c in columns}
+
+
+def export_records(catalogue: Catalogue, kind: str, f: RowFilter) -> Iterator[dict[str, Any]]:
+    """The rows of one export type, streamed (raw types) or computed (daily/hourly)."""
+    if kind not in COLUMNS:
+        raise ValueError(f"type must be one of {', '.join(COLUMNS)}")
+    columns = COLUMNS[kind]
+    if kind in ("daily", "hourly"):
+        first = datetime.fromtimestamp(f.start, UTC).date()
+        last = datetime.fromtimestamp(f.end - 1, UTC).date()
+        filters = Filters(service=f.service, model=f.model, user_type=f.user_type)
+        granularity: Granularity = "day" if kind == "daily" else "hour"
+        yield from export_rows(catalogue, first, last, filters, granularity)
+        return
+    yield from _shaped(_raw(catalogue.store, kind, f), columns)
+
+
+def _raw(store: Store, kind: str, f: RowFilter) -> Iterator[dict[str, Any]]:
+    with store.settled() as conn:
+        if kind == "sessions":
+            yield from iter_session_rows(conn, f)
+        elif kind == "alerts":
+            yield from iter_alert_rows(conn, f)
+        else:
+            yield from iter_event_rows(conn, _EVENT_TYPE[kind], f)
+
+
+def _csv_value(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+def _csv(rows: Iterable[dict[str, Any]], columns: tuple[str, ...]) -> Iterator[bytes]:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    for n, row in enumerate(rows, 1):
+        writer.writerow([_csv_value(row[c]) for c in columns])
+        if n % CHUNK == 0:
+            yield out.getvalue().encode()
+            out.seek(0)
+            out.truncate()
+    yield out.getvalue().encode()
+
+
+def _jsonl(rows: Iterable[dict[str, Any]]) -> Iterator[bytes]:
+    chunk: list[str] = []
+    for row in rows:
+        chunk.append(json.dumps(row, separators=(",", ":")))
+        if len(chunk) >= CHUNK:
+            yield ("\n".join(chunk) + "\n").encode()
+            chunk = []
+    if chunk:
+        yield ("\n".join(chunk) + "\n").encode()
+
+
+def _json(rows: Iterable[dict[str, Any]], kind: str) -> Iterator[bytes]:
+    yield f'{{"type":"{kind}","rows":['.encode()
+    first = True
+    for piece in _jsonl(rows):
+        lines = piece.decode().rstrip("\n").split("\n")
+        text = ",".join(lines)
+        yield (text if first else "," + text).encode()
+        first = False
+    yield b"]}\n"
+
+
+def encode(rows: Iterable[dict[str, Any]], kind: str, fmt: str) -> Iterator[bytes]:
+    """The rows as ``fmt``, a chunk of bytes at a time."""
+    columns = COLUMNS[kind]
+    if fmt == "csv":
+        return _csv(rows, columns)
+    if fmt == "jsonl":
+        return _jsonl(rows)
+    if fmt == "json":
+        return _json(rows, kind)
+    if fmt == "parquet":
+        return _parquet(rows, columns)
+    raise ValueError(f"format must be one of {', '.join(FORMATS)}")
+
+
+def parquet_available() -> bool:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _parquet(rows: Iterable[dict[str, Any]], columns: tuple[str, ...]) -> Iterator[bytes]:
+    """Parquet's footer comes last, so row groups go to a temporary file (one chunk in
+    memory at a time) and the file is then streamed."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def batch(chunk: list[dict[str, Any]]) -> Any:
+        return pa.RecordBatch.from_pylist(chunk, schema=schema)
+
+    def arrow_type(column: str) -> Any:
+        if column in _BOOLS:
+            return pa.bool_()
+        if column in _INTS:
+            return pa.int64()
+        if column in _FLOATS or column in EXPORT_METRICS:
+            return pa.float64()
+        return pa.string()
+
+    schema = pa.schema([(c, arrow_type(c)) for c in columns])
+    fd, path = tempfile.mkstemp(suffix=".parquet")
+    os.close(fd)
+    try:
+        with pq.ParquetWriter(path, schema) as writer:
+            chunk: list[dict[str, Any]] = []
+            for row in rows:
+                chunk.append(row)
+                if len(chunk) >= CHUNK * 5:
+                    writer.write_batch(batch(chunk))
+                    chunk = []
+            if chunk:
+                writer.write_batch(batch(chunk))
+        with open(path, "rb") as fh:
+            while block := fh.read(1 << 20):
+                yield block
+    finally:
+        os.unlink(path)
+
+
+def to_csv(rows: list[dict[str, Any]]) -> str:
+    return b"".join(_csv(rows, COLUMNS["daily"])).decode()

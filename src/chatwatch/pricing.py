@@ -37,6 +37,9 @@ DEFAULT_PRICES: dict[str, tuple[float, float]] = {
     "gemini-2.0-flash": (0.10, 0.40),
     "mistral-small": (0.20, 0.60),
     "mistral-large": (2.00, 6.00),
+    "text-embedding-3-small": (0.02, 0.0),
+    "text-embedding-3-large": (0.13, 0.0),
+    "text-embedding-ada-002": (0.10, 0.0),
 }
 
 

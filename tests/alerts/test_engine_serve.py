@@ -13,6 +13,7 @@ from alert_helpers import T0, Receiver, make_settings, running_receiver, turns
 from chatwatch.alerts import RulesError, evaluate, evaluation_lock, parse_rules
 from chatwatch.server import create_app
 from chatwatch.store import Store
+from live_server import bearer
 
 
 @pytest.fixture
@@ -38,11 +39,12 @@ def test_server_evaluates_in_the_background(
     store: Store = app.state.chatwatch.store
     turns(store, time.time() - 20, 40, failed=8)
     server = make_server(app).start()
+    read = bearer(store, "read")
     try:
         deadline = time.monotonic() + 15
         alerts: list[dict[str, object]] = []
         while time.monotonic() < deadline:
-            alerts = httpx.get(f"{server.url}/api/v1/alerts").json()["alerts"]
+            alerts = httpx.get(f"{server.url}/api/v1/alerts", headers=read).json()["alerts"]
             if alerts and receiver.bodies:
                 break
             time.sleep(0.1)

@@ -17,6 +17,7 @@ from chatwatch.dashboard.users import create_user
 from chatwatch.metrics import Catalogue
 from chatwatch.server import create_app
 from chatwatch.store import Store
+from live_server import bearer
 
 
 class Dash:
@@ -62,7 +63,8 @@ def test_cards_are_catalogue_values_and_match_the_monitoring_api(dash: Dash) -> 
     reading = cat.reading("1h")
     for name in ("avg_response_time_ms", "success_rate", "satisfaction", "escalation_rate"):
         assert cards[name]["value"] == pytest.approx(cat.value(name, reading))
-    api = dash.http.get("/monitoring/metrics", params={"window": "1h"}).json()
+    read = bearer(dash.store, "read")
+    api = dash.http.get("/monitoring/metrics", params={"window": "1h"}, headers=read).json()
     assert api["chat"]["total_requests"] == cards["total_requests"]["value"] == 4
     assert api["chat"]["avg_response_time_ms"] == round(cards["avg_response_time_ms"]["value"], 2)
     assert api["performance"]["error_rate"] == round(cards["error_rate"]["value"], 2) == 25.0

@@ -147,6 +147,9 @@ def test_demo_prints_a_url_whose_metrics_show_live_traffic(
         headers={"Authorization": f"Bearer {demo.value('ingest key')}"},
     )
     assert ingest.status_code == 202
+    # development mode opens keyless reads from this machine, never writes
+    assert http.post(f"{base}/api/v1/events", json=[]).status_code == 401
+    assert any("development mode" in line for line in demo.lines)
     read = http.get(
         f"{base}/monitoring/stats/summary",
         headers={"Authorization": f"Bearer {demo.value('read key')}"},

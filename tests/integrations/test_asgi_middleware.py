@@ -1,13 +1,13 @@
-"""The ASGI middleware records one turn per chat request."""
+"""The ASGI middleware in process (the real-server test is test_fastapi_e2e.py)."""
 
 from __future__ import annotations
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException
 
+import chatwatch
 from chatwatch import CaptureTransport, Client
-from chatwatch.events import parse_events
 from chatwatch.integrations.asgi import ChatwatchMiddleware
 
 
@@ -16,14 +16,23 @@ def _app(client: Client) -> FastAPI:
 
     @app.post("/chat")
     async def chat() -> dict[str, str]:
+        turn = chatwatch.current_turn()
+        assert turn is not None
+        turn.llm_call("m", 3, 4, 5.0)
         return {"answer": "hi"}
 
     @app.post("/chat/broken")
     async def broken() -> dict[str, str]:
         raise RuntimeError("model down")
 
+    @app.post("/chat/refused")
+    def refused() -> dict[str, str]:  # a sync handler: the turn is current in its thread
+        with client.turn(session_id="s-2"):
+            raise HTTPException(422, "bad input")
+
     @app.get("/other")
     async def other() -> dict[str, str]:
+        assert chatwatch.current_turn() is None
         return {}
 
     app.add_middleware(ChatwatchMiddleware, client=client, paths=("/chat",))
@@ -31,24 +40,26 @@ def _app(client: Client) -> FastAPI:
 
 
 @pytest.mark.anyio
-async def test_records_success_failure_and_skips_other_paths() -> None:
-    """A 200 is a successful turn, an exception a failed one with its type, other paths nothing."""
+async def test_records_success_failure_client_error_and_skips_other_paths() -> None:
+    """200: a turn with its LLM tokens; exception: failed; 4xx in cw.turn: one successful
+    turn with status 422; other paths: nothing."""
     capture = CaptureTransport()
     client = Client(transport=capture, service="web")
     transport = httpx.ASGITransport(app=_app(client), raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://app") as http:
         ok = await http.post("/chat", headers={"x-session-id": "s-1", "x-user-id": "u-9"})
         assert ok.status_code == 200
-        failed = await http.post("/chat/broken")
-        assert failed.status_code == 500
+        assert (await http.post("/chat/broken")).status_code == 500
+        assert (await http.post("/chat/refused")).status_code == 422
         await http.get("/other")
-    client.flush()
-    turns = parse_events(capture.events)
-    assert [t.type for t in turns] == ["turn", "turn"]
-    good, bad = turns
-    assert good.success and good.session_id == "s-1" and good.user_id == "u-9"
-    assert good.service == "web" and good.response_time_ms >= 0
-    assert not bad.success and bad.error_type == "RuntimeError"
+    assert client.flush(5)
+    turns = [e for e in capture.events if e["type"] == "turn"]
+    good, bad, refused = turns
+    assert good.get("success", True) and good["session_id"] == "s-1" and good["user_id"] == "u-9"
+    assert good["tokens"] == 7 and good["status_code"] == 200
+    assert bad["success"] is False and bad["error_type"] == "RuntimeError"
+    assert refused.get("success", True) and refused["status_code"] == 422
+    assert refused["session_id"] == "s-2"
     client.close()
 
 

@@ -27,6 +27,7 @@ PRICES = {
     "llama-3.1-8b-instant": (0.05, 0.08),
     "llama-3.3-70b-versatile": (0.59, 0.79),
     "glm-4-plus": (0.14, 0.14),
+    "text-embedding-3-small": (0.02, 0.0),
 }
 TOPICS = ("billing", "shipping", "returns", "account", "product", "other")
 ERRORS = ("Timeout", "RateLimit", None)
@@ -142,6 +143,18 @@ def _turn(rng: random.Random, add: Callable[..., None], run: str) -> None:
             search_time_ms=round(rng.lognormvariate(math.log(40), 0.6), 2),
             cache_hit=rng.random() < 0.25,
         )
+        if rng.random() < 0.5:
+            embedding: Event = {
+                "run_id": run,
+                "kind": "embedding",
+                "model": rng.choice(("text-embedding-3-small", "acme-embed")),
+                "input_tokens": rng.randint(5, 300),
+                "latency_ms": round(rng.lognormvariate(math.log(60), 0.5), 2),
+                "success": rng.random() < 0.95,
+            }
+            if not embedding["success"]:
+                embedding["error_type"] = "RateLimitError"
+            add("llm_call", **embedding)
     if rng.random() < 0.4:
         add("cache_lookup", run_id=run, hit=cached, kind=rng.choice(("response", "embedding")))
     if model is not None and not cached:
@@ -171,6 +184,11 @@ def _turn(rng: random.Random, add: Callable[..., None], run: str) -> None:
         turn["cached"] = cached
     if not success and (error := rng.choice(ERRORS)) is not None:
         turn["error_type"] = error
+    # as the SDK's turn scope says them: how many of its own events the turn recorded
+    turn["llm_calls"] = int(model is not None and not cached)
+    turn["rag_searches"] = int(rag_used)
+    if success and run.endswith("r4"):
+        turn["status_code"] = 404  # a client error on a successful turn
     if model is not None:
         turn["model"] = model
     if rng.random() < 0.7:
@@ -229,7 +247,15 @@ def cost(e: Event) -> float | None:
     price = PRICES.get(e["model"])
     if price is None:
         return None
-    return (e["input_tokens"] * price[0] + e["output_tokens"] * price[1]) / 1_000_000
+    return (e["input_tokens"] * price[0] + e.get("output_tokens", 0) * price[1]) / 1_000_000
+
+
+def _chat(calls: list[Event]) -> list[Event]:
+    return [c for c in calls if c.get("kind", "chat") == "chat"]
+
+
+def _embeddings(calls: list[Event]) -> list[Event]:
+    return [c for c in calls if c.get("kind") == "embedding"]
 
 
 class Oracle:
@@ -367,6 +393,7 @@ class Oracle:
             "tokens_per_request": _div(tokens, n),
             "rag_queries": used,
             "rag_no_results": used - found,
+            "client_errors": sum(t["success"] and t.get("status_code") == 404 for t in turns),
             "rag_success_rate": _pct(found, used),
         }
 
@@ -395,6 +422,11 @@ class Oracle:
         thumbs = [f["thumbs"] for f in feedback if "thumbs" in f]
         lookups = self._pick(q, ("cache_lookup",))
         searches = self._pick(q, ("rag_search",))
+        # a retrieving turn without a search of its own counts as one search
+        searched = {s["run_id"] for s in self._pick(Query(0, 2**40), ("rag_search",))}
+        bare = [
+            t for t in turns if (t["rag_used"] or t["rag_found"]) and t["run_id"] not in searched
+        ]
         scored = [s["similarity"] for s in searches if s["results"] and s["similarity"] is not None]
         times = [s["search_time_ms"] for s in searches]
         rag_hits = sum(s["cache_hit"] for s in searches)
@@ -406,34 +438,43 @@ class Oracle:
             "satisfaction": _div(sum(ratings), len(ratings)),
             "thumbs_up_share": _pct(thumbs.count("up"), len(thumbs)),
             "cache_lookup_hit_rate": _pct(sum(c["hit"] for c in lookups), len(lookups)),
-            "rag_searches": len(searches),
-            "rag_no_results_rate": _pct(sum(s["results"] == 0 for s in searches), len(searches)),
+            "rag_searches": len(searches) + len(bare),
+            "rag_no_results_rate": _pct(
+                sum(s["results"] == 0 for s in searches) + sum(not t["rag_found"] for t in bare),
+                len(searches) + len(bare),
+            ),
             "rag_avg_similarity": _div(sum(scored), len(scored)),
             "rag_avg_search_time_ms": _div(sum(times), len(times)),
             "rag_p95_search_time_ms": exact_quantile(times, 0.95),
             "rag_cache_hits": rag_hits,
-            "rag_cache_misses": len(searches) - rag_hits,
-            "rag_cache_hit_rate": _pct(rag_hits, len(searches)),
+            "rag_cache_misses": len(searches) + len(bare) - rag_hits,
+            "rag_cache_hit_rate": _pct(rag_hits, len(searches) + len(bare)),
         }
 
     def _llm_metrics(self, q: Query) -> dict[str, float | None]:
-        calls = self._pick(q, ("llm_call",), model=True)
-        every = self._pick(q, ("llm_call",))
+        calls = _chat(self._pick(q, ("llm_call",), model=True))
+        every = _chat(self._pick(q, ("llm_call",)))
+        embeddings = _embeddings(self._pick(q, ("llm_call",), model=True))
         latencies = [c["latency_ms"] for c in calls]
         inp = sum(c["input_tokens"] for c in calls)
         outp = sum(c["output_tokens"] for c in calls)
+        own = self._own_tokens(q)
         return {
             "llm_calls": len(calls),
             "llm_failed_calls": sum(not c["success"] for c in calls),
             "llm_input_tokens": inp,
             "llm_output_tokens": outp,
-            "llm_tokens": inp + outp,
+            "llm_tokens": inp + outp + own,
             "llm_avg_latency_ms": _div(sum(latencies), len(latencies)),
             "llm_p50_latency_ms": exact_quantile(latencies, 0.50),
             "llm_p95_latency_ms": exact_quantile(latencies, 0.95),
             "llm_p99_latency_ms": exact_quantile(latencies, 0.99),
             "llm_cost_usd": sum(c for c in map(cost, calls) if c is not None),
             "llm_call_share": _pct(len(calls), len(every)),
+            "embedding_calls": len(embeddings),
+            "embedding_failed_calls": sum(not c["success"] for c in embeddings),
+            "embedding_tokens": sum(c["input_tokens"] for c in embeddings),
+            "embedding_cost_usd": sum(c for c in map(cost, embeddings) if c is not None),
         }
 
     def _month_metrics(self, q: Query) -> dict[str, float | None]:
@@ -442,9 +483,12 @@ class Oracle:
         month = Query(
             first, int(self.now // MINUTE) * MINUTE + MINUTE, q.service, q.model, q.user_type
         )
-        calls = self._pick(month, ("llm_call",), model=True)
-        spent = sum(c for c in map(cost, calls) if c is not None)
-        tokens = sum(c["input_tokens"] + c["output_tokens"] for c in calls)
+        every = self._pick(month, ("llm_call",), model=True)
+        calls = _chat(every)
+        spent = sum(c for c in map(cost, every) if c is not None)  # embeddings cost money too
+        tokens = sum(c["input_tokens"] + c["output_tokens"] for c in calls) + self._own_tokens(
+            month
+        )
         return {
             "month_tokens": tokens,
             "month_cost_usd": spent,
@@ -452,13 +496,19 @@ class Oracle:
             "token_budget_usage": tokens / TOKEN_BUDGET * 100,
         }
 
+    def _own_tokens(self, q: Query) -> int:
+        """Tokens of turns with no LLM call of their run: the LLM section counts them."""
+        called = {c["run_id"] for c in self.events if c["type"] == "llm_call"}
+        turns = self._pick(q, ("turn",), model=True)
+        return sum(t.get("tokens", 0) for t in turns if t["run_id"] not in called)
+
     # breakdowns
 
     def breakdowns(self, q: Query) -> dict[str, dict[str, float]]:
         turns = self._pick(q, ("turn",), model=True)
         plain_turns = self._pick(q, ("turn",))
         feedback = self._pick(q, ("feedback",))
-        calls = Counter(c["model"] for c in self._pick(q, ("llm_call",)))
+        calls = Counter(c["model"] for c in _chat(self._pick(q, ("llm_call",))))
         searches = self._pick(q, ("rag_search",))
         senders = Counter(t["sender_type"] for t in plain_turns)
         senders["assistant"] += len(plain_turns)

@@ -153,7 +153,9 @@ def test_public_api_is_pinned() -> None:
         "HTTPTransport",
         "StoreTransport",
         "Transport",
+        "TurnScope",
         "__version__",
+        "current_turn",
     ]
     assert chatwatch.__version__ == "0.1.0"
     assert chatwatch.sdk.__all__ == sorted(chatwatch.sdk.__all__)

@@ -139,7 +139,7 @@ class FakeClock:
         return self.now
 
 
-def send(client: Client, turn: Turn, clock: FakeClock, http: httpx.Client) -> None:
+def send(client: Client, turn: Turn, clock: FakeClock, http: httpx.Client, ingest_key: str) -> None:
     """Do what the app would do for ``turn``, through the SDK (or guide 003's POST)."""
     if turn.via == "guide":
         params: dict[str, Any] = {
@@ -152,10 +152,11 @@ def send(client: Client, turn: Turn, clock: FakeClock, http: httpx.Client) -> No
         }
         if turn.tokens is not None:
             params["llm_tokens"] = turn.tokens
-        http.post("/monitoring/chat/metrics", params=params).raise_for_status()
+        auth = {"Authorization": f"Bearer {ingest_key}"}
+        http.post("/monitoring/chat/metrics", params=params, headers=auth).raise_for_status()
         return
     if turn.via == "record":
-        client.record_turn(
+        run = client.record_turn(
             turn.rt_ms,
             not turn.fails,
             error_type="LLMError" if turn.fails else None,
@@ -165,8 +166,10 @@ def send(client: Client, turn: Turn, clock: FakeClock, http: httpx.Client) -> No
             rag_found=turn.rag_found,
             model=turn.llm.model if turn.llm else None,
             session_id=turn.session,
+            llm_calls=int(turn.llm is not None),
+            rag_searches=int(turn.search is not None),
         )
-        _inner_events(client, turn)
+        _inner_events(client, turn, run)
         return
     try:
         with client.turn(session_id=turn.session, user_type="customer", topic="billing") as t:
@@ -192,11 +195,17 @@ def send(client: Client, turn: Turn, clock: FakeClock, http: httpx.Client) -> No
         pass
 
 
-def _inner_events(client: Client, turn: Turn) -> None:
+def _inner_events(client: Client, turn: Turn, run: str) -> None:
     if turn.search is not None:
         s = turn.search
         client.rag_search(
-            s.similarity, None, s.results, s.time_ms, cache_hit=s.cache_hit, session_id=turn.session
+            s.similarity,
+            None,
+            s.results,
+            s.time_ms,
+            cache_hit=s.cache_hit,
+            session_id=turn.session,
+            run_id=run,
         )
     if turn.llm is not None:
         c = turn.llm
@@ -207,6 +216,7 @@ def _inner_events(client: Client, turn: Turn) -> None:
             c.latency_ms,
             success=c.ok,
             session_id=turn.session,
+            run_id=run,
         )
 
 
@@ -228,7 +238,12 @@ def expected(turns: list[Turn], aliases: dict[str, str] | None = None) -> dict[s
     found = sum(t.rag_found for t in turns)
     searches = [t.search for t in turns if t.search is not None and t.via != "guide"]
     calls = [t.llm for t in turns if t.llm is not None and t.via != "guide"]
-    tokens = sum(c.input_tokens + c.output_tokens for c in calls)
+    # guide 003's POST says tokens and rag_used only: they count in the LLM and RAG sections
+    guide = [t for t in turns if t.via == "guide"]
+    tokens = sum(c.input_tokens + c.output_tokens for c in calls) + sum(
+        t.tokens or 0 for t in guide
+    )
+    bare_searches = sum(t.rag_used or t.rag_found for t in guide)
     models = Counter(c.model for c in calls)
     avg_rt = _avg([t.rt_ms for t in turns])
     avg_latency = _avg([c.latency_ms for c in calls])
@@ -243,6 +258,7 @@ def expected(turns: list[Turn], aliases: dict[str, str] | None = None) -> dict[s
             "total_requests": len(turns),
             "successful_requests": len(turns) - failed,
             "failed_requests": failed,
+            "client_errors": 0,
             "avg_response_time_ms": avg_rt,
             "rag_queries": rag_used,
             "rag_no_results": rag_used - found,
@@ -250,11 +266,11 @@ def expected(turns: list[Turn], aliases: dict[str, str] | None = None) -> dict[s
             "llm_tokens_used": sum(t.tokens or 0 for t in turns),
         },
         "rag": {
-            "total_searches": len(searches),
+            "total_searches": len(searches) + bare_searches,
             "avg_similarity_score": similarity,
             "avg_search_time_ms": _avg([s.time_ms for s in searches]),
             "cache_hits": sum(s.cache_hit for s in searches),
-            "cache_misses": sum(not s.cache_hit for s in searches),
+            "cache_misses": sum(not s.cache_hit for s in searches) + bare_searches,
         },
         "llm": {
             "total_calls": len(calls),
@@ -373,7 +389,7 @@ def run_workload(
             client.session_started(session, user_type="customer")
             client.connect(session)
     for turn in turns:
-        send(by_service[turn.service], turn, clock, srv.http)
+        send(by_service[turn.service], turn, clock, srv.http, srv.ingest_key)
     for client in by_service.values():
         assert client.flush(20)
         stats = client.stats()
@@ -524,12 +540,16 @@ def test_a_malformed_batch_is_refused_whole_naming_index_and_field(
 
 
 def test_ingest_needs_an_ingest_key(sqlite_url: str, serve: Callable[..., Served]) -> None:
-    """401 without a key, with an unknown one, and with a read-only key, even on loopback."""
+    """401 without a key or with an unknown one, 403 with a read-only key, even on loopback."""
     srv = serve(sqlite_url)
     batch = [_turn_event("k-1")]
-    for auth in ("", "Bearer cw_ingest_not-a-real-key", f"Bearer {srv.read_key}"):
+    for auth, status in (
+        ("", 401),
+        ("Bearer cw_ingest_not-a-real-key", 401),
+        (f"Bearer {srv.read_key}", 403),
+    ):
         response = srv.post(batch, Authorization=auth)
-        assert response.status_code == 401, auth
+        assert response.status_code == status, auth
     assert srv.post(batch, Authorization=f"Token {srv.ingest_key}").status_code == 202
     assert srv.stored_events() == 1
 
@@ -577,7 +597,7 @@ def test_sdk_retries_while_the_server_is_down_and_delivers_once(
     turns = [t for t in make_workload(11, 40) if t.via != "guide"]
     client = clients(srv.url, srv.ingest_key, "sophie")
     for turn in turns:
-        send(client, turn, clock, srv.http)  # would raise if the SDK did
+        send(client, turn, clock, srv.http, srv.ingest_key)  # would raise if the SDK did
     deadline = time.monotonic() + 10
     while client.stats()["retries"] < 2:
         assert time.monotonic() < deadline, client.stats()

@@ -58,7 +58,9 @@ def test_grouped_writes_equal_one_by_one(db_url: str, tmp_path: Any) -> None:
 
 def test_concurrent_requests_each_count_once(db_url: str, make_server: Any) -> None:
     """Overlapping batches posted at once: each event stored once, counted once."""
-    app = create_app(Settings(database_url=db_url, _env_file=None))  # type: ignore[call-arg]
+    # the traffic is dated START (September 2026): past the default 30 days' retention
+    settings = Settings(database_url=db_url, event_retention_days=3650, _env_file=None)  # type: ignore[call-arg]
+    app = create_app(settings)
     store = app.state.chatwatch.store
     key = create_key(store, "ingest")
     server = make_server(app).start()
@@ -89,7 +91,8 @@ def test_concurrent_requests_each_count_once(db_url: str, make_server: Any) -> N
         assert len(answers) == len(threads)
         assert sum(a["accepted"] for a in answers) == 400
         assert sum(a["duplicates"] for a in answers) == 2 * sum(map(len, batches)) - 400
-        metrics = http.get("/monitoring/metrics", params={"window": "all"}).json()
+        read = {"Authorization": f"Bearer {create_key(store, 'read')}"}
+        metrics = http.get("/monitoring/metrics", params={"window": "all"}, headers=read).json()
         assert metrics["chat"]["total_requests"] == 400
         assert metrics["chat"]["avg_response_time_ms"] == round(sum(range(100, 500)) / 400, 2)
     finally:
@@ -106,12 +109,15 @@ def test_late_events_over_http_show_in_the_next_read(sqlite_url: str, make_serve
     server = make_server(app).start()
     http = httpx.Client(base_url=server.url)
     auth = {"Authorization": f"Bearer {key}"}
+    read = {"Authorization": f"Bearer {create_key(store, 'read')}"}
     old = time.time() - 5 * 3600
     try:
         for i, ts in enumerate((old, old + 1)):
             event = {"type": "turn", "id": f"late-{i}", "ts": ts, "response_time_ms": 100}
             assert http.post("/api/v1/events", json=[event], headers=auth).status_code == 202
-            chat = http.get("/monitoring/metrics", params={"window": "24h"}).json()["chat"]
+            chat = http.get("/monitoring/metrics", params={"window": "24h"}, headers=read).json()[
+                "chat"
+            ]
             assert chat["total_requests"] == i + 1
     finally:
         http.close()

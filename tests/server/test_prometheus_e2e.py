@@ -18,6 +18,7 @@ import pytest
 from chatwatch.config import Settings
 from chatwatch.events import parse_events
 from chatwatch.server import create_app
+from chatwatch.server.keys import create_key
 from chatwatch.store import Filters
 from live_server import free_port
 
@@ -49,12 +50,14 @@ def _turns(session: str, times_ms: list[float], failed_every: int) -> list[dict[
 class Prom:
     """A Prometheus process scraping one target, and its HTTP query API."""
 
-    def __init__(self, tmp: Path, target: str, port: int) -> None:
+    def __init__(self, tmp: Path, target: str, port: int, key: str) -> None:
         config = tmp / "prometheus.yml"
         config.write_text(
             f"global:\n  scrape_interval: {SCRAPE_S}s\n  evaluation_interval: {SCRAPE_S}s\n"
             "scrape_configs:\n  - job_name: chat_metrics\n"
-            f"    scrape_interval: {SCRAPE_S}s\n    static_configs:\n"
+            f"    scrape_interval: {SCRAPE_S}s\n"
+            f"    authorization:\n      type: Bearer\n      credentials: {key}\n"
+            "    static_configs:\n"
             f"      - targets: ['{target}']\n"
         )
         self.url = f"http://127.0.0.1:{port}"
@@ -115,7 +118,8 @@ def prom_and_server(tmp_path: Path, make_server: Any) -> Iterator[tuple[Prom, An
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'cw.db'}", _env_file=None)  # type: ignore[call-arg]
     app = create_app(settings)
     server = make_server(app).start()
-    prom = Prom(tmp_path, f"127.0.0.1:{server.port}", free_port())
+    key = create_key(app.state.chatwatch.store, "read", "prometheus")
+    prom = Prom(tmp_path, f"127.0.0.1:{server.port}", free_port(), key)
     yield prom, server, app.state.chatwatch
     prom.stop()
     server.stop()

@@ -19,6 +19,7 @@ from chatwatch.metrics.prometheus import family_names
 from chatwatch.server import create_app
 from chatwatch.server.keys import create_key
 from chatwatch.store import Store
+from live_server import bearer
 
 GUIDE_BUCKETS = ["0.1", "0.5", "1.0", "2.0", "5.0", "10.0", "+Inf"]
 NAME = re.compile(r"^chat_[a-z0-9_]+$")
@@ -77,8 +78,8 @@ def served(settings: Settings, make_server: type[Any]) -> Iterator[tuple[Store, 
 
 def test_guide_000_names_labels_and_values(served: tuple[Store, str]) -> None:
     """Messages, sessions, errors, the response-time histogram and both gauges are exact."""
-    _, url = served
-    fam = _scrape(url)
+    _store, url = served
+    fam = _scrape(url, headers=bearer(_store))
     messages = fam["chat_messages"]
     # a turn is a user and an assistant message
     assert (
@@ -135,8 +136,8 @@ def test_every_sample_is_named_by_the_rules_and_labelled_by_service(
     served: tuple[Store, str],
 ) -> None:
     """chat_ prefix, _total on counters, a service label, no user or session ids."""
-    _, url = served
-    response = httpx.get(f"{url}/metrics", timeout=10)
+    store, url = served
+    response = httpx.get(f"{url}/metrics", timeout=10, headers=bearer(store))
     families = list(text_string_to_metric_families(response.text))
     assert {f.name for f in families if f.samples} >= {
         "chat_messages",
@@ -162,13 +163,14 @@ def test_counters_stay_monotonic_across_a_restart(
 ) -> None:
     """Totals come from the store, so a new process reports the same and then more."""
     store, url = served
-    before = _scrape(url)
+    read = bearer(store)
+    before = _scrape(url, headers=read)
     restarted = make_server(create_app(settings, Store(settings.database_url))).start()
-    again = _scrape(restarted.url)
+    again = _scrape(restarted.url, headers=read)
     for name in ("chat_messages", "chat_sessions", "chat_errors"):
         assert again[name] == before[name]
     store.ingest(parse_events([_event("turn", "s1", user_type="free", response_time_ms=90)]))
-    after = _scrape(restarted.url)
+    after = _scrape(restarted.url, headers=read)
     labels = {"service": "shop", "sender_type": "user", "user_type": "free"}
     assert _value(after["chat_messages"], "chat_messages_total", **labels) == 5
     assert (
@@ -181,17 +183,17 @@ def test_counters_stay_monotonic_across_a_restart(
     restarted.app.state.chatwatch.store.close()
 
 
-def test_a_key_is_needed_off_loopback_unless_metrics_are_public(
+def test_a_key_is_needed_even_on_loopback_unless_metrics_are_public(
     sqlite_url: str, make_server: type[Any]
 ) -> None:
-    """With loopback not trusted, /metrics wants a read key; metrics_public opens it."""
-    closed = Settings(database_url=sqlite_url, open_on_loopback=False, _env_file=None)  # type: ignore[call-arg]
+    """/metrics wants a read key (an ingest key is 403); metrics_public opens it."""
+    closed = Settings(database_url=sqlite_url, _env_file=None)  # type: ignore[call-arg]
     app = create_app(closed)
     server = make_server(app).start()
     assert httpx.get(f"{server.url}/metrics").status_code == 401
     ingest_key = create_key(app.state.chatwatch.store, "ingest")
-    bearer = {"Authorization": f"Bearer {ingest_key}"}
-    assert httpx.get(f"{server.url}/metrics", headers=bearer).status_code == 401
+    ingest = {"Authorization": f"Bearer {ingest_key}"}
+    assert httpx.get(f"{server.url}/metrics", headers=ingest).status_code == 403
     read_key = create_key(app.state.chatwatch.store, "read")
     assert "chat_process_threads" in _scrape(
         server.url, headers={"Authorization": f"Bearer {read_key}"}

@@ -4,7 +4,8 @@ and turn what changed into notifications.
 One round: the metric reads happen first, outside any write; then one write transaction
 loads the states, steps them, records transitions and writes the notifications to the
 outbox, so state and "notified" can never disagree. Delivery follows, per channel. On
-PostgreSQL a session advisory lock makes sure only one process evaluates at a time; on
+PostgreSQL a session advisory lock makes sure only one process evaluates at a time (the
+server's replicas: one leader holds it across rounds, alerts/leader.py); on
 SQLite the write transaction serialises processes (a ``chatwatch check`` from cron next to
 ``chatwatch serve`` sees the server's last round and does not notify twice).
 """
@@ -21,6 +22,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import text
 
+from chatwatch.alerts.leader import LOCK_KEY, Leadership
 from chatwatch.alerts.model import fingerprint
 from chatwatch.alerts.notify import Delivery, channels, deliver_due, enqueue, log_group
 from chatwatch.alerts.rules import Rule, load_rules
@@ -38,10 +40,9 @@ from chatwatch.config import Settings
 from chatwatch.metrics import Catalogue
 from chatwatch.store import Store
 
-__all__ = ["Evaluation", "Round", "alert_task", "evaluate", "evaluation_lock"]
+__all__ = ["Evaluation", "Round", "alert_task", "evaluate", "evaluation_lock", "leadership"]
 
 log = logging.getLogger("chatwatch.alerts")
-_LOCK_KEY = 727100004
 
 
 @dataclass(frozen=True)
@@ -87,14 +88,19 @@ def evaluation_lock(store: Store) -> Iterator[bool]:
         yield True
         return
     with store.engine.connect() as conn:
-        got = bool(conn.execute(text(f"SELECT pg_try_advisory_lock({_LOCK_KEY})")).scalar())
+        got = bool(conn.execute(text(f"SELECT pg_try_advisory_lock({LOCK_KEY})")).scalar())
         conn.commit()
         try:
             yield got
         finally:
             if got:
-                conn.execute(text(f"SELECT pg_advisory_unlock({_LOCK_KEY})"))
+                conn.execute(text(f"SELECT pg_advisory_unlock({LOCK_KEY})"))
                 conn.commit()
+
+
+@contextmanager
+def _held() -> Iterator[bool]:
+    yield True
 
 
 def evaluate(
@@ -106,6 +112,7 @@ def evaluate(
     deliver: bool = True,
     process_rules: bool = True,
     dry: bool = False,
+    locked: bool = False,
 ) -> Round:
     """One evaluation of every rule, its notifications, and delivery of what is due.
 
@@ -113,10 +120,11 @@ def evaluate(
     CPU and memory to the server: a cron job's memory says nothing about the server's.
     ``dry`` evaluates from the stored states but stores, logs and delivers nothing (an
     ad-hoc ``check --rules`` must not write into the dashboard's history).
+    ``locked``: the caller holds the evaluation lock already (the server's leader).
     """
     now = time.time() if now is None else now
     rules = list(load_rules(settings.rules_file) if rules is None else rules)
-    with evaluation_lock(store) as allowed:
+    with _held() if locked else evaluation_lock(store) as allowed:
         if not allowed:
             # another process is evaluating: report the states it keeps
             with store.read() as conn:
@@ -318,17 +326,48 @@ class _HasStore(Protocol):
     settings: Settings
 
 
+def leadership(st: _HasStore) -> Leadership:
+    """The app's hold on the evaluation lock (made on first use; see alerts/leader.py)."""
+    extras: dict[str, Any] = getattr(st, "extras", {})
+    leader = extras.get("alert_leader")
+    if leader is None:
+        leader = extras["alert_leader"] = Leadership(st.store)
+    assert isinstance(leader, Leadership)
+    return leader
+
+
 async def alert_task(st: _HasStore, clock: Callable[[], float] = time.time) -> None:
     """The server's loop: a round every ``alert_evaluation_interval_s`` (the first one an
-    interval after start). A failing round is logged and the loop goes on. The rules are
-    those ``create_app`` validated at start (``extras["alert_rules"]``)."""
+    interval after start), evaluated only while this replica leads. A failing round is
+    logged and the loop goes on. The rules are those ``create_app`` validated at start
+    (``extras["alert_rules"]``). The lock is released when the loop is cancelled."""
     extras = getattr(st, "extras", {})
     rules = extras.get("alert_rules") or load_rules(st.settings.rules_file)
     interval = st.settings.alert_evaluation_interval_s
+    leader = leadership(st)
+    try:
+        await _rounds(st, leader, rules, interval, clock)
+    finally:
+        await asyncio.to_thread(leader.release)
+
+
+async def _rounds(
+    st: _HasStore,
+    leader: Leadership,
+    rules: Sequence[Rule],
+    interval: float,
+    clock: Callable[[], float],
+) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
-            done = await asyncio.to_thread(evaluate, st.store, st.settings, rules, now=clock())
+            if not await asyncio.to_thread(leader.acquire):
+                continue
+            now = clock()
+            done = await asyncio.to_thread(
+                evaluate, st.store, st.settings, rules, now=now, locked=True
+            )
+            leader.evaluated(now)
             if done.transitions or done.notifications:
                 log.info(
                     "alerts: %d transitions, %d notifications, %d delivered, %d failed",

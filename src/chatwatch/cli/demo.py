@@ -27,7 +27,7 @@ from rich.progress import (
     TextColumn,
     TimeRemainingColumn,
 )
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.engine import make_url
 
 from chatwatch.cli._app import app, console, err_console, settings_for
@@ -37,12 +37,14 @@ from chatwatch.demo.live import LiveTraffic
 from chatwatch.demo.traffic import Traffic
 from chatwatch.sdk import Client
 from chatwatch.server import create_app
-from chatwatch.server.keys import create_key
+from chatwatch.server.keys import create_key, verify_key
+from chatwatch.server.proxy import allowed_hosts
 from chatwatch.store import Store
 from chatwatch.store.engine import normalize_url
 from chatwatch.store.schema import events
+from chatwatch.store.schema import secrets as secrets_table
 
-__all__ = ["DEMO_ALIASES", "SERVICES", "demo"]
+__all__ = ["DEMO_ALIASES", "SERVICES", "demo", "demo_key"]
 
 # The share of the traffic each demo assistant gets.
 SERVICES: dict[str, float] = {"sophie": 0.6, "treq": 0.4}
@@ -79,17 +81,24 @@ def demo(
     settings = settings_for(url)
     if not settings.model_aliases:
         settings = settings.model_copy(update={"model_aliases": DEMO_ALIASES})
+    # development mode: keyless reads from this machine (never writes), said in the banner
+    settings = settings.model_copy(
+        update={"dev_open_reads": True, "allowed_hosts": allowed_hosts(settings, host)}
+    )
     store = Store(
         url,
         store_text=settings.store_text,
         minute_retention_s=settings.minute_retention_days * 86400,
     )
-    ingest_key = create_key(store, "ingest", "demo traffic")
-    read_key = create_key(store, "read", "demo reader")
+    ingest_key = demo_key(store, "ingest", "demo traffic")
+    read_key = demo_key(store, "read", "demo reader")
     password = _admin_password(store)
     streams, start = _streams(store, rate, history, seed)
     application = create_app(settings, store)
-    server = uvicorn.Server(uvicorn.Config(application, host=host, port=port, log_level="warning"))
+    config = uvicorn.Config(
+        application, host=host, port=port, log_level="warning", proxy_headers=False
+    )
+    server = uvicorn.Server(config)
     base = f"http://{_connect_host(host)}:{port}"
     clients = [Client(base, ingest_key, service=s.service) for s in streams]
     live = LiveTraffic(list(zip(streams, clients, strict=True)))
@@ -206,11 +215,29 @@ def _announce(info: dict[str, str], url: str) -> None:
         f"  ingest key   {info['ingest']}",
         f"  read key     {info['read']}   (curl -H 'Authorization: Bearer <read key>' ...)",
         f"  database     {url}",
+        "  development mode: keyless reads from this machine are open (dev_open_reads);",
+        "                    writes and every other caller need a key",
         f"  traffic      {', '.join(SERVICES)}: history first, then live events through the SDK",
         "Ctrl+C to stop",
     ]
     for line in lines:
         console.print(line, highlight=False, markup=False, soft_wrap=True)
+
+
+def demo_key(store: Store, scope: str, name: str) -> str:
+    """The demo's key of ``scope``: the one kept from an earlier run while it still works
+    (so runs do not pile up keys), else a new one, kept in the ``secrets`` table."""
+    slot = f"demo_{scope}_key"
+    with store.read() as conn:
+        query = select(secrets_table.c.value).where(secrets_table.c.name == slot)
+        kept = conn.execute(query).scalar()
+    if kept is not None and verify_key(store, str(kept)) is not None:
+        return str(kept)
+    key = create_key(store, scope, name)
+    with store.write() as conn:
+        conn.execute(delete(secrets_table).where(secrets_table.c.name == slot))
+        conn.execute(insert(secrets_table).values(name=slot, value=key, created_at=time.time()))
+    return key
 
 
 def _admin_password(store: Store) -> str:

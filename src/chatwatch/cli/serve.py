@@ -9,6 +9,7 @@ import uvicorn
 
 from chatwatch.cli._app import DbOption, app, console, settings_for
 from chatwatch.server import create_app
+from chatwatch.server.proxy import allowed_hosts
 from chatwatch.store import Store
 
 __all__ = ["migrate", "serve"]
@@ -23,9 +24,18 @@ def serve(
 ) -> None:
     """Run the chatwatch server (ingest, /monitoring, /metrics, dashboard, alerts)."""
     settings = settings_for(db)
+    settings = settings.model_copy(update={"allowed_hosts": allowed_hosts(settings, host)})
     application = create_app(settings)
     console.print(f"chatwatch listening on http://{host}:{port}/")
-    uvicorn.run(application, host=host, port=port, log_level=log_level)
+    # chatwatch's ProxyMiddleware decides which X-Forwarded-* to believe, not uvicorn
+    uvicorn.run(
+        application,
+        host=host,
+        port=port,
+        log_level=log_level,
+        proxy_headers=False,
+        server_header=False,
+    )
 
 
 @app.command()

@@ -8,8 +8,9 @@ catalogue); this module only routes, checks and renders.
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, Form, HTTPException, Path, Query, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -17,9 +18,12 @@ from chatwatch.dashboard import alerts_view
 from chatwatch.dashboard.auth import Login, check_csrf, data_login, login_router, page_login
 from chatwatch.dashboard.data import build_data
 from chatwatch.dashboard.session_view import session_view
+from chatwatch.dashboard.sessions_view import parse_page_query, sessions_view
 from chatwatch.dashboard.templating import STATIC, STATIC_FILES, templates
 from chatwatch.server.monitoring import ReadingParams
+from chatwatch.server.session_doc import run_doc, session_doc
 from chatwatch.server.state import state
+from chatwatch.store.session_query import BadCursor
 
 __all__ = ["BASES", "SECURITY_HEADERS", "router"]
 
@@ -89,12 +93,72 @@ def _session(base: str) -> Any:
         login: PageLogin,
         service: Annotated[str, Query(min_length=1, max_length=64)],
         id: Annotated[str, Query(min_length=1, max_length=128)],
+        run: Annotated[str | None, Query(max_length=64)] = None,
     ) -> Response:
         view = await run_in_threadpool(session_view, state(request).store, service, id)
-        context = {"base": base, "login": login, "view": view, "service": service, "id": id}
+        context = {
+            "base": base,
+            "login": login,
+            "view": view,
+            "service": service,
+            "id": id,
+            "highlight": run,
+            "json_href": f"{base}/session.json?{urlencode({'service': service, 'id': id})}",
+        }
         return _page(request, "session.html", context, 200 if view else 404)
 
     return session
+
+
+def _session_json(base: str) -> Any:
+    async def session_json(
+        request: Request,
+        _login: DataLogin,
+        service: Annotated[str, Query(min_length=1, max_length=64)],
+        id: Annotated[str, Query(min_length=1, max_length=128)],
+    ) -> Response:
+        doc = await run_in_threadpool(session_doc, state(request).store, service, id)
+        if doc is None:
+            raise HTTPException(404, f"id: no session {id!r} in {service!r}")
+        name = "".join(c if c.isalnum() or c in "-_." else "_" for c in id)[:80]
+        headers = {"Content-Disposition": f'attachment; filename="session-{name}.json"'}
+        return _secured(JSONResponse(doc, headers=headers))
+
+    return session_json
+
+
+def _sessions(base: str) -> Any:
+    async def sessions(request: Request, login: PageLogin) -> Response:
+        f, sort, cursor, error = parse_page_query(dict(request.query_params))
+        store = state(request).store
+        try:
+            view = await run_in_threadpool(sessions_view, store, base, f, sort, cursor)
+        except BadCursor as exc:
+            error = f"cursor: {exc}; showing the first page"
+            view = await run_in_threadpool(sessions_view, store, base, f, sort, None)
+        context = {"base": base, "login": login, "view": view, "error": error, "nav": "sessions"}
+        return _page(request, "sessions.html", context)
+
+    return sessions
+
+
+def _run(base: str) -> Any:
+    async def run(
+        request: Request, login: PageLogin, run_id: Annotated[str, Path(max_length=64)]
+    ) -> Response:
+        store = state(request).store
+        doc = await run_in_threadpool(run_doc, store, run_id)
+        if doc is None or doc["session_id"] is None:
+            context = {"base": base, "login": login, "view": None, "service": "", "id": run_id}
+            context["missing_run"] = run_id
+            return _page(request, "session.html", context, 404)
+        service, sid = doc["service"], doc["session_id"]
+        view = await run_in_threadpool(session_view, store, service, sid)
+        number = next((t.number for t in view["turns"] if t.run_id == run_id), 1) if view else 1
+        query = urlencode({"service": service, "id": sid, "run": run_id})
+        return RedirectResponse(f"{base}/session?{query}#run-{number}", 303)
+
+    return run
 
 
 def _silence(base: str) -> Any:
@@ -158,6 +222,9 @@ def _routes(base: str) -> APIRouter:
     r.add_api_route("/", _overview(base), methods=["GET"], response_class=HTMLResponse)
     r.add_api_route("/api/data", _api_data(base), methods=["GET"])
     r.add_api_route("/session", _session(base), methods=["GET"], response_class=HTMLResponse)
+    r.add_api_route("/session.json", _session_json(base), methods=["GET"])
+    r.add_api_route("/sessions", _sessions(base), methods=["GET"], response_class=HTMLResponse)
+    r.add_api_route("/r/{run_id}", _run(base), methods=["GET"])
     r.add_api_route("/alerts/silence", _silence(base), methods=["POST"])
     r.add_api_route("/alerts/expire", _expire(base), methods=["POST"])
     r.add_api_route("/static/{name}", _static, methods=["GET"])

@@ -7,19 +7,27 @@ ever put into the page as text (``static/dashboard.js`` uses ``textContent``).
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from chatwatch.dashboard.alerts_view import alerts_table
 from chatwatch.metrics import Catalogue, Reading
 from chatwatch.store.sessions_read import ErrorTurn, SessionRow, read_escalation_reasons
 
-__all__ = ["ROWS", "build_tables", "session_href"]
+__all__ = ["ROWS", "build_tables", "run_href", "session_href", "user_sessions_href"]
 
 ROWS = 15
 
 
 def session_href(base: str, service: str, session_id: str) -> str:
     return f"{base}/session?{urlencode({'service': service, 'id': session_id})}"
+
+
+def run_href(base: str, run_id: str) -> str:
+    return f"{base}/r/{quote(run_id, safe='')}"
+
+
+def user_sessions_href(base: str, user_id: str) -> str:
+    return f"{base}/sessions?{urlencode({'user_id': user_id})}"
 
 
 def _session(base: str, s: SessionRow) -> dict[str, Any]:
@@ -53,7 +61,10 @@ def _error(base: str, e: ErrorTurn) -> dict[str, Any]:
         "topic": e.topic,
         "model": e.model,
         "response_time_ms": e.response_time_ms,
-        "href": session_href(base, e.service, e.session_id),
+        # the run opened inside its session, highlighted (or the session, if no run id)
+        "href": run_href(base, e.run_id)
+        if e.run_id
+        else session_href(base, e.service, e.session_id),
     }
 
 
@@ -63,6 +74,7 @@ def build_tables(cat: Catalogue, reading: Reading, base: str) -> dict[str, Any]:
     recent = store.recent_sessions(w.start, w.end, service, ROWS)
     errors = store.error_turns(w.start, w.end, service, ROWS)
     escalated = store.escalated_sessions(w.start, w.end, service, ROWS)
+    escalated.sort(key=lambda s: s.escalated_at or 0.0, reverse=True)  # when it escalated
     with store.read() as conn:
         reasons = read_escalation_reasons(conn, [(s.service, s.session_id) for s in escalated])
     users = cat.breakdown("top_users", reading)
@@ -73,6 +85,9 @@ def build_tables(cat: Catalogue, reading: Reading, base: str) -> dict[str, Any]:
             {**_session(base, s), "reason": reasons.get((s.service, s.session_id))}
             for s in escalated
         ],
-        "top_users": [{"user_id": u, "messages": n} for u, n in users.items()],
+        "top_users": [
+            {"user_id": u, "messages": n, "href": user_sessions_href(base, u)}
+            for u, n in users.items()
+        ],
         "alerts": alerts_table(store, service),
     }

@@ -17,6 +17,7 @@ STATIC_FILES: dict[str, str] = {
     "dashboard.css": "text/css; charset=utf-8",
     "charts.js": "text/javascript; charset=utf-8",
     "dashboard.js": "text/javascript; charset=utf-8",
+    "rows.js": "text/javascript; charset=utf-8",
     "favicon.svg": "image/svg+xml",
 }
 # Content hashes make each file's URL change with it, so browsers may cache it for long.

@@ -1,17 +1,28 @@
-"""Pure-ASGI middleware for FastAPI or Starlette chat apps: one ``turn`` per chat request.
+"""Pure-ASGI middleware for FastAPI, Starlette, Django's ``get_asgi_application()`` or any
+ASGI app: it opens the chatwatch turn, it does not only count it.
 
-Only HTTP requests whose path starts with one of ``paths`` are recorded; everything else
-(and every non-HTTP scope) passes straight through. A response with status ≥ 500, or an
-exception, is a failed turn; the exception still propagates.
+- HTTP requests under ``paths``: one turn per request, *current* while the handler runs,
+  so ``chatwatch.current_turn()`` returns it there and ``turn.llm_call(...)``,
+  ``turn.rag_search(...)``, ``turn.cache_lookup(...)`` (or the client's own methods)
+  attach to it; a ``cw.turn(...)`` opened inside joins it instead of counting twice.
+- WebSockets under ``websocket_paths``: session start and connect on accept, one turn per
+  message received (current until the app waits for the next message), disconnect and,
+  for a close code that is not a drop, session end (:mod:`chatwatch.sdk.connection`).
+
+The failure rule is the client's (:mod:`chatwatch.sdk.outcome`): an exception or a status
+>= 500 fails the turn, a 4xx keeps its status as a client error. Exceptions propagate.
+Everything else (other paths, lifespan) passes straight through.
 """
 
 from __future__ import annotations
 
-import time
+import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+from urllib.parse import parse_qs
 
 from chatwatch.sdk import Client
+from chatwatch.sdk.connection import RESUMABLE_CLOSE_CODES, ConnectionScope
 
 __all__ = ["ChatwatchMiddleware"]
 
@@ -20,32 +31,85 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+ClientSource = Client | Callable[[], Client]
+_MAX_ID = 128
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers") or ():
+        if key.lower() == name:
+            text = value.decode("latin-1").strip()[:_MAX_ID]
+            return text or None
+    return None
 
 
 class ChatwatchMiddleware:
+    """``app.add_middleware(ChatwatchMiddleware, client=cw)`` or
+    ``application = ChatwatchMiddleware(get_asgi_application(), client=...)``.
+
+    ``client`` is a :class:`~chatwatch.Client` or a function returning one (read on first
+    use, e.g. ``chatwatch.integrations.django.get_client``). The session comes from the
+    ``session_header`` (or the ``session_id`` query parameter on WebSockets), the user from
+    ``user_header``/``user_type_header``; ``identify(scope)`` may return them instead.
+    """
+
     def __init__(
         self,
         app: ASGIApp,
-        client: Client,
+        client: ClientSource,
         *,
         paths: tuple[str, ...] = ("/chat",),
+        websocket_paths: tuple[str, ...] | None = None,
         session_header: str = "x-session-id",
         user_header: str = "x-user-id",
+        user_type_header: str = "x-user-type",
+        session_query: str = "session_id",
+        identify: Callable[[Scope], dict[str, str | None]] | None = None,
+        resumable_close_codes: frozenset[int] = RESUMABLE_CLOSE_CODES,
     ) -> None:
         if not paths:
             raise ValueError("paths must name at least one path prefix to record")
         self.app = app
-        self.client = client
+        self._source = client
+        self._client: Client | None = client if isinstance(client, Client) else None
         self.paths = paths
+        self.websocket_paths = paths if websocket_paths is None else websocket_paths
         self.session_header = session_header.lower().encode()
         self.user_header = user_header.lower().encode()
+        self.user_type_header = user_type_header.lower().encode()
+        self.session_query = session_query
+        self.identify = identify
+        self.resumable = resumable_close_codes
+
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            source = self._source
+            self._client = source if isinstance(source, Client) else source()
+        return self._client
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(self.paths):
+        kind = scope["type"]
+        if kind == "http" and scope["path"].startswith(self.paths):
+            await self._http(scope, receive, send)
+        elif kind == "websocket" and scope["path"].startswith(self.websocket_paths):
+            await self._websocket(scope, receive, send)
+        else:
             await self.app(scope, receive, send)
-            return
-        status = 500
-        started = time.perf_counter()
+
+    def _identity(self, scope: Scope) -> dict[str, str | None]:
+        if self.identify is not None:
+            return dict(self.identify(scope))
+        return {
+            "session_id": _header(scope, self.session_header),
+            "user_id": _header(scope, self.user_header),
+            "user_type": _header(scope, self.user_type_header),
+        }
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        who = self._identity(scope)
+        turn = self.client.turn(attributes={"route": scope["path"][:256]}, **who)
+        status: int | None = None
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status
@@ -53,25 +117,48 @@ class ChatwatchMiddleware:
                 status = int(message["status"])
             await send(message)
 
-        error: str | None = None
+        turn.__enter__()
         try:
             await self.app(scope, receive, send_wrapper)
-        except Exception as exc:
-            error = type(exc).__name__
+        except BaseException as exc:
+            turn.finish(exc, status)
             raise
-        finally:
-            self._record(scope, status, error, (time.perf_counter() - started) * 1000)
+        turn.finish(None, status)
 
-    def _record(self, scope: Scope, status: int, error: str | None, elapsed_ms: float) -> None:
-        headers = dict(scope.get("headers") or [])
-        session = headers.get(self.session_header)
-        user = headers.get(self.user_header)
-        failed = error is not None or status >= 500
-        self.client.record_turn(
-            elapsed_ms,
-            success=not failed,
-            error_type=(error or f"HTTP{status}") if failed else None,
-            session_id=session.decode("latin-1")[:128] if session else None,
-            user_id=user.decode("latin-1")[:128] if user else None,
-            attributes={"route": scope["path"][:256], "status": status},
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
+        who = self._identity(scope)
+        if who.get("session_id") is None:
+            query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+            given = query.get(self.session_query, [""])[0].strip()[:_MAX_ID]
+            who["session_id"] = given or uuid.uuid4().hex
+        conn = ConnectionScope(
+            self.client,
+            str(who["session_id"]),
+            user_id=who.get("user_id"),
+            user_type=who.get("user_type"),
+            resumable=self.resumable,
+            attributes={"route": scope["path"][:256]},
         )
+
+        async def receive_wrapper() -> Message:
+            conn.end_turn()  # the app is back for more: the last message was handled
+            message = await receive()
+            if message["type"] == "websocket.receive":
+                conn.begin_turn()
+            elif message["type"] == "websocket.disconnect":
+                conn.closed(message.get("code"))
+            return message
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "websocket.accept":
+                conn.opened()
+            elif message["type"] == "websocket.close":
+                conn.closed(int(message.get("code") or 1000))
+            await send(message)
+
+        try:
+            await self.app(scope, receive_wrapper, send_wrapper)
+        except BaseException as exc:
+            conn.closed(1011, exc)
+            raise
+        conn.closed(1000)

@@ -99,18 +99,35 @@ def _failed(r: Reading) -> int:
 
 
 def _llm_tokens(r: Reading) -> float:
-    return r.agg.total("llm_input_tokens", model=r.model) + r.agg.total(
-        "llm_output_tokens", model=r.model
+    """LLM calls' tokens, plus the tokens of turns that recorded no LLM call of their own
+    (guide 003's POST, ``record_turn``): a turn's tokens are in the LLM section once,
+    from its calls when it has them, else from the turn."""
+    return (
+        r.agg.total("llm_input_tokens", model=r.model)
+        + r.agg.total("llm_output_tokens", model=r.model)
+        + r.agg.total("turn_llm_own", model=r.model)
     )
 
 
+def _rag_searches(r: Reading) -> int:
+    """Searches recorded, plus one per retrieving turn that recorded no search itself."""
+    return r.agg.n("rag_searches") + r.agg.n("turn_rag_own")
+
+
+def _rag_empty(r: Reading) -> int:
+    return r.agg.n("rag_no_results") + r.agg.n("turn_rag_own_empty")
+
+
 def _month_cost(r: Reading) -> float:
-    return r.month.total("llm_cost", model=r.model)
+    """Chat and embedding calls: the budget is one sum of money."""
+    return r.month.total("llm_cost", model=r.model) + r.month.total("emb_cost", model=r.model)
 
 
 def _month_tokens(r: Reading) -> float:
-    return r.month.total("llm_input_tokens", model=r.model) + r.month.total(
-        "llm_output_tokens", model=r.model
+    return (
+        r.month.total("llm_input_tokens", model=r.model)
+        + r.month.total("llm_output_tokens", model=r.model)
+        + r.month.total("turn_llm_own", model=r.model)
     )
 
 
@@ -157,6 +174,13 @@ METRICS: tuple[Metric, ...] = (
         "count",
         "Turns that ended in an error",
         lambda r: _failed(r),
+        filters=TURN,
+    ),
+    _m(
+        "client_errors",
+        "count",
+        "Successful turns answered with a 4xx status (the client's mistake, not a failure)",
+        lambda r: r.agg.n("turns_client_error"),
         filters=TURN,
     ),
     _m(
@@ -464,6 +488,38 @@ METRICS: tuple[Metric, ...] = (
         filters=LLM,
     ),
     _m(
+        "embedding_calls",
+        "count",
+        "Embedding calls (kept apart from the chat calls above)",
+        lambda r: r.agg.n("emb_calls", model=r.model),
+        labels=_MODEL,
+        filters=LLM,
+    ),
+    _m(
+        "embedding_failed_calls",
+        "count",
+        "Embedding calls that failed",
+        lambda r: r.agg.n("emb_failed", model=r.model),
+        labels=_MODEL,
+        filters=LLM,
+    ),
+    _m(
+        "embedding_tokens",
+        "tokens",
+        "Tokens embedded",
+        lambda r: r.agg.total("emb_tokens", model=r.model),
+        labels=_MODEL,
+        filters=LLM,
+    ),
+    _m(
+        "embedding_cost_usd",
+        "usd",
+        "Cost of embedding calls (price table when not reported)",
+        lambda r: r.agg.total("emb_cost", model=r.model),
+        labels=_MODEL,
+        filters=LLM,
+    ),
+    _m(
         "llm_call_share",
         "percent",
         "Share of all model calls going to this model",
@@ -511,15 +567,15 @@ METRICS: tuple[Metric, ...] = (
     _m(
         "rag_searches",
         "count",
-        "Retrieval searches",
-        lambda r: r.agg.n("rag_searches"),
+        "Retrieval searches (a retrieving turn without search events counts as one)",
+        _rag_searches,
         filters=PLAIN,
     ),
     _m(
         "rag_no_results_rate",
         "percent",
         "Share of searches returning nothing",
-        lambda r: _pct(r.agg.n("rag_no_results"), r.agg.n("rag_searches")),
+        lambda r: _pct(_rag_empty(r), _rag_searches(r)),
         filters=PLAIN,
     ),
     _m(
@@ -557,14 +613,14 @@ METRICS: tuple[Metric, ...] = (
         "rag_cache_misses",
         "count",
         "Searches not answered from cache",
-        lambda r: r.agg.n("rag_searches") - r.agg.n("rag_cache_hits"),
+        lambda r: _rag_searches(r) - r.agg.n("rag_cache_hits"),
         filters=PLAIN,
     ),
     _m(
         "rag_cache_hit_rate",
         "percent",
         "Share of searches answered from cache",
-        lambda r: _pct(r.agg.n("rag_cache_hits"), r.agg.n("rag_searches")),
+        lambda r: _pct(r.agg.n("rag_cache_hits"), _rag_searches(r)),
         Threshold("<", 30.0),
         samples="rag_searches",
         filters=PLAIN,

@@ -101,6 +101,12 @@ COUNTERS: tuple[Counter, ...] = (
     _c("chat_sessions", "Chat sessions started", "sessions_started", labels=_UT),
     _c("chat_errors", "Chat turns that failed", "turns_failed", labels=(("error_type", "dim"),)),
     _c("chat_requests", "Chat turns answered (successful or not)", "turns", labels=_UT),
+    _c(
+        "chat_client_errors",
+        "Successful chat turns answered with a 4xx status",
+        "turns_client_error",
+        labels=(("status", "dim"),),
+    ),
     _c("chat_cached_responses", "Turns served from the response cache", "turns_cached"),
     _c(
         "chat_cache_recorded_responses",
@@ -144,6 +150,8 @@ COUNTERS: tuple[Counter, ...] = (
         (
             ("llm_input_tokens", "total", (("type", "input"),)),
             ("llm_output_tokens", "total", (("type", "output"),)),
+            # tokens of turns that recorded no model call of their own
+            ("turn_llm_own", "total", (("type", "turn"),)),
         ),
         (("model", "model"),),
     ),
@@ -154,8 +162,37 @@ COUNTERS: tuple[Counter, ...] = (
         "total",
         (("model", "model"),),
     ),
-    _c("chat_rag_searches", "Retrieval searches", "rag_searches"),
-    _c("chat_rag_no_results", "Retrieval searches returning nothing", "rag_no_results"),
+    _c("chat_embedding_calls", "Embedding calls", "emb_calls", labels=(("model", "model"),)),
+    _c(
+        "chat_embedding_errors",
+        "Embedding calls that failed",
+        "emb_failed",
+        labels=(("model", "model"), ("error_type", "dim")),
+    ),
+    _c("chat_embedding_tokens", "Tokens embedded", "emb_tokens", "total", (("model", "model"),)),
+    _c(
+        "chat_embedding_cost_usd",
+        "Cost of embedding calls in US dollars",
+        "emb_cost",
+        "total",
+        (("model", "model"),),
+    ),
+    Counter(
+        "chat_rag_searches",
+        "Retrieval searches (source=turn: a retrieving turn that recorded no search)",
+        (
+            ("rag_searches", "n", (("source", "search"),)),
+            ("turn_rag_own", "n", (("source", "turn"),)),
+        ),
+    ),
+    Counter(
+        "chat_rag_no_results",
+        "Retrieval searches returning nothing",
+        (
+            ("rag_no_results", "n", (("source", "search"),)),
+            ("turn_rag_own_empty", "n", (("source", "turn"),)),
+        ),
+    ),
     _c("chat_rag_cache_hits", "Retrieval searches answered from cache", "rag_cache_hits"),
     _c(
         "chat_rag_search_seconds",
@@ -229,6 +266,7 @@ COUNTED_BY: dict[str, str] = {
     "cache_recorded_requests": "chat_cache_recorded_responses_total",
     "successful_requests": "chat_requests_total - chat_errors_total",
     "failed_requests": "chat_errors_total",
+    "client_errors": "chat_client_errors_total",
     "llm_tokens_used": "chat_request_tokens_total",
     "rag_queries": "chat_rag_requests_total",
     "rag_no_results": "chat_rag_requests_total - chat_rag_requests_found_total",

@@ -22,7 +22,7 @@ __all__ = ["HIST_SERIES", "MONTH_SERIES", "FilterScope", "HistGroups", "Reading"
 FilterScope = frozenset[str]
 HistGroups = dict[tuple[str, str], Bins]  # (series, model) -> bins
 HIST_SERIES = ("turn_rt", "llm_latency", "rag_search_time")
-MONTH_SERIES = ("llm_cost", "llm_input_tokens", "llm_output_tokens")
+MONTH_SERIES = ("llm_cost", "llm_input_tokens", "llm_output_tokens", "turn_llm_own", "emb_cost")
 _FILTER_NAMES = tuple(f.name for f in fields(Filters))
 _T = TypeVar("_T")
 

@@ -51,11 +51,14 @@ def parse_window(spec: str | None, now: float) -> Window:
 
 
 def explicit_window(start: datetime | date, end: datetime | date) -> Window:
-    """An explicit range; dates mean whole UTC days, ``end`` date included."""
+    """An explicit range; dates mean whole UTC days, ``end`` date included. ``start ==
+    end`` means the minute that holds that instant (a one-minute range), not an error."""
     lo = _as_ts(start, end_of_day=False)
     hi = _as_ts(end, end_of_day=True)
-    if hi <= lo:
-        raise ValueError("end must be after start")
+    if hi < lo:
+        raise ValueError("end must not be before start")
+    if hi == lo:
+        hi = lo // 60 * 60 + 60
     return Window(int(lo // 60) * 60, -(-int(hi) // 60) * 60, "custom")
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from chatwatch.sdk._ids import new_id
 from chatwatch.sdk._sender import Sender
+from chatwatch.sdk.outcome import FailureRule, default_failure_rule
 from chatwatch.sdk.transports import FunctionTransport, HTTPTransport, Transport
 from chatwatch.sdk.turn import TurnScope, _current
 
@@ -41,6 +42,8 @@ class Client:
 
     ``url``/``api_key`` default to ``$CHATWATCH_URL``/``$CHATWATCH_API_KEY``; pass
     ``transport=StoreTransport(store)`` to write to a local store without a server.
+    ``failure_rule`` decides which turns failed, for every integration alike (default:
+    an exception or a status >= 500; a 4xx is a client error on a successful turn).
     """
 
     def __init__(
@@ -58,8 +61,10 @@ class Client:
         backoff_base: float = 0.5,
         max_backoff: float = 30.0,
         shutdown_timeout: float = 2.0,
+        failure_rule: FailureRule = default_failure_rule,
     ) -> None:
         self.service = service
+        self.failure_rule = failure_rule
         if transport is None:
             transport = _default_transport(url, api_key, timeout, gzip)
         self.transport = transport
@@ -124,7 +129,8 @@ class Client:
         sender_type: str | None = None,
         attributes: dict[str, Any] | None = None,
     ) -> TurnScope:
-        """A ``with``/``async with`` block or decorator that records one turn."""
+        """A ``with``/``async with`` block or decorator that records one turn (or joins
+        the turn already current, e.g. the one the ASGI middleware opened)."""
         return TurnScope(
             self,
             session_id=session_id,
@@ -149,6 +155,9 @@ class Client:
         tokens: int | None = None,
         rag_used: bool = False,
         rag_found: bool = False,
+        status_code: int | None = None,
+        llm_calls: int | None = None,
+        rag_searches: int | None = None,
         sender_type: str | None = None,
         input_text: str | None = None,
         output_text: str | None = None,
@@ -157,7 +166,12 @@ class Client:
         user_type: str | None = None,
         attributes: Attrs = None,
     ) -> str:
-        """Record a turn timed by the app; returns its run id (the event id if none given)."""
+        """Record a turn timed by the app; returns its run id (the event id if none given).
+
+        ``status_code`` keeps the HTTP status (a 4xx on a successful turn is a client
+        error); ``llm_calls``/``rag_searches`` say how many of those events the turn
+        recorded itself (0: its ``tokens``/``rag_used`` are all the LLM and RAG sections
+        will know of it)."""
         try:
             ts = _time()
             eid = new_id(ts)
@@ -185,6 +199,12 @@ class Client:
                 e["rag_used"] = True
             if rag_found:
                 e["rag_found"] = True
+            if status_code is not None:
+                e["status_code"] = status_code
+            if llm_calls is not None:
+                e["llm_calls"] = llm_calls
+            if rag_searches is not None:
+                e["rag_searches"] = rag_searches
             if sender_type is not None:
                 e["sender_type"] = sender_type
             if input_text is not None:
@@ -222,10 +242,11 @@ class Client:
         user_id: str | None = None,
         user_type: str | None = None,
         attributes: Attrs = None,
+        turn: TurnScope | None = None,
     ) -> str:
-        """Record one model call; inside ``turn()`` it joins the turn's run."""
+        """Record one model call; inside a turn it joins the turn's run and tokens."""
         try:
-            if run_id is None and (scope := _current.get()) is not None and scope.client is self:
+            if (scope := self._scope(turn, run_id)) is not None:
                 scope.note_llm(model, input_tokens, output_tokens)
                 run_id = scope.run_id
                 session_id, user_id, user_type = scope.identity(session_id, user_id, user_type)
@@ -267,10 +288,11 @@ class Client:
         user_id: str | None = None,
         user_type: str | None = None,
         attributes: Attrs = None,
+        turn: TurnScope | None = None,
     ) -> str:
         """Record one retrieval: mean and top similarity, result count, time taken."""
         try:
-            if run_id is None and (scope := _current.get()) is not None and scope.client is self:
+            if (scope := self._scope(turn, run_id)) is not None:
                 scope.note_rag(results)
                 run_id = scope.run_id
                 session_id, user_id, user_type = scope.identity(session_id, user_id, user_type)
@@ -305,10 +327,11 @@ class Client:
         user_id: str | None = None,
         user_type: str | None = None,
         attributes: Attrs = None,
+        turn: TurnScope | None = None,
     ) -> str:
         """Record a response (or embedding, ...) cache lookup and whether it hit."""
         try:
-            if run_id is None and (scope := _current.get()) is not None and scope.client is self:
+            if (scope := self._scope(turn, run_id)) is not None:
                 scope.note_cache(hit, kind)
                 run_id = scope.run_id
                 session_id, user_id, user_type = scope.identity(session_id, user_id, user_type)
@@ -399,9 +422,14 @@ class Client:
         user_id: str | None = None,
         user_type: str | None = None,
         attributes: Attrs = None,
+        turn: TurnScope | None = None,
     ) -> str:
-        """A rating (1-5) and/or thumbs ("up"/"down", or True/False) for a turn or session."""
+        """A rating (1-5) and/or thumbs ("up"/"down", or True/False) for a turn or session;
+        ``turn=`` rates that turn's run (a rating inside a turn is not tied to it)."""
         try:
+            if turn is not None:
+                run_id = run_id or turn.root.run_id
+                session_id, user_id, user_type = turn.identity(session_id, user_id, user_type)
             e: dict[str, Any] = {"type": "feedback"}
             if rating is not None:
                 e["rating"] = rating
@@ -424,10 +452,11 @@ class Client:
         user_id: str | None = None,
         user_type: str | None = None,
         attributes: Attrs = None,
+        turn: TurnScope | None = None,
     ) -> str:
         """The conversation was handed to a human."""
         try:
-            if run_id is None and (scope := _current.get()) is not None and scope.client is self:
+            if (scope := self._scope(turn, run_id)) is not None:
                 run_id = scope.run_id
                 session_id, user_id, user_type = scope.identity(session_id, user_id, user_type)
             e: dict[str, Any] = {"type": "escalation"}
@@ -459,6 +488,15 @@ class Client:
             return _failed("message")
 
     # -- the hot path -----------------------------------------------------------------
+
+    def _scope(self, turn: TurnScope | None, run_id: str | None) -> TurnScope | None:
+        """The turn an event belongs to: the one given, else this client's current one
+        (unless the caller named another run)."""
+        if turn is not None:
+            return turn.root
+        if run_id is None and (scope := _current.get()) is not None and scope.client is self:
+            return scope.root
+        return None
 
     def _emit(
         self,

@@ -1,10 +1,13 @@
-"""``client.turn(...)``: time one answered message and tie its LLM/RAG events to it.
+"""The one turn scope: every integration opens or joins it, and it records the turn.
 
-One scope is one run. Used as ``with``/``async with`` it records a ``turn`` event on exit
-(success, or failure with the exception's type, which still propagates); used as a
-decorator it opens a fresh scope per call. Inside a scope, the client's own ``llm_call``,
-``rag_search``, ``cache_lookup`` and ``escalation`` pick up its run id and session, so code
-deep in the call stack needs no handle on the scope (``current_turn()`` gives one anyway).
+``client.turn(...)``, the ASGI middleware, the WebSocket wrapper and the Channels mixin
+all open a :class:`TurnScope`. Used as ``with``/``async with`` it becomes the *current*
+turn of the thread or task (``chatwatch.current_turn()``), so code deep in the call stack
+attaches its LLM calls, RAG searches and cache lookups to it; used as a decorator it opens
+a fresh scope per call. A scope opened while another of the same client is current joins
+it (its fields, identity and exception go to the outer turn) instead of recording a
+second turn. When the outermost scope ends it records one ``turn`` event, failed or not
+by the client's failure rule (:mod:`chatwatch.sdk.outcome`); an exception still propagates.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import functools
 import inspect
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -23,16 +26,47 @@ from chatwatch.sdk._ids import new_id
 if TYPE_CHECKING:
     from chatwatch.sdk.client import Client
 
-__all__ = ["TurnScope", "current_turn"]
+__all__ = ["TurnScope", "current_turn", "last_turn", "on_turn_start"]
 
 log = logging.getLogger("chatwatch.sdk")
 F = TypeVar("F", bound=Callable[..., Any])
 _current: ContextVar[TurnScope | None] = ContextVar("chatwatch_turn", default=None)
+# The last outermost turn begun in this context, kept after it ends: an error captured
+# later in the same request or task (by a framework's Sentry integration, a log handler)
+# still knows which run it belongs to.
+_last: ContextVar[TurnScope | None] = ContextVar("chatwatch_last_turn", default=None)
+_start_hooks: list[Callable[[TurnScope], None]] = []
+
+_FIELDS = (
+    "cached",
+    "topic",
+    "model",
+    "tokens",
+    "rag_used",
+    "rag_found",
+    "success",
+    "error_type",
+    "status_code",
+    "input_text",
+    "output_text",
+)
 
 
 def current_turn() -> TurnScope | None:
-    """The innermost turn scope active in this thread or task, if any."""
-    return _current.get()
+    """The turn being handled in this thread or task (the outermost scope), if any."""
+    scope = _current.get()
+    return None if scope is None else scope.root
+
+
+def last_turn() -> TurnScope | None:
+    """The current turn, else the last one that ran in this context."""
+    return current_turn() or _last.get()
+
+
+def on_turn_start(hook: Callable[[TurnScope], None]) -> None:
+    """Call ``hook(turn)`` when an outermost turn begins (once per hook)."""
+    if hook not in _start_hooks:
+        _start_hooks.append(hook)
 
 
 class TurnScope:
@@ -56,187 +90,97 @@ class TurnScope:
             "topic": topic,
             "model": model,
             "sender_type": sender_type,
-            "attributes": attributes,
+            "attributes": dict(attributes) if attributes else None,
         }
         self._renew()
 
     def _renew(self) -> None:
         self.run_id = new_id(time.time())
         self._fields: dict[str, Any] = {}
-        self._tokens = 0
-        self._llm_calls = 0
+        self._tokens = self._llm_calls = self._rag_searches = 0
         self._last_model: str | None = None
-        self._rag_used = self._rag_found = False
+        self._rag_found = False
         self._cache_hit: bool | None = None  # None until a response cache lookup is noted
         self._start = time.perf_counter()
         self._token: Token[TurnScope | None] | None = None
+        self._outer: TurnScope | None = None
+        self._exc: BaseException | None = None
         self._done = False
+        self.sensitive: list[str] = []  # texts of this turn that must not reach error reports
 
-    def _fresh(self) -> TurnScope:
-        return TurnScope(
-            self.client,
-            session_id=self.session_id,
-            user_id=self.user_id,
-            user_type=self.user_type,
-            **self._params,
-        )
+    @property
+    def root(self) -> TurnScope:
+        """The outermost scope this one joined (itself when it is the outermost)."""
+        scope = self
+        while scope._outer is not None:
+            scope = scope._outer
+        return scope
 
     # -- the turn's own data ----------------------------------------------------------
 
-    def set(
-        self,
-        *,
-        cached: bool | None = None,
-        topic: str | None = None,
-        model: str | None = None,
-        tokens: int | None = None,
-        rag_used: bool | None = None,
-        rag_found: bool | None = None,
-        success: bool | None = None,
-        error_type: str | None = None,
-        input_text: str | None = None,
-        output_text: str | None = None,
-    ) -> None:
-        """Turn fields known only inside the block; ``None`` leaves a field as it was."""
-        given = {
-            "cached": cached,
-            "topic": topic,
-            "model": model,
-            "tokens": tokens,
-            "rag_used": rag_used,
-            "rag_found": rag_found,
-            "success": success,
-            "error_type": error_type,
-            "input_text": input_text,
-            "output_text": output_text,
-        }
-        self._fields.update((k, v) for k, v in given.items() if v is not None)
+    def set(self, **fields: Any) -> None:
+        """Turn fields known only inside the block (``cached``, ``topic``, ``model``,
+        ``tokens``, ``rag_used``, ``rag_found``, ``success``, ``error_type``,
+        ``status_code``, ``input_text``, ``output_text``); ``None`` leaves one as it was."""
+        root = self.root
+        for key, value in fields.items():
+            if key not in _FIELDS:
+                raise TypeError(f"set() got an unexpected field {key!r}")
+            if value is not None:
+                root._fields[key] = value
+                if key in ("input_text", "output_text") and isinstance(value, str):
+                    root.sensitive.append(value)
 
     def note_llm(self, model: Any, input_tokens: Any, output_tokens: Any) -> None:
-        self._llm_calls += 1
-        self._last_model = model
+        root = self.root
+        root._llm_calls += 1
+        root._last_model = model
         if type(input_tokens) is int and type(output_tokens) is int:
-            self._tokens += input_tokens + output_tokens
+            root._tokens += input_tokens + output_tokens
 
     def note_rag(self, results: Any) -> None:
-        self._rag_used = True
+        root = self.root
+        root._rag_searches += 1
         if type(results) is int and results > 0:
-            self._rag_found = True
+            root._rag_found = True
 
     def note_cache(self, hit: Any, kind: Any) -> None:
         if kind == "response":
-            self._cache_hit = bool(self._cache_hit) or hit is True
+            root = self.root
+            root._cache_hit = bool(root._cache_hit) or hit is True
 
     def identity(
         self, session_id: str | None, user_id: str | None, user_type: str | None
     ) -> tuple[str | None, str | None, str | None]:
-        """The caller's identity fields, defaulted from the scope's."""
+        """The caller's identity fields, defaulted from the turn's."""
+        root = self.root
         return (
-            self.session_id if session_id is None else session_id,
-            self.user_id if user_id is None else user_id,
-            self.user_type if user_type is None else user_type,
+            root.session_id if session_id is None else session_id,
+            root.user_id if user_id is None else user_id,
+            root.user_type if user_type is None else user_type,
         )
 
-    # -- events inside the turn: the client's methods with this turn's run and session ---
+    # -- events inside the turn: the client's own methods, tied to this turn ----------
 
-    def llm_call(
-        self,
-        model: str,
-        input_tokens: int = 0,
-        output_tokens: int = 0,
-        latency_ms: float = 0.0,
-        *,
-        provider: str | None = None,
-        success: bool = True,
-        error_type: str | None = None,
-        cost_usd: float | None = None,
-        attributes: Mapping[str, Any] | None = None,
-    ) -> str:
-        self.note_llm(model, input_tokens, output_tokens)
-        return self.client.llm_call(
-            model,
-            input_tokens,
-            output_tokens,
-            latency_ms,
-            run_id=self.run_id,
-            provider=provider,
-            success=success,
-            error_type=error_type,
-            cost_usd=cost_usd,
-            session_id=self.session_id,
-            user_id=self.user_id,
-            user_type=self.user_type,
-            attributes=attributes,
-        )
+    def llm_call(self, model: str, *args: Any, **kwargs: Any) -> str:
+        """``client.llm_call`` in this turn: its tokens count as the turn's."""
+        return self.client.llm_call(model, *args, turn=self, **kwargs)
 
-    def rag_search(
-        self,
-        similarity: float | None = None,
-        top_similarity: float | None = None,
-        results: int = 0,
-        search_time_ms: float = 0.0,
-        *,
-        cache_hit: bool = False,
-        attributes: Mapping[str, Any] | None = None,
-    ) -> str:
-        self.note_rag(results)
-        return self.client.rag_search(
-            similarity,
-            top_similarity,
-            results,
-            search_time_ms,
-            cache_hit=cache_hit,
-            run_id=self.run_id,
-            session_id=self.session_id,
-            user_id=self.user_id,
-            user_type=self.user_type,
-            attributes=attributes,
-        )
+    def rag_search(self, *args: Any, **kwargs: Any) -> str:
+        """``client.rag_search`` in this turn."""
+        return self.client.rag_search(*args, turn=self, **kwargs)
 
-    def cache_lookup(
-        self, hit: bool, kind: str = "response", *, attributes: Mapping[str, Any] | None = None
-    ) -> str:
-        self.note_cache(hit, kind)
-        return self.client.cache_lookup(
-            hit,
-            kind,
-            run_id=self.run_id,
-            session_id=self.session_id,
-            user_id=self.user_id,
-            user_type=self.user_type,
-            attributes=attributes,
-        )
+    def cache_lookup(self, hit: bool, *args: Any, **kwargs: Any) -> str:
+        """``client.cache_lookup`` in this turn (a response-cache hit makes it cached)."""
+        return self.client.cache_lookup(hit, *args, turn=self, **kwargs)
 
-    def feedback(
-        self,
-        rating: int | None = None,
-        thumbs: str | bool | None = None,
-        *,
-        comment: str | None = None,
-        attributes: Mapping[str, Any] | None = None,
-    ) -> str:
-        return self.client.feedback(
-            rating,
-            thumbs,
-            run_id=self.run_id,
-            session_id=self.session_id,
-            comment=comment,
-            user_id=self.user_id,
-            user_type=self.user_type,
-            attributes=attributes,
-        )
+    def feedback(self, *args: Any, **kwargs: Any) -> str:
+        """``client.feedback`` on this turn's run."""
+        return self.client.feedback(*args, turn=self, **kwargs)
 
-    def escalation(
-        self, reason: str | None = None, *, attributes: Mapping[str, Any] | None = None
-    ) -> str:
-        return self.client.escalation(
-            self.session_id,
-            reason,
-            run_id=self.run_id,
-            user_id=self.user_id,
-            user_type=self.user_type,
-            attributes=attributes,
-        )
+    def escalation(self, reason: str | None = None, **kwargs: Any) -> str:
+        """``client.escalation`` from this turn."""
+        return self.client.escalation(None, reason, turn=self, **kwargs)
 
     # -- scope protocol ---------------------------------------------------------------
 
@@ -244,11 +188,28 @@ class TurnScope:
         try:
             if self._done:
                 self._renew()
+            outer = _current.get()
+            if outer is not None and outer.client is self.client and not outer.root._done:
+                self._join(outer.root)
+            else:
+                self._start = time.perf_counter()
+                _last.set(self)
+                for hook in _start_hooks:
+                    hook(self)
             self._token = _current.set(self)
-            self._start = time.perf_counter()
         except Exception:
             log.debug("chatwatch: entering a turn failed", exc_info=True)
         return self
+
+    def _join(self, root: TurnScope) -> None:
+        self._outer = root
+        self.run_id = root.run_id
+        for name in ("session_id", "user_id", "user_type"):
+            if getattr(self, name) is not None:
+                setattr(root, name, getattr(self, name))
+        for key, value in self._params.items():
+            if value is not None and root._params.get(key) is None:
+                root._params[key] = value
 
     def __exit__(
         self,
@@ -256,7 +217,7 @@ class TurnScope:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._finish(exc)
+        self.finish(exc)
 
     async def __aenter__(self) -> TurnScope:
         return self.__enter__()
@@ -267,7 +228,7 @@ class TurnScope:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self._finish(exc)
+        self.finish(exc)
 
     def __call__(self, fn: F) -> F:
         """Decorate a sync or async function: every call is its own turn."""
@@ -287,7 +248,19 @@ class TurnScope:
 
         return cast(F, run)
 
-    def _finish(self, exc: BaseException | None) -> None:
+    def _fresh(self) -> TurnScope:
+        return TurnScope(
+            self.client,
+            session_id=self.session_id,
+            user_id=self.user_id,
+            user_type=self.user_type,
+            **self._params,
+        )
+
+    def finish(self, exc: BaseException | None = None, status: int | None = None) -> None:
+        """End the scope: an adapter passes the exception and/or HTTP status it saw."""
+        if self._done:
+            return
         elapsed_ms = (time.perf_counter() - self._start) * 1000.0
         self._done = True
         try:
@@ -297,31 +270,37 @@ class TurnScope:
         except Exception:  # e.g. exited in another context than it was entered in
             log.debug("chatwatch: leaving a turn failed", exc_info=True)
         try:
-            self._record(elapsed_ms, exc)
+            outer = self._outer
+            if outer is not None:
+                if exc is not None and outer._exc is None:
+                    outer._exc = exc
+                return
+            self._record(elapsed_ms, exc or self._exc, status)
         except Exception:
             log.debug("chatwatch: recording a turn failed", exc_info=True)
 
-    def _record(self, elapsed_ms: float, exc: BaseException | None) -> None:
+    def _record(self, elapsed_ms: float, exc: BaseException | None, status: int | None) -> None:
         f = self._fields
         p = self._params
-        error_type = f.get("error_type")
-        if exc is not None and error_type is None:
-            error_type = type(exc).__name__
+        outcome = self.client.failure_rule(exc, f.get("status_code", status))
         model = f.get("model", p["model"])
         if model is None and isinstance(self._last_model, str):
             model = self._last_model
         rag_found = bool(f.get("rag_found", self._rag_found))
         self.client.record_turn(
             elapsed_ms,
-            exc is None and bool(f.get("success", True)),
+            outcome.success and bool(f.get("success", True)),
             run_id=self.run_id,
-            error_type=error_type,
+            error_type=f.get("error_type", outcome.error_type),
+            status_code=outcome.status_code,
             cached=f.get("cached", self._cache_hit),
             topic=f.get("topic", p["topic"]),
             model=model,
             tokens=f.get("tokens", self._tokens if self._llm_calls else None),
-            rag_used=bool(f.get("rag_used", self._rag_used)) or rag_found,
+            rag_used=bool(f.get("rag_used", self._rag_searches > 0)) or rag_found,
             rag_found=rag_found,
+            llm_calls=self._llm_calls,
+            rag_searches=self._rag_searches,
             sender_type=p["sender_type"],
             input_text=f.get("input_text"),
             output_text=f.get("output_text"),

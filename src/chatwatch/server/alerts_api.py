@@ -24,8 +24,10 @@ from chatwatch.alerts import (
     load_rules,
     recent_transitions,
 )
+from chatwatch.alerts.engine import leadership
 from chatwatch.alerts.rules import parse_duration
 from chatwatch.server.auth import require
+from chatwatch.server.params import IsoDateTime
 from chatwatch.server.state import state
 
 __all__ = ["router"]
@@ -72,8 +74,8 @@ async def history(
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
     rule: Annotated[str | None, Query(max_length=128)] = None,
     service: Annotated[str | None, Query(max_length=64)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: IsoDateTime | None = None,
+    until: IsoDateTime | None = None,
 ) -> dict[str, Any]:
     """Every state transition, newest first."""
     st = state(request)
@@ -188,3 +190,10 @@ async def delete_silence(request: Request, silence_id: str) -> JSONResponse:
     if not expired:
         raise HTTPException(404, f"no active or pending silence {silence_id!r}")
     return JSONResponse({"id": silence_id, "expired": True})
+
+
+@router.get("/alerts/evaluator", dependencies=[_read])
+async def evaluator(request: Request) -> dict[str, Any]:
+    """This replica's alert loop: whether it leads (evaluates the rules), its rounds."""
+    st = state(request)
+    return {"enabled": st.settings.alerts_enabled, **_jsonable(leadership(st).status)}

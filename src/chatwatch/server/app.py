@@ -15,7 +15,17 @@ from chatwatch.alerts import alert_task, load_rules
 from chatwatch.config import Settings
 from chatwatch.dashboard import routes as dashboard_routes
 from chatwatch.metrics import Catalogue
-from chatwatch.server import alerts_api, export, health, ingest, monitoring, otlp, prometheus
+from chatwatch.server import (
+    alerts_api,
+    export,
+    health,
+    ingest,
+    monitoring,
+    otlp,
+    prometheus,
+    sessions_api,
+)
+from chatwatch.server.proxy import ProxyMiddleware
 from chatwatch.server.state import AppState
 from chatwatch.store import Store
 from chatwatch.store.maintenance import maintenance_task
@@ -34,6 +44,7 @@ def _background_tasks(st: AppState) -> list[BackgroundTask]:
         tasks.append(maintenance_task)
     if st.settings.alerts_enabled:
         tasks.append(alert_task)
+    tasks.append(otlp.pending_task)  # OTLP calls whose trace root never came
     return tasks
 
 
@@ -83,6 +94,8 @@ def create_app(
         prometheus,
         dashboard_routes,
         alerts_api,
+        sessions_api,
     ):
         app.include_router(module.router)
+    app.add_middleware(ProxyMiddleware, settings=settings)  # real client, scheme, Host check
     return app

@@ -11,10 +11,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 
 from chatwatch.events import Turn
 from chatwatch.server.auth import require
 from chatwatch.server.group_commit import GroupWriter
+from chatwatch.server.params import LabelQuery, LongLabelQuery, NameQuery
 from chatwatch.server.parse_pool import BatchTooLarge, InvalidBatch, ParsePool
 from chatwatch.server.state import AppState, state
 from chatwatch.store.writer import prepare
@@ -22,7 +24,6 @@ from chatwatch.store.writer import prepare
 __all__ = ["group_writer", "parse_pool", "read_body", "router", "server_id"]
 
 router = APIRouter()
-_DECOMPRESSED_FACTOR = 8
 _ids = count()
 _PROCESS_TAG = os.urandom(3).hex()
 
@@ -52,7 +53,7 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise HTTPException(413, f"batch larger than {limit} bytes")
     data = bytes(body)
     if request.headers.get("content-encoding", "").lower() == "gzip":
-        data = _gunzip(data, limit * _DECOMPRESSED_FACTOR)
+        data = _gunzip(data, limit)  # the same limit: gzip saves bandwidth, not size
     return data
 
 
@@ -84,10 +85,13 @@ async def ingest_events(
     body = await read_body(request, st.settings.max_batch_bytes)
     try:
         batch = await parse_pool(st).prepare(
-            body, st.settings.max_batch_events, st.store.store_text
+            body,
+            st.settings.max_batch_events,
+            st.store.store_text,
+            st.settings.event_retention_days * 86400.0,
         )
     except InvalidBatch as exc:
-        return JSONResponse({"detail": exc.details}, status_code=422)
+        return JSONResponse({"detail": exc.details, "errors_total": exc.total}, status_code=422)
     except BatchTooLarge as exc:
         raise HTTPException(413, f"more than {exc.limit} events in one batch") from None
     result = await group_writer(st).ingest(batch)
@@ -105,35 +109,40 @@ async def record_chat_metrics(
     rag_used: bool = False,
     rag_found: bool = False,
     llm_tokens: Annotated[int | None, Query(ge=0, le=100_000_000)] = None,
-    service: Annotated[str, Query(min_length=1, max_length=64)] = "default",
-    session_id: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
-    user_id: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
-    user_type: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
-    model: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
-    topic: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
-    error_type: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
+    service: LabelQuery = "default",
+    session_id: NameQuery | None = None,
+    user_id: NameQuery | None = None,
+    user_type: LabelQuery | None = None,
+    model: LongLabelQuery | None = None,
+    topic: LongLabelQuery | None = None,
+    error_type: LongLabelQuery | None = None,
     cached: bool | None = None,  # absent: not recorded (not a miss)
 ) -> dict[str, Any]:
     """Guide 003's recording call, kept as it is; it becomes one ``turn`` event."""
     st = state(request)
     event_id = server_id()
-    turn = Turn(
-        type="turn",
-        id=event_id,
-        ts=time.time(),
-        service=service,
-        session_id=session_id,
-        user_id=user_id,
-        user_type=user_type,
-        response_time_ms=response_time_ms,
-        success=success,
-        error_type=error_type if not success else None,
-        rag_used=rag_used or rag_found,
-        rag_found=rag_found,
-        tokens=llm_tokens,
-        model=model,
-        topic=topic,
-        cached=cached,
-    )
+    try:
+        turn = Turn(
+            type="turn",
+            id=event_id,
+            ts=time.time(),
+            service=service,
+            session_id=session_id,
+            user_id=user_id,
+            user_type=user_type,
+            response_time_ms=response_time_ms,
+            success=success,
+            error_type=error_type if not success else None,
+            rag_used=rag_used or rag_found,
+            rag_found=rag_found,
+            tokens=llm_tokens,
+            model=model,
+            topic=topic,
+            cached=cached,
+        )
+    except ValidationError as exc:  # the query types check the same; this is a backstop
+        errors = exc.errors(include_url=False, include_input=False, include_context=False)
+        detail = [{"loc": ["query", *map(str, e["loc"])], "msg": e["msg"]} for e in errors]
+        raise HTTPException(422, detail) from None
     await group_writer(st).ingest(prepare([turn], store_text=st.store.store_text))
     return {"status": "recorded", "run_id": event_id}

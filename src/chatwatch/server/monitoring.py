@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from chatwatch.metrics import Catalogue, Reading, explicit_window
 from chatwatch.server.auth import require
+from chatwatch.server.params import IsoDateTime, LabelQuery, LongLabelQuery
 from chatwatch.server.state import state
 from chatwatch.store import Filters
 
@@ -32,12 +33,12 @@ class ReadingParams:
         window: Annotated[
             str | None, Query(description="5m, 1h, 24h (default), 7d, 30d or all")
         ] = None,
-        start: Annotated[datetime | None, Query(description="explicit start (UTC)")] = None,
-        end: Annotated[datetime | None, Query(description="explicit end (UTC)")] = None,
-        service: Annotated[str | None, Query(max_length=64)] = None,
-        model: Annotated[str | None, Query(max_length=128)] = None,
-        user_type: Annotated[str | None, Query(max_length=64)] = None,
-        channel: Annotated[str | None, Query(max_length=64)] = None,
+        start: Annotated[IsoDateTime | None, Query(description="explicit start (UTC)")] = None,
+        end: Annotated[IsoDateTime | None, Query(description="explicit end (UTC)")] = None,
+        service: LabelQuery | None = None,
+        model: LongLabelQuery | None = None,
+        user_type: LabelQuery | None = None,
+        channel: LabelQuery | None = None,
     ) -> None:
         self.window = window
         self.start = start
@@ -133,6 +134,7 @@ def metrics_document(cat: Catalogue, r: Reading) -> dict[str, Any]:
             "total_requests": _i(v["total_requests"]),
             "successful_requests": _i(v["successful_requests"]),
             "failed_requests": _i(v["failed_requests"]),
+            "client_errors": _i(v["client_errors"]),
             "avg_response_time_ms": _r(v["avg_response_time_ms"]),
             "rag_queries": _i(v["rag_queries"]),
             "rag_no_results": _i(v["rag_no_results"]),

@@ -1,41 +1,136 @@
-"""``POST /v1/traces``: the OTLP/HTTP traces endpoint (protobuf or JSON)."""
+"""``POST /v1/traces``: the OTLP/HTTP traces endpoint (protobuf or JSON, gzip or deflate).
+
+Bounded like ``/api/v1/events``: the body (and its decompressed size) is capped, spans are
+counted before any is mapped (more than ``max_batch_events`` → 413), and decoding, mapping
+and storing run in a worker thread, off the event loop. Malformed exports are 400, never
+500; a span that fails its checks is dropped alone and reported in ``partial_success``.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import asyncio
+import contextlib
+import logging
+import time
+import zlib
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
-from google.protobuf.message import DecodeError
-from pydantic import ValidationError
+from google.protobuf.json_format import MessageToDict
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from starlette.concurrency import run_in_threadpool
 
-from chatwatch.events import error_details
-from chatwatch.integrations.otlp import decode_request, spans_to_events
+from chatwatch.integrations.otlp import (
+    BadExport,
+    ExportResult,
+    TooManySpans,
+    TraceSettings,
+    flush_pending,
+    ingest_export,
+)
 from chatwatch.server.auth import require
 from chatwatch.server.ingest import read_body
-from chatwatch.server.state import state
+from chatwatch.server.state import AppState, state
 
-__all__ = ["router"]
+__all__ = ["pending_task", "router"]
 
+log = logging.getLogger("chatwatch.server")
 router = APIRouter()
+_PROTOBUF = {"application/x-protobuf", "application/protobuf"}
+_JSON = {"application/json"}
+_ENCODINGS = {"", "identity", "gzip", "deflate"}
+_DECOMPRESSED_FACTOR = 8  # as for /api/v1/events
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"description": "not an OTLP trace export"},
+    401: {"description": "no API key"},
+    403: {"description": "not an ingest key"},
+    413: {"description": "body, decompressed body or span count over its limit"},
+    415: {"description": "content type or encoding neither protobuf/JSON nor gzip/deflate"},
+}
+_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/x-protobuf": {"schema": {"type": "string", "format": "binary"}},
+            "application/json": {"schema": {"type": "object"}},
+        },
+    }
+}
 
 
-@router.post("/v1/traces")
+def trace_settings(st: AppState) -> TraceSettings:
+    s = st.settings
+    return TraceSettings(s.otlp_trace_settle_s, s.otlp_trace_wait_s, s.otlp_span_keep_s)
+
+
+def _inflate(data: bytes, limit: int) -> bytes:
+    """HTTP ``deflate`` is zlib-wrapped; some senders send raw deflate: both are read."""
+    for wbits in (zlib.MAX_WBITS, -zlib.MAX_WBITS):
+        decoder = zlib.decompressobj(wbits)
+        try:
+            out = decoder.decompress(data, limit + 1)
+        except zlib.error:
+            continue
+        if len(out) > limit or decoder.unconsumed_tail:
+            raise HTTPException(413, f"decompressed export larger than {limit} bytes")
+        return out
+    raise HTTPException(400, "body is not valid deflate")
+
+
+@router.post("/v1/traces", responses=_RESPONSES, openapi_extra=_BODY)
 async def otlp_traces(
     request: Request, _key: Annotated[object, Depends(require("ingest", open_on_loopback=False))]
 ) -> Response:
     st = state(request)
-    content_type = request.headers.get("content-type", "application/x-protobuf")
-    body = await read_body(request, st.settings.max_batch_bytes)
+    ctype = request.headers.get("content-type", "application/x-protobuf")
+    media = ctype.split(";", 1)[0].strip().lower()
+    if media not in _PROTOBUF | _JSON:
+        raise HTTPException(415, "Content-Type must be application/x-protobuf or application/json")
+    encoding = request.headers.get("content-encoding", "").strip().lower()
+    if encoding not in _ENCODINGS:
+        raise HTTPException(415, "Content-Encoding must be gzip, deflate or identity")
+    limit = st.settings.max_batch_bytes
+    body = await read_body(request, limit)  # gzip is undone there
+    if encoding == "deflate":
+        body = _inflate(body, limit * _DECOMPRESSED_FACTOR)
+    json_body = media in _JSON
     try:
-        events = spans_to_events(decode_request(body, content_type))
-    except ValidationError as exc:
-        return JSONResponse({"detail": error_details(exc)}, status_code=400)
-    except (DecodeError, ValueError, KeyError, TypeError) as exc:
-        return JSONResponse({"detail": f"not an OTLP trace export: {exc}"}, status_code=400)
-    if events:
-        await run_in_threadpool(st.store.ingest, events)
-    if "json" in content_type:
-        return JSONResponse({})
-    return Response(b"", media_type="application/x-protobuf")
+        result = await run_in_threadpool(
+            ingest_export,
+            st.store,
+            body,
+            json_body=json_body,
+            max_spans=st.settings.max_batch_events,
+            settings=trace_settings(st),
+        )
+    except BadExport as exc:
+        raise HTTPException(400, str(exc)) from None
+    except TooManySpans as exc:
+        raise HTTPException(
+            413, f"{exc.spans} spans: more than {exc.limit} in one export"
+        ) from None
+    return _answer(result, json_body)
+
+
+def _answer(result: ExportResult, json_body: bool) -> Response:
+    answer = ExportTraceServiceResponse()
+    if result.rejected:
+        answer.partial_success.rejected_spans = len(result.rejected)
+        answer.partial_success.error_message = result.error_message()
+    if json_body:
+        return JSONResponse(MessageToDict(answer))
+    return Response(answer.SerializeToString(), media_type="application/x-protobuf")
+
+
+async def pending_task(st: AppState) -> None:
+    """Assemble, now and then, the traces that are due (see integrations/otlp/traces.py)."""
+    settings = trace_settings(st)
+    period = min(max(min(settings.settle_s, settings.wait_s) / 2, 0.1), 30.0)
+    while True:
+        await asyncio.sleep(period)
+        with contextlib.suppress(Exception):
+            stored = await asyncio.to_thread(flush_pending, st.store, time.time(), settings)
+            if stored:
+                log.debug("chatwatch: %d OTLP events stored without their root span", stored)

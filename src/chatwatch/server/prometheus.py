@@ -1,8 +1,8 @@
 """``GET /metrics``: the catalogue in the Prometheus text format.
 
 The registry (fresh per app, never the global one) is made on first scrape and kept in
-the app state. Loopback callers need no key by default, others a read key, like every
-read endpoint; ``metrics_public`` opens it to all.
+the app state. A read key is needed, like every read endpoint; ``metrics_public`` opens
+it to all (for a Prometheus that cannot send a bearer token).
 """
 
 from __future__ import annotations
@@ -34,6 +34,6 @@ def registry(st: AppState) -> CollectorRegistry:
 async def metrics(request: Request) -> Response:
     st = state(request)
     if not st.settings.metrics_public:
-        await _read_key(request)  # type: ignore[misc]
+        await _read_key(request)
     body = await run_in_threadpool(generate_latest, registry(st))
     return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -8,7 +8,7 @@ import threading
 import time
 import weakref
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from typing import Any
 
@@ -187,6 +187,11 @@ class Store:
         self.fold_journal()
         with self.read() as conn:
             yield conn
+
+    def settled(self) -> AbstractContextManager[Connection]:
+        """A read transaction that sees every acknowledged event's rollups and sessions
+        (for readers outside this class: the read API, exports)."""
+        return self._settled()
 
     def minute_cutoff(self, now: float | None = None) -> int:
         """The hour boundary before which per-minute rollups may be gone."""

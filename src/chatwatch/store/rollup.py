@@ -12,6 +12,9 @@ session and connection series, empty elsewhere (``sessions_escalated`` and
 | --- | --- | --- | --- | --- |
 | turns | turn | turn model | | response_time_ms |
 | turns_failed | failed turn | turn model | error_type | |
+| turns_client_error | successful turn answered 4xx | turn model | status code | |
+| turn_llm_own, turn_rag_own | turn, no llm_call / rag_search of its own | turn model | | tokens |
+| turn_rag_own_empty | such a RAG turn that found nothing | turn model | | |
 | turns_cached | cached turn | turn model | | |
 | turns_cache_known | turn that recorded ``cached`` (true or false) | turn model | | |
 | turn_tokens | turn with tokens | turn model | | tokens |
@@ -25,18 +28,25 @@ session and connection series, empty elsewhere (``sessions_escalated`` and
 | llm_cost | priced LLM call | model | | cost_usd |
 | llm_unpriced | LLM call with no known price | model | | |
 | llm_prom | LLM call | model | Prometheus ``le`` bucket | |
+| emb_calls | embedding call (``kind="embedding"``, in no llm_ series) | model | | latency_ms |
+| emb_failed | failed embedding call | model | error_type | |
+| emb_tokens | embedding call | model | | input tokens |
+| emb_cost / emb_unpriced | priced / unpriced embedding call | model | | cost_usd |
 | rag_searches | RAG search | | | search_time_ms |
 | rag_scored | search with results and a similarity | | | similarity |
 | rag_no_results / rag_cache_hits | search | | | |
 | rag_sim_bins | search with a similarity | | lower edge of a 0.05 bin | |
 | cache_lookups | cache lookup | | kind | 1 per hit |
 | connections | WebSocket connection event | | action | |
-| sessions_started / sessions_ended | session | | | |
-| sessions_escalated / sessions_reconnected | session, the first time (by the writer) | | | |
+| sessions_ended | session end | | | |
+| sessions_started / _escalated / _reconnected | session, the first time (by the writer) | | | |
 | escalations | escalation | | | |
 | ratings | rated feedback | | rating 1-5 | rating |
 | thumbs | thumbs feedback | | up / down | |
 | heartbeats | SDK heartbeat (the app's process) | | | |
+
+The writer starts a session with its first event of any type, and counts a ``connect``
+that follows another connection of its session as a reconnect.
 
 Histograms (``rollup_hist``, bins of :mod:`chatwatch.sketch`, keyed by model like the
 series they come with): ``turn_rt`` (turn model) and ``llm_latency`` in ms,
@@ -47,7 +57,7 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -119,6 +129,10 @@ class SessionDelta:
     escalated_at: float | None = None
     rating_sum: int = 0
     rating_n: int = 0
+    first_seen: float | None = None
+    # (ts, user_type, channel) of each "connect": the writer tells a reconnect landing
+    # on another process from a first connect by the connections already stored
+    connects: list[tuple[float, str, str]] = field(default_factory=list)
 
 
 def _least(a: float | None, b: float | None) -> float | None:
@@ -152,6 +166,8 @@ def merge_sessions(into: dict[tuple[str, str], SessionDelta], more: Iterable[Ses
         t.escalated_at = _least(t.escalated_at, s.escalated_at)
         t.rating_sum += s.rating_sum
         t.rating_n += s.rating_n
+        t.first_seen = _least(t.first_seen, s.first_seen)
+        t.connects.extend(s.connects)
 
 
 def add_cells(into: dict[Any, list[float]], cells: dict[Any, list[float]]) -> None:
@@ -186,6 +202,9 @@ class Delta:
     hist: dict[HistKey, int] = field(default_factory=dict)
     sessions: dict[tuple[str, str], SessionDelta] = field(default_factory=dict)
     users: dict[tuple[int, str, str], int] = field(default_factory=dict)
+    # while counting: the batch, and the (type, run_id) of its LLM calls and searches
+    batch: Sequence[Event] = ()
+    runs: set[tuple[str, str | None]] | None = None
 
     def observe(self, key: HistKey) -> None:
         hist = self.hist
@@ -199,10 +218,12 @@ class Delta:
         s = self.sessions.get(key)
         if s is None:
             s = self.sessions[key] = SessionDelta(e.service, sid, e.user_id, e.user_type)
-            s.last_seen = ts
+            s.last_seen = s.first_seen = ts
             return s
         if ts > s.last_seen:
             s.last_seen = ts
+        elif s.first_seen is not None and ts < s.first_seen:
+            s.first_seen = ts
         if s.user_id is None:
             s.user_id = e.user_id
         if s.user_type is None:
@@ -261,6 +282,14 @@ def _turn(d: Delta, e: Turn, ts: float, m: int, ut: str) -> None:
     _add(c, (m, svc, "rt_prom", "", prom_bucket(rt), ut, ""))
     if not e.success:
         _add(c, (m, svc, "turns_failed", model, e.error_type or "unknown", ut, ""))
+    elif e.status_code is not None and 400 <= e.status_code < 500:
+        _add(c, (m, svc, "turns_client_error", model, str(e.status_code), ut, ""))
+    if e.tokens is not None and not _backed(d, e, e.llm_calls, "llm_call"):
+        _add(c, (m, svc, "turn_llm_own", model, "", ut, ""), float(e.tokens))
+    if (e.rag_used or e.rag_found) and not _backed(d, e, e.rag_searches, "rag_search"):
+        _add(c, (m, svc, "turn_rag_own", model, "", ut, ""))
+        if not e.rag_found:
+            _add(c, (m, svc, "turn_rag_own_empty", model, "", ut, ""))
     cached = e.cached
     if cached is not None:
         _add(c, (m, svc, "turns_cache_known", model, "", ut, ""))
@@ -284,7 +313,25 @@ def _turn(d: Delta, e: Turn, ts: float, m: int, ut: str) -> None:
         s.errors += 0 if e.success else 1
 
 
+def _backed(d: Delta, e: Turn, said: int | None, kind: str) -> bool:
+    """Whether the turn's own events of ``kind`` are there: as the turn says, else as its
+    batch shows (events of its run in the same batch)."""
+    if said is not None:
+        return said > 0
+    runs = d.runs
+    if runs is None:
+        runs = d.runs = {
+            (x.type, getattr(x, "run_id", None))
+            for x in d.batch
+            if x.type in ("llm_call", "rag_search")
+        }
+    return (kind, e.run_id or e.id) in runs
+
+
 def _llm_call(d: Delta, e: LLMCall, ts: float, m: int, ut: str) -> None:
+    if e.kind == "embedding":
+        _embedding(d, e, ts, m, ut)
+        return
     c = d.counts
     svc = e.service
     model = e.model
@@ -301,6 +348,21 @@ def _llm_call(d: Delta, e: LLMCall, ts: float, m: int, ut: str) -> None:
         _add(c, (m, svc, "llm_unpriced", model, "", ut, ""))
     if not e.success:
         _add(c, (m, svc, "llm_failed", model, e.error_type or "unknown", ut, ""))
+    d.session(e, ts)
+
+
+def _embedding(d: Delta, e: LLMCall, ts: float, m: int, ut: str) -> None:
+    c = d.counts
+    svc, model = e.service, e.model
+    _add(c, (m, svc, "emb_calls", model, "", ut, ""), e.latency_ms)
+    _add(c, (m, svc, "emb_tokens", model, "", ut, ""), float(e.input_tokens))
+    cost = priced_cost(e)
+    if cost is not None:
+        _add(c, (m, svc, "emb_cost", model, "", ut, ""), cost)
+    else:
+        _add(c, (m, svc, "emb_unpriced", model, "", ut, ""))
+    if not e.success:
+        _add(c, (m, svc, "emb_failed", model, e.error_type or "unknown", ut, ""))
     d.session(e, ts)
 
 
@@ -334,6 +396,8 @@ def _connection(d: Delta, e: Connection, ts: float, m: int, ut: str) -> None:
     if s is not None:
         s.channel = s.channel or e.channel
         s.open_connections += -1 if e.action == "disconnect" else 1
+        if e.action == "connect":
+            s.connects.append((ts, ut, e.channel))
         if e.action == "reconnect":
             s.reconnects += 1
             if s.first_reconnect is None or ts < s.first_reconnect:
@@ -341,7 +405,7 @@ def _connection(d: Delta, e: Connection, ts: float, m: int, ut: str) -> None:
 
 
 def _session_started(d: Delta, e: SessionStarted, ts: float, m: int, ut: str) -> None:
-    _add(d.counts, (m, e.service, "sessions_started", "", "", ut, e.channel))
+    # counted by the writer, once per session, whichever event starts it
     s = d.session(e, ts)
     if s is not None:
         s.channel = e.channel
@@ -411,8 +475,12 @@ def priced_cost(e: LLMCall) -> float | None:
 
 def compute_delta(events: Iterable[Event]) -> Delta:
     delta = Delta()
+    batch = events if isinstance(events, list | tuple) else list(events)
+    delta.batch = batch
     handlers = _HANDLERS
-    for e in events:
+    for e in batch:
         ts = e.ts
         handlers[e.type](delta, e, ts, int(ts // MINUTE) * MINUTE, e.user_type or "")
+    delta.batch = ()
+    delta.runs = None
     return delta

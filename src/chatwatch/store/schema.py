@@ -33,6 +33,7 @@ events = Table(
     Column("data", Text, nullable=False),
     Index("ix_events_ts", "ts"),
     Index("ix_events_session", "service", "session_id"),
+    Index("ix_events_run", "run_id"),
     # heartbeats only (a few per app process a minute): the app's latest process figures
     Index("ix_events_heartbeat", "ts", sqlite_where=HEARTBEAT, postgresql_where=HEARTBEAT),
 )
@@ -89,7 +90,12 @@ sessions = Table(
     Column("escalated_at", Float),
     Column("rating_sum", Integer, nullable=False),
     Column("rating_n", Integer, nullable=False),
+    # set when the row is made and never updated: the read API pages by it (0011)
+    Column("first_seen", Float),
     Index("ix_sessions_last_seen", "last_seen"),
+    Index("ix_sessions_first_seen", "first_seen"),
+    Index("ix_sessions_user", "user_id"),
+    Index("ix_sessions_sid", "session_id"),
 )
 
 user_activity = Table(
@@ -117,10 +123,12 @@ api_keys = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("name", String(128), nullable=False),
     Column("scope", String(16), nullable=False),
-    Column("prefix", String(16), nullable=False),
+    Column("prefix", String(32), nullable=False),
     Column("key_hash", String(64), nullable=False, unique=True),
     Column("created_at", Float, nullable=False),
     Column("revoked", Boolean, nullable=False, default=False),
+    Column("expires_at", Float),  # None: never
+    Column("last_used_at", Float),  # recorded at most once a minute per key per process
 )
 
 users = Table(
@@ -130,6 +138,19 @@ users = Table(
     Column("username", String(64), nullable=False, unique=True),
     Column("password_hash", String(255), nullable=False),
     Column("created_at", Float, nullable=False),
+    # in every session cookie; logout and a new password raise it, ending every session
+    Column("session_generation", Integer, nullable=False, server_default="0"),
+)
+
+# Attempt counters shared by every replica (login throttle, feedback rate limits): one row
+# per key (a hashed name or an address), counted atomically before the work they guard.
+auth_attempts = Table(
+    "auth_attempts",
+    metadata,
+    Column("key", String(96), primary_key=True),
+    Column("count", Integer, nullable=False),
+    Column("window_end", Float, nullable=False),
+    Column("window_s", Float, nullable=False),  # doubles while a key keeps exceeding its limit
 )
 
 # Generated once on first use and shared by every replica (e.g. the dashboard cookie key).
@@ -212,4 +233,29 @@ alert_outbox = Table(
     Column("failed_at", Float),
     Column("last_error", Text),
     Index("ix_alert_outbox_due", "sent_at", "failed_at", "next_attempt_at"),
+)
+
+# Spans of OTLP traces still needed to map later ones (integrations/otlp/traces.py): the
+# roots, model calls, retrievals and spans carrying a session or user; kept a while, then pruned.
+otlp_spans = Table(
+    "otlp_spans",
+    metadata,
+    Column("trace_id", String(32), primary_key=True),
+    Column("span_id", String(16), primary_key=True),
+    Column("parent_id", String(16)),
+    Column("root", Boolean, nullable=False),
+    Column("role", String(16), nullable=False),  # llm, embedding, rag, context
+    Column("model", String(128)),
+    Column("start_ns", BigInteger, nullable=False),
+    Column("end_ns", BigInteger, nullable=False),
+    Column("session_id", String(128)),
+    Column("user_id", String(128)),
+    Column("event", Text),  # the span's own event (JSON), without session and user
+    Column("root_info", Text),  # a root's service, status and error type (JSON)
+    Column("emitted", Boolean, nullable=False),  # its event stored or dropped as a duplicate
+    Column("turn_emitted", Boolean, nullable=False),  # a root: its trace assembled
+    Column("seen_at", Float, nullable=False),
+    Index("ix_otlp_spans_seen_at", "seen_at"),
+    Index("ix_otlp_spans_emitted", "emitted", "seen_at"),
+    Index("ix_otlp_spans_turn_emitted", "turn_emitted", "seen_at"),
 )

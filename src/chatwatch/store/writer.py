@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, select, tuple_
+from sqlalchemy import Connection, func, select, tuple_
 from sqlalchemy.dialects import postgresql
 
 from chatwatch.events import Event, parse_events
@@ -64,6 +64,7 @@ _SESSION_COLUMNS = (
     "escalated_at",
     "rating_sum",
     "rating_n",
+    "first_seen",
 )
 _SESSION_MERGE = {
     "user_id": "coalesce",
@@ -73,6 +74,7 @@ _SESSION_MERGE = {
     "ended_at": "greatest",
     "last_seen": "greatest",
     "escalated_at": "least",
+    "first_seen": "keep",
 }
 
 
@@ -319,35 +321,34 @@ def _apply_rollups(conn: Connection, delta: Delta) -> None:
 
 
 def _apply_sessions(conn: Connection, delta: Delta) -> None:
-    """Upsert per-session state, and count sessions escalating or reconnecting first now."""
+    """Upsert per-session state, and count sessions starting, escalating or reconnecting
+    for the first time now: a session starts with its first event of any type (an
+    explicit ``session_started`` after it counts nothing), and a ``connect`` after another
+    connection of the session, from any process, is a reconnect."""
     if not delta.sessions:
         return
     keys = sorted(delta.sessions)
-    # Only sessions escalating or reconnecting in this batch need their stored state (to
-    # count them the first time only): a small fraction, so most batches skip the read.
-    firsts = [
-        key
-        for key in keys
-        if delta.sessions[key].escalated_at is not None
-        or delta.sessions[key].first_reconnect is not None
-    ]
+    _reconnects_from_connects(conn, delta, keys)
     known: dict[tuple[str, str], tuple[float | None, int, str | None, str | None]] = {}
     c = sessions.c
     query = select(c.service, c.session_id, c.escalated_at, c.reconnects, c.user_type, c.channel)
-    for start in range(0, len(firsts), 400):
-        chunk = firsts[start : start + 400]
+    for start in range(0, len(keys), 400):
+        chunk = keys[start : start + 400]
         where = tuple_(sessions.c.service, sessions.c.session_id).in_(chunk)
         for service, sid, escalated_at, reconnects, user_type, channel in conn.execute(
             query.where(where)
         ):
             known[(service, sid)] = (escalated_at, reconnects, user_type, channel)
-    for key in firsts:
+    for key in keys:
         s = delta.sessions[key]
-        escalated_before, reconnects_before, user_type, channel = known.get(
-            key, (None, 0, None, None)
-        )
+        stored = known.get(key)
+        escalated_before, reconnects_before, user_type, channel = stored or (None, 0, None, None)
         # labelled like the session's stored row (the upsert keeps the first values seen)
         labels = (user_type or s.user_type or "", channel or s.channel or "")
+        if stored is None:
+            begun = min(t for t in (s.started_at, s.first_seen, s.last_seen) if t is not None)
+            s.started_at = begun
+            _count_session(delta, s, "sessions_started", begun, labels)
         if s.escalated_at is not None and escalated_before is None:
             _count_session(delta, s, "sessions_escalated", s.escalated_at, labels)
         if s.first_reconnect is not None and not reconnects_before:
@@ -359,6 +360,47 @@ def _apply_sessions(conn: Connection, delta: Delta) -> None:
     )
 
 
+def _reconnects_from_connects(conn: Connection, delta: Delta, keys: list[tuple[str, str]]) -> None:
+    """Count as reconnects the ``connect`` events that come after an earlier connection
+    event of their session (stored by any process, this batch included)."""
+    with_connects = [key for key in keys if delta.sessions[key].connects]
+    earliest: dict[tuple[str, str], float] = {}
+    e = events.c
+    for start in range(0, len(with_connects), 400):
+        chunk = with_connects[start : start + 400]
+        query = (
+            select(e.service, e.session_id, func.min(e.ts))
+            .where(e.type == "connection", tuple_(e.service, e.session_id).in_(chunk))
+            .group_by(e.service, e.session_id)
+        )
+        for service, sid, first in conn.execute(query):
+            earliest[(service, sid)] = first
+    for key in with_connects:
+        s = delta.sessions[key]
+        first = earliest.get(key)
+        for ts, user_type, channel in s.connects:
+            if first is None or ts <= first:
+                continue
+            minute = int(ts // MINUTE) * MINUTE
+            was = (minute, s.service, "connections", "", "connect", user_type, channel)
+            cell = delta.counts.get(was)
+            if cell is not None and cell[0] > 0:
+                cell[0] -= 1
+                _add_count(delta, (*was[:4], "reconnect", user_type, channel))
+            s.reconnects += 1
+            if s.first_reconnect is None or ts < s.first_reconnect:
+                s.first_reconnect = ts
+        s.connects = []
+
+
+def _add_count(delta: Delta, key: tuple[int, str, str, str, str, str, str]) -> None:
+    cell = delta.counts.get(key)
+    if cell is None:
+        delta.counts[key] = [1, 0.0]
+    else:
+        cell[0] += 1
+
+
 @cache
 def _session_upsert_sql(dialect: str) -> str:
     least, greatest = ("least", "greatest") if dialect == "postgresql" else ("min", "max")
@@ -366,6 +408,8 @@ def _session_upsert_sql(dialect: str) -> str:
     for column in _SESSION_COLUMNS[2:]:
         old, new = f"sessions.{column}", f"excluded.{column}"
         how = _SESSION_MERGE.get(column, "add")
+        if how == "keep":
+            continue
         if how == "coalesce":
             merge.append(f"{column} = coalesce({old}, {new})")
         elif how == "add":
@@ -381,12 +425,7 @@ def _session_upsert_sql(dialect: str) -> str:
 def _count_session(
     delta: Delta, s: SessionDelta, series: str, ts: float, labels: tuple[str, str]
 ) -> None:
-    key = (int(ts // MINUTE) * MINUTE, s.service, series, "", "", *labels)
-    cell = delta.counts.get(key)
-    if cell is None:
-        delta.counts[key] = [1, 0.0]
-    else:
-        cell[0] += 1
+    _add_count(delta, (int(ts // MINUTE) * MINUTE, s.service, series, "", "", *labels))
 
 
 def _session_row(s: SessionDelta) -> tuple[Any, ...]:
@@ -407,4 +446,5 @@ def _session_row(s: SessionDelta) -> tuple[Any, ...]:
         s.escalated_at,
         s.rating_sum,
         s.rating_n,
+        s.last_seen if s.started_at is None else min(s.started_at, s.last_seen),
     )

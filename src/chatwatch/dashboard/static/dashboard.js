@@ -129,7 +129,7 @@
       { title: "Turns", value: function (r) { return String(r.turns); }, cls: "num" },
     ], t.escalated_sessions, "No escalations in this range.");
     table("top_users", [
-      { title: "User", value: function (r) { return r.user_id; }, cls: "mono" },
+      { title: "User", value: function (r) { return h("a", { href: r.href, text: r.user_id, title: "this user's sessions" }); }, cls: "mono" },
       { title: "Messages", value: function (r) { return fmt(r.messages, "count"); }, cls: "num" },
     ], t.top_users, "No messages in this range.");
     renderAlerts(t.alerts);

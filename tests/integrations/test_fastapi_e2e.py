@@ -1,0 +1,167 @@
+"""FastAPI under real uvicorn with the documented integration: every count exact.
+
+The app is the README's: ``app.add_middleware(ChatwatchMiddleware, client=cw)``, a RAG
+search and an LLM call attached to ``chatwatch.current_turn()`` in the handler, some
+handlers opening ``cw.turn(...)`` too (it joins the middleware's turn), and a WebSocket
+route recorded without a single chatwatch call in it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI, HTTPException, WebSocket
+from fastapi.responses import JSONResponse
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
+
+import chatwatch
+from chatwatch import Client
+from chatwatch.integrations.asgi import ChatwatchMiddleware
+from conftest import Chatwatch, prom_sum
+from live_server import LiveServer
+
+pytestmark = pytest.mark.slow
+TOKENS = (120, 30)
+
+
+def build_app(cw: Client) -> FastAPI:
+    app = FastAPI()
+
+    @app.post("/chat")
+    async def chat(body: dict[str, Any]) -> Any:
+        turn = chatwatch.current_turn()
+        assert turn is not None
+        turn.rag_search(0.8, 0.9, 3, 15.0)
+        turn.llm_call("gpt-4o-mini", *TOKENS, 40.0, provider="openai")
+        mode = body.get("mode")
+        if mode == "raise":
+            raise RuntimeError("model down")
+        if mode == "reject":
+            return JSONResponse({"detail": "bad"}, status_code=400)
+        if mode == "joined-reject":
+            async with cw.turn(topic="billing"):
+                raise HTTPException(400, "message too long")
+        if mode == "joined":
+            async with cw.turn(topic="billing") as inner:
+                inner.set(cached=False)
+        return {"answer": "hi"}
+
+    @app.websocket("/chat/ws")
+    async def ws(websocket: WebSocket) -> None:
+        await websocket.accept()
+        while True:
+            text = await websocket.receive_text()
+            chatwatch.current_turn().llm_call("gpt-4o-mini", 10, 5, 20.0)  # type: ignore[union-attr]
+            if text == "crash":
+                raise RuntimeError("handler bug")
+            if text == "bye":
+                await websocket.close(code=4000)
+                return
+            await websocket.send_text("ok")
+
+    app.add_middleware(ChatwatchMiddleware, client=cw, paths=("/chat",))
+    return app
+
+
+@pytest.fixture(scope="module")
+def rag_app(chatwatch_server: Chatwatch) -> Iterator[tuple[LiveServer, Client]]:
+    cw = Client(
+        chatwatch_server.url, chatwatch_server.ingest_key, service="rag", flush_interval=0.05
+    )
+    server = LiveServer(build_app(cw)).start()  # type: ignore[arg-type]
+    yield server, cw
+    server.stop()
+    cw.close()
+
+
+MODES = ["raise"] * 3 + ["reject", "reject", "joined-reject", "joined-reject"] + ["joined"] * 5
+
+
+def test_thirty_requests_count_exactly_everywhere(
+    rag_app: tuple[LiveServer, Client], chatwatch_server: Chatwatch
+) -> None:
+    """30 requests (3 raise, 4 answer 400), each one RAG search and one LLM call: totals,
+    failures, client errors, tokens and sessions agree on all three surfaces."""
+    server, cw = rag_app
+    # uvicorn closes a connection whose app raised: one connection per request
+    with httpx.Client(base_url=server.url, timeout=30, headers={"connection": "close"}) as http:
+        for i in range(30):
+            mode = MODES[i] if i < len(MODES) else "plain"
+            r = http.post("/chat", json={"mode": mode}, headers={"x-session-id": f"s{i % 6}"})
+            assert r.status_code == {"raise": 500, "reject": 400, "joined-reject": 400}.get(
+                mode, 200
+            )
+    assert cw.flush(10)
+    per_turn = sum(TOKENS)
+    doc = chatwatch_server.get("/monitoring/metrics", service="rag", window="all")
+    assert doc["chat"]["total_requests"] == 30
+    assert doc["chat"]["failed_requests"] == 3
+    assert doc["chat"]["successful_requests"] == 27
+    assert doc["chat"]["client_errors"] == 4
+    assert doc["chat"]["llm_tokens_used"] == 30 * per_turn == doc["llm"]["total_tokens"]
+    assert doc["chat"]["rag_queries"] == 30 == doc["rag"]["total_searches"]
+    assert doc["llm"]["total_calls"] == 30
+    assert doc["performance"]["error_rate"] == 10.0
+    v = chatwatch_server.metrics(service="rag")
+    assert (v["total_requests"], v["failed_requests"], v["client_errors"]) == (30, 3, 4)
+    assert v["llm_tokens"] == 30 * per_turn and v["llm_tokens_used"] == 30 * per_turn
+    assert v["sessions"] == 6 and v["active_sessions"] == 6
+    assert v["messages_per_session"] == 10.0
+    prom = chatwatch_server.prometheus("rag")
+    assert prom_sum(prom, "chat_requests_total") == 30
+    assert prom_sum(prom, "chat_errors_total") == 3
+    assert prom[("chat_errors_total", (("error_type", "RuntimeError"),))] == 3
+    assert prom[("chat_client_errors_total", (("status", "400"),))] == 4
+    assert prom_sum(prom, "chat_sessions_total") == 6
+    assert prom_sum(prom, "chat_llm_tokens_total") == 30 * per_turn
+    assert prom_sum(prom, "chat_request_tokens_total") == 30 * per_turn
+    assert prom_sum(prom, "chat_rag_searches_total") == 30
+
+
+def test_websocket_route_records_its_life_without_calls(
+    chatwatch_server: Chatwatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Connect, a drop, a reconnect, a crash (failed turn, connection closed out), a
+    reconnect and close code 4000 (session ended): counts equal what the client did."""
+    cw = Client(
+        chatwatch_server.url, chatwatch_server.ingest_key, service="ws", flush_interval=0.05
+    )
+    server = LiveServer(build_app(cw)).start()  # type: ignore[arg-type]
+    url = server.url.replace("http", "ws") + "/chat/ws?session_id=room-1"
+    try:
+        with connect(url) as ws:
+            for text in ("hello", "again"):
+                ws.send(text)
+                assert ws.recv() == "ok"
+            ws.socket.close()  # dropped without a close frame (1006): the session goes on
+        with connect(url) as ws:
+            ws.send("crash")
+            with pytest.raises(ConnectionClosed):  # the server closes the connection (1011)
+                ws.recv(timeout=10)
+        with connect(url) as ws:
+            ws.send("hi")
+            assert ws.recv() == "ok"
+            ws.send("bye")
+            with pytest.raises(ConnectionClosed):
+                ws.recv(timeout=10)
+            assert ws.close_code == 4000
+        assert cw.flush(10)
+    finally:
+        server.stop()
+        cw.close()
+    v = chatwatch_server.metrics(service="ws")
+    assert v["total_requests"] == 5 and v["failed_requests"] == 1
+    assert v["llm_calls"] == 5
+    assert v["sessions"] == 1 and v["reconnection_rate"] == 100.0
+    assert v["active_sessions"] == 0 and v["websocket_connections"] == 0
+    doc = chatwatch_server.get("/api/v1/metrics", service="ws", window="all")
+    assert doc["breakdowns"]["connections_by_action"] == {
+        "connect": 1.0,
+        "disconnect": 3.0,
+        "reconnect": 2.0,
+    }
+    assert doc["breakdowns"]["errors_by_type"] == {"RuntimeError": 1.0}

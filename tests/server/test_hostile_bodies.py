@@ -1,0 +1,156 @@
+"""Bounded cost per request: the amplification bodies of issue 11 against the real server
+in a subprocess (so psutil measures its memory, ingest worker included): each is a 4xx in
+under 5 s, with an answer under 64 KB and under 200 MB of server growth, while a small
+batch sent meanwhile is answered in under a second. The bounds are generous: the test
+machine is shared."""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from chatwatch.server.keys import create_key
+from chatwatch.store import Store
+from server_process import ServerProcess
+
+LIMIT_S, LIMIT_BYTES, LIMIT_MB, SMALL_S = 5.0, 64_000, 200.0, 1.0
+
+
+def _message(i: int, **fields: Any) -> dict[str, Any]:
+    return {
+        "type": "message",
+        "id": f"m{i}-{uuid.uuid4().hex[:8]}",
+        "ts": time.time(),
+        "sender_type": "user",
+        **fields,
+    }
+
+
+@functools.cache
+def _hostile() -> dict[str, tuple[bytes, dict[str, str]]]:
+    gz = {"Content-Encoding": "gzip"}
+    ones = gzip.compress(b"[" + b"1," * 999_999 + b"1]", 9)
+    event = json.dumps(_message(0)).encode()
+    many = gzip.compress(b"[" + b",".join([event] * 400_000) + b"]", 9)
+    over = json.dumps([_message(i) for i in range(10_001)]).encode()
+    garbage = json.dumps(
+        [{"type": "turn", "id": f"x{i}", "ts": "no", "bad": 1} for i in range(10_000)]
+    ).encode()
+    deep = gzip.compress(b"[" * 1_000_000 + b"]" * 1_000_000, 9)
+    key = json.dumps([{"k" * 1_000_000: 1, "type": "t" * 1_000_000}]).encode()
+    return {
+        "a million 1s in 2 KB of gzip": (ones, gz),
+        "400 000 events gzipped": (many, gz),
+        "10 001 events": (over, {}),
+        "10 000 invalid events": (garbage, {}),
+        "a million nested arrays": (deep, gz),
+        "a megabyte key and tag": (key, {}),
+    }
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, str]]:
+    url = f"sqlite:///{Path(tmp_path_factory.mktemp('bodies')) / 'cw.db'}"
+    store = Store(url)
+    key = create_key(store, "ingest")
+    store.close()
+    srv = ServerProcess(url).start()
+    yield srv, key
+    srv.stop()
+
+
+class Sampler:
+    """The server's peak resident memory while a block runs (sampled every 20 ms)."""
+
+    def __init__(self, srv: ServerProcess) -> None:
+        self.srv, self.peak = srv, srv.rss_mb()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak = max(self.peak, self.srv.rss_mb())
+
+    def __enter__(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+@pytest.mark.parametrize("name", list(_hostile()))
+def test_a_hostile_body_costs_little(server: tuple[ServerProcess, str], name: str) -> None:
+    """A 4xx in < 5 s, < 64 KB, < 200 MB of growth; a small batch meanwhile < 1 s."""
+    srv, key = server
+    body, headers = _hostile()[name]
+    auth = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=srv.url, headers=auth, timeout=60) as http:
+        http.post("/api/v1/events", json=[_message(0)])  # warm: the worker is up
+        baseline = srv.rss_mb()
+        small: list[float] = []
+
+        def meanwhile() -> None:
+            with httpx.Client(base_url=srv.url, headers=auth, timeout=60) as other:
+                time.sleep(0.05)
+                start = time.monotonic()
+                response = other.post("/api/v1/events", json=[_message(1)])
+                small.append(time.monotonic() - start)
+                assert response.status_code == 202
+
+        side = threading.Thread(target=meanwhile)
+        with Sampler(srv) as sampler:
+            side.start()
+            start = time.monotonic()
+            response = http.post("/api/v1/events", content=body, headers=headers)
+            took = time.monotonic() - start
+            side.join()
+        assert 400 <= response.status_code < 500, response.text[:300]
+        assert took < LIMIT_S, took
+        assert len(response.content) < LIMIT_BYTES
+        assert sampler.peak - baseline < LIMIT_MB, (baseline, sampler.peak)
+        assert small and small[0] < SMALL_S, small
+        assert http.post("/api/v1/events", json=[_message(2)]).status_code == 202
+
+
+def test_an_invalid_batch_names_at_most_100_problems(server: tuple[ServerProcess, str]) -> None:
+    """1 000 bad events: the first 100 problems, and the total."""
+    srv, key = server
+    body = [{"type": "turn", "id": f"x{i}", "ts": "no"} for i in range(1000)]
+    response = httpx.post(
+        f"{srv.url}/api/v1/events",
+        json=body,
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=60,
+    )
+    assert response.status_code == 422
+    answer = response.json()
+    assert len(answer["detail"]) == 100
+    assert answer["errors_total"] == 2000  # ts and response_time_ms of each
+    assert [d["index"] for d in answer["detail"][:4]] == [0, 0, 1, 1]
+
+
+def test_the_worker_returns_to_its_baseline(server: tuple[ServerProcess, str]) -> None:
+    """After every hostile body, the server and its worker hold no more than 64 MB above
+    where they started."""
+    srv, key = server
+    auth = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=srv.url, headers=auth, timeout=60) as http:
+        http.post("/api/v1/events", json=[_message(0)])
+        baseline = srv.rss_mb()
+        for body, headers in _hostile().values():
+            for _ in range(2):
+                http.post("/api/v1/events", content=body, headers=headers)
+        time.sleep(0.5)
+        assert srv.rss_mb() - baseline < 64, (baseline, srv.rss_mb())
