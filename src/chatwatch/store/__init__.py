@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine
 
 from chatwatch.cancel import check as check_cancelled
 from chatwatch.events import Event
+from chatwatch.store.activity import Instance, read_instances, read_last_seen
 from chatwatch.store.aggregate import Aggregate, Filters
 from chatwatch.store.engine import StoreUnavailable, is_sqlite, make_engine, migrate, must_exist
 from chatwatch.store.journal import (
@@ -74,6 +75,7 @@ __all__ = [
     "Bins",
     "Filters",
     "IngestResult",
+    "Instance",
     "LabelStatus",
     "Segment",
     "Store",
@@ -491,6 +493,16 @@ class Store:
     def services(self, since: float = 0.0) -> list[str]:
         with self._settled() as conn:
             return read_services(conn, since)
+
+    def last_seen(self, since: float, service: str | None = None) -> dict[str, float]:
+        """When each service last sent anything (heartbeats included), to the minute."""
+        with self._settled() as conn:
+            return read_last_seen(conn, since, service)
+
+    def instances(self, since: float, service: str | None = None) -> list[Instance]:
+        """The app processes' latest heartbeats since ``since``."""
+        with self.read() as conn:
+            return read_instances(conn, since, service)
 
     def close(self) -> None:
         self.engine.dispose()

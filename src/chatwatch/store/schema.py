@@ -14,9 +14,11 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 metadata = MetaData()
+HEARTBEAT = text("type = 'heartbeat'")  # the partial index's predicate, as queries spell it
 
 events = Table(
     "events",
@@ -32,6 +34,8 @@ events = Table(
     Index("ix_events_ts", "ts"),
     Index("ix_events_session", "service", "session_id"),
     Index("ix_events_run", "run_id"),
+    # heartbeats only (a few per app process a minute): the app's latest process figures
+    Index("ix_events_heartbeat", "ts", sqlite_where=HEARTBEAT, postgresql_where=HEARTBEAT),
 )
 
 ROLLUP_KEY = ("res", "bucket", "service", "series", "model", "dim", "user_type", "channel")
