@@ -18,7 +18,7 @@ app.add_typer(keys_app, name="keys")
 
 @keys_app.command("create")
 def create(
-    scope: Annotated[str, typer.Option(help="ingest, read or admin")],
+    scope: Annotated[str, typer.Option(help="ingest, read, feedback, summary or admin")],
     name: Annotated[str, typer.Option(help="A name to recognise the key by")] = "",
     db: DbOption = None,
 ) -> None:

@@ -25,6 +25,7 @@ from chatwatch.server import (
     prometheus,
     sessions_api,
 )
+from chatwatch.server.cors import ReadCors
 from chatwatch.server.proxy import ProxyMiddleware
 from chatwatch.server.state import AppState
 from chatwatch.store import Store
@@ -97,5 +98,7 @@ def create_app(
         sessions_api,
     ):
         app.include_router(module.router)
+    if settings.cors_origins:  # read routes only (server/cors.py)
+        app.add_middleware(ReadCors, origins=settings.cors_origins)
     app.add_middleware(ProxyMiddleware, settings=settings)  # real client, scheme, Host check
     return app

@@ -53,7 +53,7 @@ class Require:
     def __init__(self, group: str, *, open_on_loopback: bool = True) -> None:
         self.group = group
         # reads only: whether the development switch may open this route to loopback
-        self.open_on_loopback = open_on_loopback and group == "read"
+        self.open_on_loopback = open_on_loopback and group in ("read", "summary")
 
     async def __call__(self, request: Request) -> ApiKey | None:
         key = bearer_key(request)
