@@ -191,7 +191,7 @@ class Turn(_Base):
     response_time_ms: Millis
     success: bool = True
     error_type: LongLabel | None = None
-    cached: bool = False
+    cached: bool | None = None  # None: the app did not record whether the cache answered
     topic: LongLabel | None = None
     model: LongLabel | None = None
     tokens: Count | None = None

@@ -37,6 +37,7 @@ def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.delenv("CHATWATCH_RULES_FILE", raising=False)
     url = f"sqlite:///{tmp_path / 'cw.db'}"
     monkeypatch.setattr(django_settings, "CHATWATCH", {"DATABASE_URL": url})
+    Store(url).close()  # as `chatwatch migrate` would: the check never creates it
     return url
 
 

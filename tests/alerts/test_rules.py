@@ -11,12 +11,16 @@ from chatwatch.alerts import RulesError, load_rules, parse_matcher, parse_rules
 from chatwatch.cli import app
 from chatwatch.metrics import METRICS
 
+KPIS = {"rag_success_rate", "rag_cache_hit_rate", "tokens_per_request"}
+
 
 def test_defaults_cover_every_catalogue_threshold() -> None:
-    """Every metric with a default threshold has a default rule at the same levels."""
+    """Every metric with a default threshold but guide 003's KPI targets has a default
+    rule at the same levels; the KPI targets page nobody by default."""
     rules = {r.metric: r for r in load_rules()}
+    assert not KPIS & set(rules)
     for metric in METRICS:
-        if metric.threshold is None:
+        if metric.threshold is None or metric.name in KPIS:
             continue
         rule = rules[metric.name]
         assert rule.comparison == metric.threshold.op
@@ -24,6 +28,15 @@ def test_defaults_cover_every_catalogue_threshold() -> None:
             metric.threshold.warning,
             metric.threshold.critical,
         )
+
+
+def test_a_kpi_target_becomes_an_alert_in_one_line() -> None:
+    """One line of a rules file turns a KPI target into a rule at the catalogue's target."""
+    (rule,) = parse_rules(
+        {"rules": [{"name": "low_rag_success_rate", "metric": "rag_success_rate"}]}
+    )
+    assert (rule.comparison, rule.warning, rule.critical) == ("<", 90.0, None)
+    assert rule.no_data == "ok"
 
 
 def test_guide_thresholds_in_defaults() -> None:

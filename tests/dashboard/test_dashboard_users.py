@@ -22,7 +22,9 @@ from chatwatch.store.schema import users
 
 @pytest.fixture
 def db(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'cw.db'}"
+    url = f"sqlite:///{tmp_path / 'cw.db'}"
+    Store(url).close()  # users commands never create a database
+    return url
 
 
 def _run(db: str, *args: str, input: str | None = None) -> tuple[int, str]:

@@ -4,7 +4,8 @@ and turn what changed into notifications.
 One round: the metric reads happen first, outside any write; then one write transaction
 loads the states, steps them, records transitions and writes the notifications to the
 outbox, so state and "notified" can never disagree. Delivery follows, per channel. On
-PostgreSQL a session advisory lock makes sure only one process evaluates at a time; on
+PostgreSQL a session advisory lock makes sure only one process evaluates at a time (the
+server's replicas: one leader holds it across rounds, alerts/leader.py); on
 SQLite the write transaction serialises processes (a ``chatwatch check`` from cron next to
 ``chatwatch serve`` sees the server's last round and does not notify twice).
 """
@@ -21,6 +22,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import text
 
+from chatwatch.alerts.leader import LOCK_KEY, Leadership
 from chatwatch.alerts.model import fingerprint
 from chatwatch.alerts.notify import Delivery, channels, deliver_due, enqueue, log_group
 from chatwatch.alerts.rules import Rule, load_rules
@@ -38,10 +40,24 @@ from chatwatch.config import Settings
 from chatwatch.metrics import Catalogue
 from chatwatch.store import Store
 
-__all__ = ["Round", "alert_task", "evaluate", "evaluation_lock"]
+__all__ = ["Evaluation", "Round", "alert_task", "evaluate", "evaluation_lock", "leadership"]
 
 log = logging.getLogger("chatwatch.alerts")
-_LOCK_KEY = 727100004
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One rule over one label set at one evaluation, as ``chatwatch check`` shows it:
+    ``ok``, ``no data`` (no samples, or fewer than ``min_samples``), ``pending``,
+    ``firing`` or ``resolved``."""
+
+    rule: str
+    labels: dict[str, str]
+    status: str
+    value: float | None
+    unit: str
+    threshold: float | None = None
+    samples: float | None = None
 
 
 @dataclass
@@ -50,6 +66,7 @@ class Round:
 
     evaluated_at: float
     states: list[StateRow] = field(default_factory=list)
+    evaluations: list[Evaluation] = field(default_factory=list)
     transitions: int = 0
     notifications: int = 0  # groups written to the outbox (or logged when no channel)
     groups: list[dict[str, Any]] = field(default_factory=list)  # what was notified
@@ -71,14 +88,19 @@ def evaluation_lock(store: Store) -> Iterator[bool]:
         yield True
         return
     with store.engine.connect() as conn:
-        got = bool(conn.execute(text(f"SELECT pg_try_advisory_lock({_LOCK_KEY})")).scalar())
+        got = bool(conn.execute(text(f"SELECT pg_try_advisory_lock({LOCK_KEY})")).scalar())
         conn.commit()
         try:
             yield got
         finally:
             if got:
-                conn.execute(text(f"SELECT pg_advisory_unlock({_LOCK_KEY})"))
+                conn.execute(text(f"SELECT pg_advisory_unlock({LOCK_KEY})"))
                 conn.commit()
+
+
+@contextmanager
+def _held() -> Iterator[bool]:
+    yield True
 
 
 def evaluate(
@@ -89,28 +111,53 @@ def evaluate(
     now: float | None = None,
     deliver: bool = True,
     process_rules: bool = True,
+    dry: bool = False,
+    locked: bool = False,
 ) -> Round:
     """One evaluation of every rule, its notifications, and delivery of what is due.
 
     ``process_rules=False`` (``chatwatch check``) leaves the rules on this process's own
     CPU and memory to the server: a cron job's memory says nothing about the server's.
+    ``dry`` evaluates from the stored states but stores, logs and delivers nothing (an
+    ad-hoc ``check --rules`` must not write into the dashboard's history).
+    ``locked``: the caller holds the evaluation lock already (the server's leader).
     """
     now = time.time() if now is None else now
     rules = list(load_rules(settings.rules_file) if rules is None else rules)
-    with evaluation_lock(store) as allowed:
+    with _held() if locked else evaluation_lock(store) as allowed:
         if not allowed:
             # another process is evaluating: report the states it keeps
             with store.read() as conn:
                 stored = sorted(load_states(conn).values(), key=lambda r: (r.rule, r.fingerprint))
             return Round(evaluated_at=now, states=stored, skipped=True)
-        result = _evaluate(store, settings, rules, now, process_rules)
-        if deliver:
+        result = _evaluate(store, settings, rules, now, process_rules, dry)
+        if deliver and not dry:
             result.delivery = deliver_due(store, settings, now)
     return result
 
 
+@contextmanager
+def _transaction(store: Store, dry: bool) -> Iterator[Any]:
+    """The round's write transaction; a dry round's is rolled back."""
+    if not dry:
+        with store.write() as conn:
+            yield conn
+        return
+    with store.engine.connect() as conn:
+        tx = conn.begin()
+        try:
+            yield conn
+        finally:
+            tx.rollback()
+
+
 def _evaluate(
-    store: Store, settings: Settings, rules: list[Rule], now: float, process_rules: bool
+    store: Store,
+    settings: Settings,
+    rules: list[Rule],
+    now: float,
+    process_rules: bool,
+    dry: bool = False,
 ) -> Round:
     catalogue = Catalogue(store, settings, clock=lambda: now)
     by_name = {r.name: r for r in rules if r.enabled and (process_rules or not r.process)}
@@ -121,15 +168,18 @@ def _evaluate(
     samples = sample_rules(catalogue, list(by_name.values()), watched.values())
     result = Round(evaluated_at=now)
     configured = list(channels(settings))
-    with store.write() as conn:
+    with _transaction(store, dry) as conn:
         states = load_states(conn)
         silences = active_silences(conn, now)
         outgoing: dict[str, list[dict[str, Any]]] = {}
         for rule_name, rule_samples in samples.items():
             rule = by_name[rule_name]
             repeat = rule.repeat_interval_s or settings.alert_repeat_interval_s
+            if not rule_samples:
+                result.evaluations.append(Evaluation(rule_name, {}, "no data", None, rule.unit))
             for sample in rule_samples:
                 row = _advance(conn, states, rule, sample, now, result)
+                result.evaluations.append(_evaluation(rule, sample, row))
                 entry = _notification(row, rule, now, repeat)
                 if entry is not None:
                     silenced = is_silenced(silences, row.labels_with_level())
@@ -146,7 +196,7 @@ def _evaluate(
         for group in groups:
             enqueue(conn, group, configured, now)
         result.states = sorted(states.values(), key=lambda r: (r.rule, r.fingerprint))
-    for group in groups:
+    for group in groups if not dry else ():
         log_group(group)
     result.notifications = len(groups)
     result.groups = groups
@@ -178,6 +228,25 @@ def _advance(
         record_transition(conn, row, before[0], before[1], now)
     save_state(conn, row)
     return row
+
+
+def _evaluation(rule: Rule, sample: Sample, row: StateRow) -> Evaluation:
+    no_data = sample.value is None or not sample.enough
+    if row.state in ("pending", "firing") or (
+        row.state == "resolved" and row.evaluated_at == row.resolved_at
+    ):
+        status = str(row.state)
+    else:
+        status = "no data" if no_data else "ok"
+    return Evaluation(
+        rule.name,
+        dict(sample.labels),
+        status,
+        sample.value,
+        rule.unit,
+        row.threshold if row.state in ("pending", "firing") else rule.threshold(None),
+        sample.samples,
+    )
 
 
 def _mark_notified(
@@ -257,17 +326,48 @@ class _HasStore(Protocol):
     settings: Settings
 
 
+def leadership(st: _HasStore) -> Leadership:
+    """The app's hold on the evaluation lock (made on first use; see alerts/leader.py)."""
+    extras: dict[str, Any] = getattr(st, "extras", {})
+    leader = extras.get("alert_leader")
+    if leader is None:
+        leader = extras["alert_leader"] = Leadership(st.store)
+    assert isinstance(leader, Leadership)
+    return leader
+
+
 async def alert_task(st: _HasStore, clock: Callable[[], float] = time.time) -> None:
     """The server's loop: a round every ``alert_evaluation_interval_s`` (the first one an
-    interval after start). A failing round is logged and the loop goes on. The rules are
-    those ``create_app`` validated at start (``extras["alert_rules"]``)."""
+    interval after start), evaluated only while this replica leads. A failing round is
+    logged and the loop goes on. The rules are those ``create_app`` validated at start
+    (``extras["alert_rules"]``). The lock is released when the loop is cancelled."""
     extras = getattr(st, "extras", {})
     rules = extras.get("alert_rules") or load_rules(st.settings.rules_file)
     interval = st.settings.alert_evaluation_interval_s
+    leader = leadership(st)
+    try:
+        await _rounds(st, leader, rules, interval, clock)
+    finally:
+        await asyncio.to_thread(leader.release)
+
+
+async def _rounds(
+    st: _HasStore,
+    leader: Leadership,
+    rules: Sequence[Rule],
+    interval: float,
+    clock: Callable[[], float],
+) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
-            done = await asyncio.to_thread(evaluate, st.store, st.settings, rules, now=clock())
+            if not await asyncio.to_thread(leader.acquire):
+                continue
+            now = clock()
+            done = await asyncio.to_thread(
+                evaluate, st.store, st.settings, rules, now=now, locked=True
+            )
+            leader.evaluated(now)
             if done.transitions or done.notifications:
                 log.info(
                     "alerts: %d transitions, %d notifications, %d delivered, %d failed",

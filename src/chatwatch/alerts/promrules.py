@@ -29,7 +29,11 @@ def _inc(metric: str, by: str, window: str) -> str:
 # catalogue metric -> (numerator, denominator, scale) over counters/histograms
 _RATIOS: dict[str, tuple[str, str, float]] = {
     "error_rate": ("chat_errors_total", "chat_requests_total", 100.0),
-    "cache_hit_rate": ("chat_cached_responses_total", "chat_requests_total", 100.0),
+    "cache_hit_rate": (
+        "chat_cached_responses_total",
+        "chat_cache_recorded_responses_total",
+        100.0,
+    ),
     "tokens_per_request": ("chat_request_tokens_total", "chat_requests_total", 1.0),
     "rag_success_rate": ("chat_rag_requests_found_total", "chat_rag_requests_total", 100.0),
     "reconnection_rate": ("chat_reconnected_sessions_total", "chat_sessions_total", 100.0),

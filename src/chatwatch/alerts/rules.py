@@ -87,6 +87,9 @@ class Rule(BaseModel):
     keep_firing_for_s: float = Field(0.0, alias="keep_firing_for")
     repeat_interval_s: float | None = Field(None, alias="repeat_interval")
     min_samples: int = Field(0, ge=0)
+    # what a window with no samples (or fewer than min_samples) does: ``ok`` shows
+    # "no data" and never pages, ``keep`` holds the alert's state, ``alerting`` fires
+    no_data: Literal["ok", "keep", "alerting"] = "ok"
     by: tuple[Literal["service", "model"], ...] = ("service",)
     labels: dict[str, str] = Field(default_factory=dict)
     title: str = ""
@@ -184,6 +187,11 @@ class Rule(BaseModel):
             return "warning"
         return None
 
+    @property
+    def top_level(self) -> Literal["warning", "critical"]:
+        """The level a rule with ``no_data: alerting`` fires at when its data stops."""
+        return "critical" if self.critical is not None else "warning"
+
     def threshold(self, level: str | None) -> float | None:
         if level == "critical":
             return self.critical
@@ -197,6 +205,7 @@ class _Defaults(BaseModel):
     for_: Any = Field(None, alias="for")
     keep_firing_for: Any = None
     min_samples: int | None = None
+    no_data: Literal["ok", "keep", "alerting"] | None = None
     labels: dict[str, str] | None = None
 
 

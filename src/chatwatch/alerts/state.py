@@ -83,11 +83,19 @@ def step(row: StateRow, rule: Rule, value: float | None, enough: bool, now: floa
     """Advance ``row`` by one evaluation; True when its state or level changed.
 
     ``enough`` says whether the samples behind the value reach ``min_samples``: a value
-    over too few samples counts as no data, and no data is not a crossed threshold.
+    over too few samples counts as no data, as does no value at all. No data is not a
+    crossed threshold: the rule's ``no_data`` says what it does (``ok``: nothing fires,
+    ``keep``: the state stands, ``alerting``: it fires at the rule's top level).
     """
     before = (row.state, row.level)
+    no_data = value is None or not enough
+    if no_data and rule.no_data == "keep":
+        row.evaluated_at = now  # the last value and the state stand until data returns
+        return False
     row.value, row.evaluated_at, row.unit = value, now, rule.unit
-    level = rule.level(value) if enough else None
+    level = rule.level(value) if not no_data else None
+    if no_data and rule.no_data == "alerting":
+        level = rule.top_level
     if level is not None:
         _active(row, rule, level, now)
     elif row.state == "pending":

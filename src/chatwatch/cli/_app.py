@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
 from chatwatch.config import Settings
+from chatwatch.store import Store, StoreUnavailable
 
-__all__ = ["DbOption", "app", "console", "err_console", "settings_for"]
+UNKNOWN = 3  # Nagios: the check itself could not run
+
+__all__ = ["UNKNOWN", "DbOption", "app", "console", "err_console", "open_store", "settings_for"]
 
 app = typer.Typer(
     name="chatwatch",
@@ -31,3 +34,13 @@ def settings_for(db: str | None) -> Settings:
     if db:
         settings = settings.model_copy(update={"database_url": db})
     return settings
+
+
+def open_store(url: str, **options: Any) -> Store:
+    """The existing database at ``url``; commands other than migrate, serve and demo never
+    create one. Missing, empty or unreadable: ``UNKNOWN: ...`` and exit 3."""
+    try:
+        return Store(url, create=False, **options)
+    except StoreUnavailable as exc:
+        err_console.print(f"UNKNOWN: {exc}", highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(UNKNOWN) from None

@@ -19,13 +19,21 @@ from chatwatch.alerts import (
     load_rules,
     parse_matcher,
 )
+from chatwatch.alerts.engine import Evaluation, Round
 from chatwatch.alerts.notify.email import EmailError, new_message, send_message
-from chatwatch.alerts.notify.format import fmt_time, fmt_value
+from chatwatch.alerts.notify.format import fmt_value
 from chatwatch.alerts.promrules import prometheus_rules_yaml
 from chatwatch.alerts.rules import parse_duration
 from chatwatch.alerts.state import StateRow
-from chatwatch.cli._app import DbOption, app, console, err_console, settings_for
-from chatwatch.store import Store
+from chatwatch.cli._app import (
+    UNKNOWN,
+    DbOption,
+    app,
+    console,
+    err_console,
+    open_store,
+    settings_for,
+)
 
 __all__ = ["check", "prometheus_rules", "test_email"]
 
@@ -35,8 +43,7 @@ RulesOption = Annotated[
 ]
 EXIT = {"ok": 0, "warning": 1, "critical": 2}
 _OPS = {(True, False): "=", (False, False): "!=", (True, True): "=~", (False, True): "!~"}
-UNKNOWN = 3  # Nagios: the check itself could not run
-_STYLE = {"firing": "bold red", "pending": "yellow", "resolved": "green", "inactive": "dim"}
+_STYLE = {"firing": "bold red", "pending": "yellow", "resolved": "green", "no data": "dim"}
 
 rules_app = typer.Typer(help="Alert rules.", no_args_is_help=True)
 silences_app = typer.Typer(help="Silences: hold back notifications.", no_args_is_help=True)
@@ -44,25 +51,36 @@ app.add_typer(rules_app, name="rules")
 app.add_typer(silences_app, name="silences")
 
 
-def _states_table(rows: list[StateRow]) -> Table:
+def _labels(labels: dict[str, str]) -> str:
+    text = " ".join(f"{k}={v}" for k, v in sorted(labels.items()) if k != "alertname")
+    return text or "-"
+
+
+def _evaluations_table(rows: list[Evaluation]) -> Table:
     table = Table(title="chatwatch alerts")
-    for column in ("rule", "labels", "state", "level", "value", "threshold", "since"):
+    for column in ("rule", "labels", "status", "value", "threshold", "samples"):
         table.add_column(column)
     for row in rows:
-        labels = " ".join(
-            f"{k}={v}" for k, v in sorted(row.labels.items()) if k not in ("alertname",)
-        )
-        style = _STYLE.get(row.state, "")
+        style = _STYLE.get(row.status, "")
         table.add_row(
             row.rule,
-            labels or "-",
-            f"[{style}]{row.state}[/]" if style else row.state,
-            row.level or "-",
+            _labels(row.labels),
+            f"[{style}]{row.status}[/]" if style else row.status,
             fmt_value(row.value, row.unit),
             fmt_value(row.threshold, row.unit) if row.threshold is not None else "-",
-            fmt_time(row.fired_at or row.active_since or row.resolved_at),
+            "-" if row.samples is None else f"{row.samples:,.0f}",
         )
     return table
+
+
+def _evaluation_lines(rows: list[Evaluation]) -> list[str]:
+    """Without a terminal: one full line per rule and label set, nothing cut."""
+    return [
+        f"{row.rule} {_labels(row.labels)} {row.status} value={fmt_value(row.value, row.unit)}"
+        f" threshold={fmt_value(row.threshold, row.unit)}"
+        + ("" if row.samples is None else f" samples={row.samples:.0f}")
+        for row in rows
+    ]
 
 
 def _where(row: StateRow) -> str:
@@ -70,49 +88,65 @@ def _where(row: StateRow) -> str:
     return f"[{','.join(parts)}]" if parts else ""
 
 
+def _unknown(message: str) -> typer.Exit:
+    err_console.print(f"UNKNOWN: {message}", highlight=False, markup=False, soft_wrap=True)
+    return typer.Exit(UNKNOWN)
+
+
 @app.command()
 def check(
     db: DbOption = None,
     rules: RulesOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary line")] = False,
+    keep: Annotated[
+        bool,
+        typer.Option("--store", help="Store states and notify even with --rules of your own"),
+    ] = False,
 ) -> None:
     """Evaluate every rule once, notify, print the states; exit 0 ok, 1 warning, 2 critical,
-    3 unknown (guide 000's cron job; a Nagios plugin)."""
+    3 unknown (guide 000's cron job; a Nagios plugin). With ``--rules`` that are not the
+    server's, a dry run: printed, nothing stored or sent (unless ``--store``)."""
     settings = settings_for(db)
     try:
-        loaded = load_rules(rules or settings.rules_file)
+        served = load_rules(settings.rules_file)
+        loaded = load_rules(rules) if rules else served
     except RulesError as exc:
-        err_console.print(f"UNKNOWN: {exc}", highlight=False, markup=False, soft_wrap=True)
-        raise typer.Exit(UNKNOWN) from None
+        raise _unknown(str(exc)) from None
+    dry = loaded != served and not keep
+    store = open_store(settings.database_url)
     try:
-        store = Store(settings.database_url)
+        result = evaluate(store, settings, loaded, process_rules=False, dry=dry)
     except Exception as exc:
-        err_console.print(f"UNKNOWN: cannot open the database: {type(exc).__name__}: {exc}")
-        raise typer.Exit(UNKNOWN) from None
-    try:
-        with console.status("evaluating rules"):
-            result = evaluate(store, settings, loaded, process_rules=False)
+        raise _unknown(f"cannot evaluate: {type(exc).__name__}: {exc}") from None
     finally:
         store.close()
+    if dry:
+        typer.echo("(dry run: these rules are not the server's; nothing stored or sent)")
+    _print_round(result, quiet)
+    raise typer.Exit(EXIT[result.worst])
+
+
+def _print_round(result: Round, quiet: bool) -> None:
     if result.skipped:
         console.print("another process is evaluating; nothing done this time")
     firing = [r for r in result.states if r.state == "firing"]
     pending = sum(r.state == "pending" for r in result.states)
+    no_data = sum(e.status == "no data" for e in result.evaluations)
     names = ", ".join(f"{r.rule}{_where(r)} {fmt_value(r.value, r.unit)}" for r in firing)
     delivery = result.delivery
     # Nagios reads the first line: status, what fires, then the counts
-    console.print(
+    typer.echo(
         f"{result.worst.upper()}: {len(firing)} firing{': ' + names if names else ''}; "
-        f"{pending} pending; {result.notifications} notification(s), {delivery.sent} "
-        f"delivered, {delivery.failed} failed (retried later)",
-        highlight=False,
-        markup=False,
-        soft_wrap=True,
+        f"{pending} pending; {no_data} no data; {result.notifications} notification(s), "
+        f"{delivery.sent} delivered, {delivery.failed} failed (retried later)"
     )
-    shown = [r for r in result.states if r.state != "inactive"]
-    if shown and not quiet:
-        console.print(_states_table(shown))
-    raise typer.Exit(EXIT[result.worst])
+    if quiet or not result.evaluations:
+        return
+    if console.is_terminal:
+        console.print(_evaluations_table(result.evaluations))
+    else:
+        for line in _evaluation_lines(result.evaluations):
+            typer.echo(line)
 
 
 @rules_app.command("check")
@@ -193,7 +227,7 @@ def silences_create(
     except ValueError as exc:
         err_console.print(str(exc), highlight=False)
         raise typer.Exit(2) from None
-    store = Store(settings_for(db).database_url)
+    store = open_store(settings_for(db).database_url)
     try:
         silence = create_silence(store, matchers, ends_at=ends, created_by=by, comment=comment)
     except ValueError as exc:
@@ -210,7 +244,7 @@ def silences_list(
     db: DbOption = None,
 ) -> None:
     """Pending and active silences."""
-    store = Store(settings_for(db).database_url)
+    store = open_store(settings_for(db).database_url)
     try:
         found = list_silences(store, active=not all)
     finally:
@@ -240,7 +274,7 @@ def silences_expire(
     db: DbOption = None,
 ) -> None:
     """End a silence now."""
-    store = Store(settings_for(db).database_url)
+    store = open_store(settings_for(db).database_url)
     try:
         done = expire_silence(store, silence_id)
     finally:

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from chatwatch.cli._app import DbOption, app, console, err_console, settings_for
+from chatwatch.cli._app import DbOption, app, console, err_console, open_store, settings_for
 from chatwatch.export import (
     COLUMNS,
     FORMATS,
@@ -21,7 +21,6 @@ from chatwatch.export import (
     parquet_available,
 )
 from chatwatch.metrics import Catalogue
-from chatwatch.store import Store
 
 __all__ = ["export"]
 
@@ -84,7 +83,7 @@ def export(
         err_console.print(f"--end-date: {exc}")
         raise typer.Exit(2) from None
     settings = settings_for(db)
-    store = Store(settings.database_url)
+    store = open_store(settings.database_url)
     f = RowFilter(start, end, service, model, user_id, user_type, success, topic)
     try:
         rows = export_records(Catalogue(store, settings), type, f)

@@ -6,9 +6,8 @@ from typing import Annotated
 
 import typer
 
-from chatwatch.cli._app import DbOption, app, console, err_console, settings_for
+from chatwatch.cli._app import DbOption, app, console, err_console, open_store, settings_for
 from chatwatch.server.keys import SCOPES, create_key
-from chatwatch.store import Store
 
 __all__ = ["create"]
 
@@ -26,7 +25,7 @@ def create(
     if scope not in SCOPES:
         err_console.print(f"--scope must be one of: {', '.join(SCOPES)} (got {scope!r})")
         raise typer.Exit(2)
-    store = Store(settings_for(db).database_url)
+    store = open_store(settings_for(db).database_url)
     try:
         key = create_key(store, scope, name)
     finally:

@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from chatwatch.cli._app import DbOption, app, console, err_console, settings_for
+from chatwatch.cli._app import DbOption, app, console, err_console, open_store, settings_for
 from chatwatch.store import Store
 from chatwatch.store.maintenance import (
     KINDS,
@@ -54,7 +54,9 @@ def maintenance(
         "maintenance_batch_rows": batch_rows,
     }
     settings = settings.model_copy(update={k: v for k, v in updates.items() if v is not None})
-    store = Store(settings.database_url, minute_retention_s=settings.minute_retention_days * 86400)
+    store = open_store(
+        settings.database_url, minute_retention_s=settings.minute_retention_days * 86400
+    )
     try:
         plan = plan_from_settings(store, settings)
         expired = count_expired(store, plan)

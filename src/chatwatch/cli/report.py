@@ -10,10 +10,9 @@ import typer
 
 from chatwatch.alerts import RulesError, load_rules
 from chatwatch.alerts.notify.email import EmailError, send_message
-from chatwatch.cli._app import DbOption, app, console, err_console, settings_for
+from chatwatch.cli._app import DbOption, app, console, err_console, open_store, settings_for
 from chatwatch.metrics import Catalogue
 from chatwatch.report import build_report, email_message, render_html, subject
-from chatwatch.store import Store
 
 __all__ = ["report"]
 
@@ -43,7 +42,7 @@ def report(
         rules = load_rules(settings.rules_file)
     except RulesError:
         rules = []  # the report does not need the rules; only the units of alert values
-    store = Store(settings.database_url)
+    store = open_store(settings.database_url)
     try:
         with console.status(f"reading {the_day.isoformat()}"):
             built = build_report(Catalogue(store, settings), the_day, service, rules)

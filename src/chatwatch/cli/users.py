@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from chatwatch.cli._app import DbOption, app, console, err_console, settings_for
+from chatwatch.cli._app import DbOption, app, console, err_console, open_store, settings_for
 from chatwatch.dashboard.users import (
     UserExists,
     create_user,
@@ -36,7 +36,7 @@ def _password(from_stdin: bool) -> str:
 
 
 def _store(db: str | None) -> Store:
-    return Store(settings_for(db).database_url)
+    return open_store(settings_for(db).database_url)
 
 
 @users_app.command("create")

@@ -230,12 +230,19 @@ METRICS: tuple[Metric, ...] = (
         filters=TURN,
     ),
     _m(
+        "cache_recorded_requests",
+        "count",
+        "Turns that recorded whether the response cache answered",
+        lambda r: r.agg.n("turns_cache_known"),
+        filters=TURN,
+    ),
+    _m(
         "cache_hit_rate",
         "percent",
-        "Share of answers served from the response cache",
-        lambda r: _pct(r.agg.n("turns_cached"), _turns(r)),
+        "Share of answers served from the response cache, among turns that recorded it",
+        lambda r: _pct(r.agg.n("turns_cached"), r.agg.n("turns_cache_known")),
         Threshold("<", 30.0),
-        samples="total_requests",
+        samples="cache_recorded_requests",
         filters=TURN,
     ),
     _m(

@@ -108,6 +108,11 @@ COUNTERS: tuple[Counter, ...] = (
         labels=(("status", "dim"),),
     ),
     _c("chat_cached_responses", "Turns served from the response cache", "turns_cached"),
+    _c(
+        "chat_cache_recorded_responses",
+        "Turns that recorded whether the response cache answered",
+        "turns_cache_known",
+    ),
     _c("chat_request_tokens", "Tokens reported on turns", "turn_tokens", "total"),
     _c("chat_rag_requests", "Turns that used retrieval", "turns_rag_used"),
     _c("chat_rag_requests_found", "Retrieving turns that found something", "turns_rag_found"),
@@ -253,6 +258,7 @@ GAUGES: tuple[Gauge, ...] = (
 # Catalogue counts, exposed as all-time counters instead of windowed gauges.
 COUNTED_BY: dict[str, str] = {
     "total_requests": "chat_requests_total",
+    "cache_recorded_requests": "chat_cache_recorded_responses_total",
     "successful_requests": "chat_requests_total - chat_errors_total",
     "failed_requests": "chat_errors_total",
     "client_errors": "chat_client_errors_total",

@@ -149,7 +149,7 @@ class Client:
         *,
         run_id: str | None = None,
         error_type: str | None = None,
-        cached: bool = False,
+        cached: bool | None = None,
         topic: str | None = None,
         model: str | None = None,
         tokens: int | None = None,
@@ -187,8 +187,8 @@ class Client:
                 e["success"] = False
             if error_type is not None:
                 e["error_type"] = error_type
-            if cached:
-                e["cached"] = True
+            if cached is not None:  # None: not recorded, which is not a miss
+                e["cached"] = bool(cached)
             if topic is not None:
                 e["topic"] = topic
             if model is not None:

@@ -99,7 +99,8 @@ class TurnScope:
         self._fields: dict[str, Any] = {}
         self._tokens = self._llm_calls = self._rag_searches = 0
         self._last_model: str | None = None
-        self._rag_found = self._cache_hit = False
+        self._rag_found = False
+        self._cache_hit: bool | None = None  # None until a response cache lookup is noted
         self._start = time.perf_counter()
         self._token: Token[TurnScope | None] | None = None
         self._outer: TurnScope | None = None
@@ -144,8 +145,9 @@ class TurnScope:
             root._rag_found = True
 
     def note_cache(self, hit: Any, kind: Any) -> None:
-        if hit is True and kind == "response":
-            self.root._cache_hit = True
+        if kind == "response":
+            root = self.root
+            root._cache_hit = bool(root._cache_hit) or hit is True
 
     def identity(
         self, session_id: str | None, user_id: str | None, user_type: str | None
@@ -291,7 +293,7 @@ class TurnScope:
             run_id=self.run_id,
             error_type=f.get("error_type", outcome.error_type),
             status_code=outcome.status_code,
-            cached=bool(f.get("cached", self._cache_hit)),
+            cached=f.get("cached", self._cache_hit),
             topic=f.get("topic", p["topic"]),
             model=model,
             tokens=f.get("tokens", self._tokens if self._llm_calls else None),

@@ -24,6 +24,7 @@ from chatwatch.alerts import (
     load_rules,
     recent_transitions,
 )
+from chatwatch.alerts.engine import leadership
 from chatwatch.alerts.rules import parse_duration
 from chatwatch.server.auth import require
 from chatwatch.server.params import IsoDateTime
@@ -189,3 +190,10 @@ async def delete_silence(request: Request, silence_id: str) -> JSONResponse:
     if not expired:
         raise HTTPException(404, f"no active or pending silence {silence_id!r}")
     return JSONResponse({"id": silence_id, "expired": True})
+
+
+@router.get("/alerts/evaluator", dependencies=[_read])
+async def evaluator(request: Request) -> dict[str, Any]:
+    """This replica's alert loop: whether it leads (evaluates the rules), its rounds."""
+    st = state(request)
+    return {"enabled": st.settings.alerts_enabled, **_jsonable(leadership(st).status)}

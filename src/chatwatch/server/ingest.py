@@ -116,7 +116,7 @@ async def record_chat_metrics(
     model: LongLabelQuery | None = None,
     topic: LongLabelQuery | None = None,
     error_type: LongLabelQuery | None = None,
-    cached: bool = False,
+    cached: bool | None = None,  # absent: not recorded (not a miss)
 ) -> dict[str, Any]:
     """Guide 003's recording call, kept as it is; it becomes one ``turn`` event."""
     st = state(request)

@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine
 
 from chatwatch.events import Event
 from chatwatch.store.aggregate import Aggregate, Filters
-from chatwatch.store.engine import is_sqlite, make_engine, migrate
+from chatwatch.store.engine import StoreUnavailable, is_sqlite, make_engine, migrate, must_exist
 from chatwatch.store.journal import has_pending
 from chatwatch.store.readcache import ReadCache
 from chatwatch.store.reader import (
@@ -56,7 +56,7 @@ from chatwatch.store.writer import (
     write_prepared,
 )
 
-__all__ = ["Aggregate", "Bins", "Filters", "IngestResult", "Segment", "Store"]
+__all__ = ["Aggregate", "Bins", "Filters", "IngestResult", "Segment", "Store", "StoreUnavailable"]
 
 _MAX_JOURNALLED = 4096
 
@@ -72,7 +72,13 @@ class Store:
         minute_retention_s: int = 7 * DAY,
         auto_migrate: bool = True,
         cache_ttl_s: float = 60.0,
+        create: bool = True,
     ) -> None:
+        """``create=False`` (every command but migrate, serve and demo) never makes a
+        database: a missing SQLite file, an empty schema or a database that cannot be
+        read raises :class:`StoreUnavailable` instead."""
+        if not create:
+            must_exist(url)
         self.engine: Engine = make_engine(url)
         self.store_text = store_text
         self.minute_retention_s = minute_retention_s

@@ -8,10 +8,10 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 
-__all__ = ["is_sqlite", "make_engine", "migrate", "normalize_url"]
+__all__ = ["StoreUnavailable", "is_sqlite", "make_engine", "migrate", "must_exist", "normalize_url"]
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 _MIGRATE_LOCK = threading.Lock()
@@ -24,6 +24,40 @@ def normalize_url(url: str) -> str:
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
     return url
+
+
+class StoreUnavailable(RuntimeError):
+    """No chatwatch database at the URL (missing, empty or unreadable); nothing was made."""
+
+
+def must_exist(url: str) -> None:
+    """Raise StoreUnavailable unless ``url`` holds a chatwatch schema; creates nothing
+    (a missing SQLite file is checked before SQLite would make one)."""
+    url = normalize_url(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        path = parsed.database or ""
+        if path in ("", ":memory:"):
+            raise StoreUnavailable("an in-memory database holds nothing to read")
+        if not Path(path).is_file():
+            raise StoreUnavailable(f"no database at {path} (create it with `chatwatch migrate`)")
+        readonly = parsed.set(
+            database=f"file:{Path(path).resolve()}?mode=ro", query={"uri": "true"}
+        )
+        engine = create_engine(readonly)
+    else:
+        engine = create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 10})
+    try:
+        with engine.connect() as conn:
+            tables = set(inspect(conn).get_table_names())
+    except Exception as exc:
+        raise StoreUnavailable(f"cannot read the database: {type(exc).__name__}") from None
+    finally:
+        engine.dispose()
+    if not {"events", "rollups", "alembic_version"} <= tables:
+        raise StoreUnavailable(
+            "the database has no chatwatch schema (create it with `chatwatch migrate`)"
+        )
 
 
 def is_sqlite(engine: Engine) -> bool:

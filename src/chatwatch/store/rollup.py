@@ -16,6 +16,7 @@ session and connection series, empty elsewhere (``sessions_escalated`` and
 | turn_llm_own, turn_rag_own | turn, no llm_call / rag_search of its own | turn model | | tokens |
 | turn_rag_own_empty | such a RAG turn that found nothing | turn model | | |
 | turns_cached | cached turn | turn model | | |
+| turns_cache_known | turn that recorded ``cached`` (true or false) | turn model | | |
 | turn_tokens | turn with tokens | turn model | | tokens |
 | turns_rag_used / turns_rag_found | turn using RAG / finding something | turn model | | |
 | topics | turn with a topic | turn model | topic | |
@@ -287,8 +288,11 @@ def _turn(d: Delta, e: Turn, ts: float, m: int, ut: str) -> None:
         _add(c, (m, svc, "turn_rag_own", model, "", ut, ""))
         if not e.rag_found:
             _add(c, (m, svc, "turn_rag_own_empty", model, "", ut, ""))
-    if e.cached:
-        _add(c, (m, svc, "turns_cached", model, "", ut, ""))
+    cached = e.cached
+    if cached is not None:
+        _add(c, (m, svc, "turns_cache_known", model, "", ut, ""))
+        if cached:
+            _add(c, (m, svc, "turns_cached", model, "", ut, ""))
     if e.tokens is not None:
         _add(c, (m, svc, "turn_tokens", model, "", ut, ""), float(e.tokens))
     if e.rag_used or e.rag_found:

@@ -2,7 +2,7 @@
 at, which never changes), events are found by run id, sessions by user.
 
 Revision ID: 0011
-Revises: 0005, 0009
+Revises: 0009
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = ("0005", "0009")  # main has both heads; the integrator re-chains
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,95 @@
+"""The ingest budget: CPU per event of each stage of the server's pipeline, measured one
+stage at a time in this process on the same batches the server was sent.
+
+Each stage is the server's own code, timed with this thread's CPU clock: decode+validate
+(gunzip and schema check, what the ingest route and worker run), rows+increments (event
+rows and rollup increments), hand-off (the pickles a batch and its prepared result cost
+crossing to and from the ingest worker process), SQLite (the events' rows written and
+committed, grouped as the group writer groups them) and journal (rollup increments
+journalled, then folded into the rollups). What the server spent beyond their sum is
+HTTP: uvicorn, routing, auth, threads and the event loop.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import pickle
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from chatwatch.store import Store
+from chatwatch.store.journal import append as journal_append
+from chatwatch.store.rollup import Delta
+from chatwatch.store.writer import Prepared, _insert_new, fold_journal
+from chatwatch.store.writer import prepare as prepare_events
+
+__all__ = ["STAGES", "bodies_of", "budget"]
+
+STAGES = ("decode+validate", "rows+increments", "hand-off", "SQLite", "journal")
+GROUP = 8  # batches per write transaction (about what 4 busy senders give the writer)
+FOLD_EVENTS = 50_000  # the group writer folds the journal this often under load
+
+
+def bodies_of(batches: list[list[dict[str, Any]]]) -> list[bytes]:
+    """The batches as the SDK's HTTP transport sends them (compact JSON, gzipped)."""
+    return [
+        gzip.compress(json.dumps(b, separators=(",", ":")).encode(), compresslevel=5)
+        for b in batches
+    ]
+
+
+def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    start = time.thread_time()
+    result = fn()
+    return time.thread_time() - start, result
+
+
+def budget(bodies: list[bytes], db: Path, events: int) -> dict[str, float]:
+    """µs of CPU per event for each stage, over every body (``events`` in all)."""
+    from chatwatch.events import parse_events
+
+    spent = dict.fromkeys(STAGES, 0.0)
+    prepared: list[Prepared] = []
+    for body in bodies:
+        seconds, parsed = _timed(lambda body=body: parse_events(gzip.decompress(body)))
+        spent["decode+validate"] += seconds
+        seconds, ready = _timed(lambda parsed=parsed: prepare_events(parsed, store_text=False))
+        spent["rows+increments"] += seconds
+        prepared.append(ready)
+    # the worker pickles the result without its events, the server unpickles it
+    for body, ready in zip(bodies, prepared, strict=True):
+        kept, ready.events = ready.events, None
+        seconds, _ = _timed(lambda r=ready, b=body: pickle.loads(pickle.dumps((b, r), 5)))
+        spent["hand-off"] += seconds
+        ready.events = kept
+    store = Store(f"sqlite:///{db}")
+    try:
+        known: dict[int, Delta] = {}
+        unfolded = 0
+        for start in range(0, len(prepared), GROUP):
+            group = prepared[start : start + GROUP]
+            rows = {k: row for p in group for k, row in p.rows.items()}
+            delta = group[0].delta
+            for p in group[1:]:
+                delta.merge(p.delta)
+            t0 = time.thread_time()
+            with store.write() as conn:
+                _insert_new(conn, rows)
+                t1 = time.thread_time()
+                known[journal_append(conn, delta, len(rows), 0.0)] = delta
+                t2 = time.thread_time()
+            spent["SQLite"] += t1 - t0 + time.thread_time() - t2  # begin and commit too
+            spent["journal"] += t2 - t1
+            unfolded += len(rows)
+            if unfolded >= FOLD_EVENTS or start + GROUP >= len(prepared):
+                t0 = time.thread_time()
+                with store.write() as conn:
+                    fold_journal(conn, known)
+                spent["journal"] += time.thread_time() - t0
+                known, unfolded = {}, 0
+    finally:
+        store.close()
+    return {stage: seconds / events * 1e6 for stage, seconds in spent.items()}
