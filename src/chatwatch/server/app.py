@@ -28,6 +28,7 @@ from chatwatch.server import (
     prometheus,
     sessions_api,
 )
+from chatwatch.server.cors import ReadCors
 from chatwatch.server.proxy import ProxyMiddleware
 from chatwatch.server.reads import ClientGone, client_gone
 from chatwatch.server.state import AppState
@@ -113,5 +114,7 @@ def create_app(
         openapi,
     ):
         app.include_router(module.router)
+    if settings.cors_origins:  # read routes only (server/cors.py)
+        app.add_middleware(ReadCors, origins=settings.cors_origins)
     app.add_middleware(ProxyMiddleware, settings=settings)  # real client, scheme, Host check
     return app

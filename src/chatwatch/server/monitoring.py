@@ -199,7 +199,9 @@ async def monitoring_metrics(
 
 @router.get("/monitoring/stats/summary")
 async def monitoring_summary(
-    request: Request, _key: Reader, params: Annotated[ReadingParams, Depends()]
+    request: Request,
+    _key: Annotated[object, Depends(require("summary"))],
+    params: Annotated[ReadingParams, Depends()],
 ) -> dict[str, Any]:
     cat = state(request).catalogue
     reading = params.reading(cat)
