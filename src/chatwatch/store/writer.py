@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, select, tuple_
+from sqlalchemy import Connection, func, select, tuple_
 from sqlalchemy.dialects import postgresql
 
 from chatwatch.events import Event, parse_events
@@ -47,6 +47,12 @@ __all__ = [
 _COMMON = {"id", "ts", "service", "session_id", "user_id", "type"}
 _TEXT = {"input_text", "output_text", "text", "comment"}
 _EVENT_COLUMNS = ("id", "ts", "type", "service", "session_id", "run_id", "user_id", "data")
+
+_PG_INSERT = (
+    f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) SELECT * FROM unnest("
+    "%s::varchar[], %s::float8[], %s::varchar[], %s::varchar[], %s::varchar[], "
+    "%s::varchar[], %s::varchar[], %s::text[]) ON CONFLICT (id) DO NOTHING RETURNING id"
+)
 
 _SESSION_COLUMNS = (
     "service",
@@ -254,12 +260,11 @@ def _insert_new(conn: Connection, rows: dict[str, tuple[Any, ...]]) -> set[str]:
     if not rows:
         return set()
     if conn.dialect.name == "postgresql":
-        stmt = postgresql.insert(events).on_conflict_do_nothing(index_elements=["id"])
-        result = conn.execute(
-            stmt.returning(events.c.id),
-            [dict(zip(_EVENT_COLUMNS, row, strict=True)) for row in rows.values()],
-        )
-        return set(result.scalars().all())
+        # one statement over column arrays (not a statement per row); in id order, so
+        # writers inserting the same ids at once wait for each other, never deadlock
+        columns = [list(c) for c in zip(*sorted(rows.values()), strict=True)]
+        found = conn.exec_driver_sql(_PG_INSERT, tuple(columns))
+        return set(found.scalars())
     return _insert_new_sqlite(conn, rows)
 
 
@@ -273,13 +278,17 @@ def _insert_new_sqlite(conn: Connection, rows: dict[str, tuple[Any, ...]]) -> se
     dbapi: Any = conn.connection.dbapi_connection
     before_rowid = conn.exec_driver_sql("SELECT max(rowid) FROM events").scalar()
     before_changes = dbapi.total_changes
-    conn.exec_driver_sql(
-        _insert_sql("sqlite", "events", _EVENT_COLUMNS, "", "OR IGNORE "), list(rows.values())
-    )
+    # in session order: each page of the session index is visited once per transaction
+    ordered = sorted(rows.values(), key=_session_order)
+    conn.exec_driver_sql(_insert_sql("sqlite", "events", _EVENT_COLUMNS, "", "OR IGNORE "), ordered)
     if dbapi.total_changes - before_changes == len(rows):
         return set(rows)
     found = conn.exec_driver_sql("SELECT id FROM events WHERE rowid > ?", (before_rowid or 0,))
     return set(found.scalars())
+
+
+def _session_order(row: tuple[Any, ...]) -> tuple[str, str]:
+    return row[3], row[4] or ""
 
 
 @cache
