@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, func, select, tuple_
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import Connection, select, tuple_
 
 from chatwatch.events import Event, parse_events
 from chatwatch.store.journal import append as journal_append
@@ -31,7 +30,7 @@ from chatwatch.store.rollup import (
     compute_delta,
     priced_cost,
 )
-from chatwatch.store.schema import HIST_KEY, ROLLUP_KEY, events, sessions
+from chatwatch.store.schema import HIST_KEY, ROLLUP_KEY, sessions
 
 __all__ = [
     "IngestResult",

@@ -1,7 +1,7 @@
 """Heartbeats: a partial index over the SDK's heartbeat events (the app's processes).
 
 Revision ID: 0010
-Revises: 0011
+Revises: 0008
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0011"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
