@@ -39,7 +39,23 @@ def _shifted() -> list[dict[str, Any]]:
     """The metrics tests' workload moved to end now, its last week only."""
     shift = time.time() - 60 - metrics_workload.NOW
     events = [{**e, "ts": e["ts"] + shift} for e in metrics_workload.workload(sessions=160)]
-    return [e for e in events if e["ts"] > time.time() - 6 * 86400]
+    beats = [  # two instances of the app, as the SDK's heartbeat reports them
+        {
+            "id": f"hb-{pid}",
+            "type": "heartbeat",
+            "ts": time.time() - 5,
+            "service": "shop",
+            "host": "web-1",
+            "pid": pid,
+            "memory_rss_mb": 100.0 + pid,
+            "cpu_percent": 3.0,
+            "threads": 8,
+            "queue_depth": 0,
+            "dropped": 0,
+        }
+        for pid in (1, 2)
+    ]
+    return [e for e in events if e["ts"] > time.time() - 6 * 86400] + beats
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,8 @@ import json
 from typing import Any
 
 from chatwatch.metrics.definitions import METRICS
-from chatwatch.metrics.prometheus import COUNTERS, GAUGES, HISTOGRAMS
+from chatwatch.metrics.operational import OPERATIONAL_FAMILIES
+from chatwatch.metrics.prometheus import COUNTERS, GAUGES, HISTOGRAMS, LABEL_FAMILIES
 
 __all__ = ["DASHBOARD_UID", "GUIDE_PANELS", "dashboard", "panel_queries", "provisioning_files"]
 
@@ -123,6 +124,13 @@ def _family_queries() -> list[tuple[str, str, str, str, str]]:
             continue  # already on the first row
         section = {"process": "Process", "now": "Now"}.get(g.kind, "Over the Prometheus window")
         out.append((section, g.name, expr, _unit(g.name), f"catalogue metric {g.metric}"))
+    for name in (*OPERATIONAL_FAMILIES, *LABEL_FAMILIES):  # chatwatch's own health
+        expr = (
+            f"sum by (label) (rate({name}[$__rate_interval]))"
+            if name.endswith("_total")
+            else (f"{name}" if name in OPERATIONAL_FAMILIES else f"max by (label) ({name})")
+        )
+        out.append(("chatwatch itself", name, expr, "short", f"chatwatch's own {name}"))
     return out
 
 
