@@ -62,7 +62,7 @@ class PoolBusy(Exception):
 
 
 class HashPool:
-    def __init__(self, workers: int = 2, pending: int = 4) -> None:
+    def __init__(self, workers: int = 1, pending: int = 3) -> None:
         self.pending = pending
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="chatwatch-login")
         self._admitted = 0
