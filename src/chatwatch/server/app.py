@@ -28,7 +28,9 @@ from chatwatch.server import (
     prometheus,
     sessions_api,
 )
+from chatwatch.server.cors import ReadCors
 from chatwatch.server.proxy import ProxyMiddleware
+from chatwatch.server.reads import ClientGone, client_gone
 from chatwatch.server.state import AppState
 from chatwatch.store import Store
 from chatwatch.store.maintenance import maintenance_task
@@ -81,6 +83,7 @@ def create_app(
         settings.database_url,
         store_text=settings.store_text,
         minute_retention_s=settings.minute_retention_days * 86400,
+        label_caps=settings.label_caps(),
     )
     st = AppState(settings=settings, store=store, catalogue=Catalogue(store, settings))
     st.extras["background"] = list(background or [])
@@ -94,6 +97,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
+    app.add_exception_handler(ClientGone, client_gone)  # a read whose client left
     app.state.chatwatch = st
     for module in (
         health,
@@ -110,5 +114,7 @@ def create_app(
         openapi,
     ):
         app.include_router(module.router)
+    if settings.cors_origins:  # read routes only (server/cors.py)
+        app.add_middleware(ReadCors, origins=settings.cors_origins)
     app.add_middleware(ProxyMiddleware, settings=settings)  # real client, scheme, Host check
     return app

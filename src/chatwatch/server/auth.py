@@ -55,7 +55,7 @@ class Require:
     ) -> None:
         self.group = group
         # reads only: whether the development switch may open this route to loopback
-        self.open_on_loopback = open_on_loopback and group == "read"
+        self.open_on_loopback = open_on_loopback and group in ("read", "summary")
         self.public_if = public_if  # a boolean setting that opens this route to everyone
 
     async def __call__(self, request: Request) -> ApiKey | None:
