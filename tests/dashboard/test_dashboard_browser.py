@@ -17,9 +17,8 @@ from chatwatch.config import Settings
 from chatwatch.dashboard.format import format_value
 from chatwatch.dashboard.users import create_user
 from chatwatch.server import create_app
-from chatwatch.server.keys import create_key
 from chatwatch.store import Store
-from live_server import LiveServer
+from live_server import LiveServer, bearer
 
 pytestmark = [
     pytest.mark.browser,
@@ -90,12 +89,8 @@ def _cards(page: Any) -> dict[str, dict[str, str]]:
 def test_login_then_cards_equal_the_monitoring_api(page: Any, env: Env) -> None:
     """After logging in, the cards show the numbers /monitoring/metrics gives for 24 h."""
     assert page.url.endswith("/analytics/")
-    key = create_key(env.store, "read")
-    api = httpx.get(
-        f"{env.url}/monitoring/metrics",
-        params={"window": "24h"},
-        headers={"Authorization": f"Bearer {key}"},
-    ).json()
+    read = bearer(env.store, "read")
+    api = httpx.get(f"{env.url}/monitoring/metrics", params={"window": "24h"}, headers=read).json()
     cards = _cards(page)
     pairs = [
         ("avg_response_time_ms", api["chat"]["avg_response_time_ms"], "ms", 2),
