@@ -5,6 +5,7 @@ read still answers 200 afterwards, on SQLite and on PostgreSQL. Event times outs
 
 from __future__ import annotations
 
+import json
 import time
 import typing
 import uuid
@@ -211,3 +212,13 @@ def test_start_equal_to_end_is_one_minute_and_numbers_are_not_dates(client: http
         assert response.json()["detail"][0]["loc"] == ["query", param]
     response = client.get("/monitoring/metrics", params={"start": "0", "end": "5"})
     assert response.status_code == 422
+
+
+def test_a_batch_must_be_json(client: httpx.Client) -> None:
+    """Another declared Content-Type is a 415; none at all is read as JSON."""
+    body = json.dumps([_event("turn")]).encode()
+    response = client.post("/api/v1/events", content=body, headers={"Content-Type": "text/csv"})
+    assert response.status_code == 415
+    response = client.post("/api/v1/events", content=body)  # httpx declares no type here
+    assert "content-type" not in response.request.headers
+    assert response.status_code == 202

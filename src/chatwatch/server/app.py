@@ -21,6 +21,7 @@ from chatwatch.server import (
     health,
     ingest,
     monitoring,
+    openapi,
     otlp,
     prometheus,
     sessions_api,
@@ -98,4 +99,5 @@ def create_app(
     ):
         app.include_router(module.router)
     app.add_middleware(ProxyMiddleware, settings=settings)  # real client, scheme, Host check
+    openapi.install(app, settings.max_batch_events)  # every body and status documented
     return app
