@@ -30,6 +30,19 @@ _live: weakref.WeakSet[Sender] = weakref.WeakSet()
 # it, not the server), or after _DROP_ALONE_AFTER tries with no such evidence.
 _SPLIT_AFTER = 3
 _DROP_ALONE_AFTER = 8
+_THREAD = "chatwatch-sdk"
+DROP_REPORT_EVERY = 60.0  # seconds between two warnings about events dropped
+
+
+class _QuietSender(logging.Filter):
+    """httpx logs an INFO line per request: the sender's batches stay out of the app's log
+    (its warnings and errors still pass)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.threadName != _THREAD or record.levelno >= logging.WARNING
+
+
+logging.getLogger("httpx").addFilter(_QuietSender())
 
 
 def _peek(counter: itertools.count[int]) -> int:
@@ -76,6 +89,8 @@ class Sender:
         self._thread: threading.Thread | None = None
         self._started = self._closed
         self._deadline = float("inf")
+        self._drops_reported = 0
+        self._drops_reported_at = -DROP_REPORT_EVERY
 
     # -- the app's side ---------------------------------------------------------------
 
@@ -132,6 +147,8 @@ class Sender:
                 thread.join(timeout + 0.5)
         else:
             self._drain()
+        self._count_left_at_close()
+        self._report_drops(force=True)
         close = getattr(self.transport, "close", None)
         if callable(close):
             try:
@@ -143,7 +160,7 @@ class Sender:
         with self._lock:
             if self._started:
                 return
-            thread = threading.Thread(target=self._run, name="chatwatch-sdk", daemon=True)
+            thread = threading.Thread(target=self._run, name=_THREAD, daemon=True)
             try:
                 thread.start()
             except RuntimeError:  # interpreter shutdown: close() will send inline
@@ -164,7 +181,39 @@ class Sender:
             self._wake.wait(self.flush_interval)
             self._wake.clear()
             self._drain()
+            self._report_drops()
         self._drain()
+
+    def _report_drops(self, force: bool = False) -> None:
+        """Warn (at most once a minute, and at close) how many events the full queue
+        dropped since the last warning."""
+        dropped = self.stats()["dropped"]
+        new = dropped - self._drops_reported
+        now = time.monotonic()
+        if new <= 0 or (not force and now - self._drops_reported_at < DROP_REPORT_EVERY):
+            return
+        self._drops_reported, self._drops_reported_at = dropped, now
+        log.warning(
+            "chatwatch: %d events dropped: the queue was full (max_queue=%d; %d dropped in all)",
+            new,
+            self._max_queue,
+            dropped,
+        )
+
+    def _count_left_at_close(self) -> None:
+        """Events still queued when close() gave up are lost: counted and said."""
+        left = 0
+        q = self.queue
+        while q:
+            try:
+                q.popleft()
+            except IndexError:  # the sender thread took the last one
+                break
+            left += 1
+        if left:
+            self._taken += left
+            self._lost += left
+            log.warning("chatwatch: %d events still queued at close were lost", left)
 
     def _drain(self) -> None:
         q = self.queue

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from chatwatch.events import Turn
 from chatwatch.server.auth import require
 from chatwatch.server.group_commit import GroupWriter
-from chatwatch.server.openapi import INGEST_RESPONSES
+from chatwatch.server.openapi_doc import INGEST_RESPONSES
 from chatwatch.server.params import LabelQuery, LongLabelQuery, NameQuery
 from chatwatch.server.parse_pool import BatchTooLarge, InvalidBatch, ParsePool
 from chatwatch.server.state import AppState, state

@@ -9,14 +9,16 @@ import os
 import threading
 import time
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from chatwatch.cancel import check as check_cancelled
 from chatwatch.events import Event
+from chatwatch.store.activity import Instance, read_instances, read_last_seen
 from chatwatch.store.aggregate import Aggregate, Filters
 from chatwatch.store.engine import StoreUnavailable, is_sqlite, make_engine, migrate, must_exist
 from chatwatch.store.journal import (
@@ -28,6 +30,7 @@ from chatwatch.store.journal import (
     take_one,
     unavailable,
 )
+from chatwatch.store.labels import LabelGuard, LabelStatus, read_status
 from chatwatch.store.readcache import ReadCache
 from chatwatch.store.reader import (
     Bins,
@@ -67,7 +70,17 @@ from chatwatch.store.writer import (
     write_prepared,
 )
 
-__all__ = ["Aggregate", "Bins", "Filters", "IngestResult", "Segment", "Store", "StoreUnavailable"]
+__all__ = [
+    "Aggregate",
+    "Bins",
+    "Filters",
+    "IngestResult",
+    "Instance",
+    "LabelStatus",
+    "Segment",
+    "Store",
+    "StoreUnavailable",
+]
 
 _MAX_JOURNALLED = 4096
 log = logging.getLogger("chatwatch.store")
@@ -84,6 +97,7 @@ class Store:
         minute_retention_s: int = 7 * DAY,
         auto_migrate: bool = True,
         cache_ttl_s: float = 60.0,
+        label_caps: Mapping[str, int] | None = None,
         create: bool = True,
     ) -> None:
         """``create=False`` (every command but migrate, serve and demo) never makes a
@@ -92,6 +106,8 @@ class Store:
         if not create:
             must_exist(url)
         self.engine: Engine = make_engine(url)
+        # distinct values per label admitted to the rollups (store/labels.py)
+        self.labels = LabelGuard(label_caps)
         self.store_text = store_text
         self.minute_retention_s = minute_retention_s
         # sealed buckets remembered across reads (0: off); see store/readcache.py
@@ -131,14 +147,29 @@ class Store:
                 yield conn
 
     @contextmanager
+    def _guarded_write(self) -> Iterator[Connection]:
+        """A write that may admit label values: rolled back, the guard forgets them."""
+        try:
+            with self.write() as conn:
+                yield conn
+        except BaseException:
+            self.labels.forget()
+            raise
+
+    def label_status(self) -> list[LabelStatus]:
+        """Each capped label: its cap, values admitted, rollup increments folded."""
+        with self.read() as conn:
+            return read_status(conn, self.labels.caps)
+
+    @contextmanager
     def read(self) -> Iterator[Connection]:
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
     def ingest(self, batch: Sequence[Event]) -> IngestResult:
         """Store a validated batch; returns only after it is committed."""
-        with self.write() as conn:
-            result = write_events(conn, batch, store_text=self.store_text)
+        with self._guarded_write() as conn:
+            result = write_events(conn, batch, store_text=self.store_text, guard=self.labels)
         if batch and self.cache.enabled:
             self.cache.invalidate(min(e.ts for e in batch))
         return result
@@ -149,8 +180,10 @@ class Store:
         """Several prepared batches in one transaction (the server's group commit); with
         ``defer`` their rollup increments wait in the journal (see store/journal.py)."""
         journalled: list[tuple[int, Delta]] = []
-        with self.write() as conn:
-            results = write_prepared(conn, batches, defer=defer, journalled=journalled)
+        with self._guarded_write() as conn:
+            results = write_prepared(
+                conn, batches, defer=defer, journalled=journalled, guard=self.labels
+            )
         if journalled:
             with self._journal_lock:
                 if len(self._journalled) < _MAX_JOURNALLED:  # past it, folds read them back
@@ -249,7 +282,9 @@ class Store:
     @contextmanager
     def _settled(self) -> Iterator[Connection]:
         """A read of rollups or sessions, after folding what the journal holds, so it
-        counts every event acknowledged before it began."""
+        counts every event acknowledged before it began. A read whose client left stops
+        here, before its next query (chatwatch.cancel)."""
+        check_cancelled()
         with self.read() as conn:
             if not has_pending(conn):
                 yield conn
@@ -446,9 +481,28 @@ class Store:
         with self._settled() as conn:
             return read_session_events(conn, service, session_id)
 
+    def first_bucket(self) -> float | None:
+        """The start of the first day with stored data (daily rollups are never
+        compacted), or None for an empty store: where ``window=all`` begins."""
+        with self._settled() as conn:
+            found = conn.exec_driver_sql(
+                f"SELECT min(bucket) FROM rollups WHERE res = {DAY}"
+            ).scalar()
+        return None if found is None else float(found)
+
     def services(self, since: float = 0.0) -> list[str]:
         with self._settled() as conn:
             return read_services(conn, since)
+
+    def last_seen(self, since: float, service: str | None = None) -> dict[str, float]:
+        """When each service last sent anything (heartbeats included), to the minute."""
+        with self._settled() as conn:
+            return read_last_seen(conn, since, service)
+
+    def instances(self, since: float, service: str | None = None) -> list[Instance]:
+        """The app processes' latest heartbeats since ``since``."""
+        with self.read() as conn:
+            return read_instances(conn, since, service)
 
     def close(self) -> None:
         self.engine.dispose()
