@@ -85,6 +85,7 @@ def create_app(
         store_text=settings.store_text,
         minute_retention_s=settings.minute_retention_days * 86400,
         label_caps=settings.label_caps(),
+        sqlite_synchronous=settings.sqlite_synchronous,
     )
     st = AppState(settings=settings, store=store, catalogue=Catalogue(store, settings))
     st.extras["background"] = list(background or [])
