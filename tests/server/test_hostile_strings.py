@@ -165,9 +165,19 @@ def test_guide_query_parameters_refuse_controls(client: httpx.Client, param: str
 
 
 def test_read_filters_refuse_controls(client: httpx.Client) -> None:
-    """A NUL in a read's filter is a 422, not a database error."""
-    for param in ["service", "model", "user_type", "channel"]:
-        response = client.get("/monitoring/metrics", params={param: "a\x00"})
+    """A NUL in a read's filter is a 422, not a database error; a blank filter is none."""
+    reads = {
+        "/monitoring/metrics": ["service", "model", "user_type", "channel"],
+        "/api/v1/sessions": ["service", "user_id", "user_type", "topic", "q"],
+    }
+    for path, params in reads.items():
+        for param in params:
+            response = client.get(path, params={param: "a\x00"})
+            assert response.status_code == 422, (path, param)
+            assert response.json()["detail"][0]["loc"] == ["query", param]
+            assert client.get(path, params={param: ""}).status_code == 200, (path, param)
+    for param in ["since", "until"]:
+        response = client.get("/api/v1/sessions", params={param: "0.5"})
         assert response.status_code == 422
         assert response.json()["detail"][0]["loc"] == ["query", param]
 

@@ -15,6 +15,7 @@ import json
 from typing import Any
 
 from chatwatch.metrics.definitions import METRICS
+from chatwatch.metrics.operational import OPERATIONAL_FAMILIES
 from chatwatch.metrics.prometheus import COUNTERS, GAUGES, HISTOGRAMS
 
 __all__ = ["DASHBOARD_UID", "GUIDE_PANELS", "dashboard", "panel_queries", "provisioning_files"]
@@ -123,6 +124,8 @@ def _family_queries() -> list[tuple[str, str, str, str, str]]:
             continue  # already on the first row
         section = {"process": "Process", "now": "Now"}.get(g.kind, "Over the Prometheus window")
         out.append((section, g.name, expr, _unit(g.name), f"catalogue metric {g.metric}"))
+    for name in OPERATIONAL_FAMILIES:  # the store's own health (docs/events.md)
+        out.append(("Store health", name, name, "short", "rollup journal, docs/events.md"))
     return out
 
 
