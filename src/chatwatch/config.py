@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     otlp_trace_wait_s: float = Field(60.0, ge=0)
     otlp_span_keep_s: float = Field(3600.0, gt=0)
 
+    # SQLite durability: "normal" (WAL) keeps every acknowledged batch through a crash of
+    # the process, "full" through a power cut too, at the cost of an fsync per commit
+    # (README, Performance; docs/events.md)
+    sqlite_synchronous: Literal["normal", "full"] = "normal"
     minute_retention_days: int = Field(7, gt=0)
     event_retention_days: int = Field(30, gt=0)
     # --- maintenance and /metrics (docs/metrics.md) ---------------------------------

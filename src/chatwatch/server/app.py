@@ -24,6 +24,7 @@ from chatwatch.server import (
     keys_api,
     monitoring,
     openapi,
+    openapi_doc,
     otlp,
     prometheus,
     sessions_api,
@@ -84,6 +85,7 @@ def create_app(
         store_text=settings.store_text,
         minute_retention_s=settings.minute_retention_days * 86400,
         label_caps=settings.label_caps(),
+        sqlite_synchronous=settings.sqlite_synchronous,
     )
     st = AppState(settings=settings, store=store, catalogue=Catalogue(store, settings))
     st.extras["background"] = list(background or [])
@@ -117,4 +119,5 @@ def create_app(
     if settings.cors_origins:  # read routes only (server/cors.py)
         app.add_middleware(ReadCors, origins=settings.cors_origins)
     app.add_middleware(ProxyMiddleware, settings=settings)  # real client, scheme, Host check
+    openapi_doc.install(app, settings.max_batch_events)  # every body and status documented
     return app

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from chatwatch.metrics import Catalogue, Reading, explicit_window
 from chatwatch.server.auth import require
-from chatwatch.server.params import IsoDateTime, LabelQuery, LongLabelQuery
+from chatwatch.server.params import FilterLabel, FilterLongLabel, IsoDateTime
 from chatwatch.server.reads import run_read
 from chatwatch.server.state import state
 from chatwatch.store import Filters
@@ -35,10 +35,10 @@ class ReadingParams:
         ] = None,
         start: Annotated[IsoDateTime | None, Query(description="explicit start (UTC)")] = None,
         end: Annotated[IsoDateTime | None, Query(description="explicit end (UTC)")] = None,
-        service: LabelQuery | None = None,
-        model: LongLabelQuery | None = None,
-        user_type: LabelQuery | None = None,
-        channel: LabelQuery | None = None,
+        service: FilterLabel | None = None,
+        model: FilterLongLabel | None = None,
+        user_type: FilterLabel | None = None,
+        channel: FilterLabel | None = None,
     ) -> None:
         self.window = window
         self.start = start
