@@ -12,7 +12,10 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from chatwatch.config import Settings
+from chatwatch.dashboard.data import label_notices
 from chatwatch.events import Event, parse_events
+from chatwatch.metrics import Catalogue
 from chatwatch.store import Filters, Store
 from chatwatch.store.writer import prepare
 
@@ -156,3 +159,15 @@ def test_replicas_admitting_at_once_keep_the_cap_exact(db_url: str) -> None:
     assert {s.label: s.values for s in stores[1].label_status()}["service"] == 30
     for store in stores:
         store.close()
+
+
+def test_dashboard_notice_names_the_folded_label(sqlite_url: str) -> None:
+    """The overview carries one notice per label that folded something (none before)."""
+    store = Store(sqlite_url, label_caps={"model": 1})
+    cat = Catalogue(store, Settings(_env_file=None))  # type: ignore[call-arg]
+    store.ingest(events(call("m0")))
+    assert label_notices(cat) == []
+    store.ingest(events(call("m1"), call("m2")))
+    (notice,) = label_notices(cat)
+    assert notice.startswith("model keeps its first 1 values") and "'other'" in notice
+    store.close()
