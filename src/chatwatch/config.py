@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     # Host header values served (a foreign Host gets 400: no DNS rebinding); empty: the
     # bind address, localhost, 127.0.0.1, ::1 and the host of public_url. "*": any.
     allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Origins whose pages may call the read routes from a browser (CORS, GET only, no
+    # cookies), comma-separated, e.g. https://panel.example.com; none by default.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # The URL users reach chatwatch at (behind a proxy); https here makes cookies Secure.
     # None: base_url.
     public_url: str | None = None
@@ -104,6 +107,7 @@ class Settings(BaseSettings):
         "alert_slack_webhook_urls",
         "trusted_proxies",
         "allowed_hosts",
+        "cors_origins",
         mode="before",
     )
     @classmethod

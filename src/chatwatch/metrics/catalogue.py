@@ -13,7 +13,7 @@ from chatwatch.metrics.bulk import bulk_readings
 from chatwatch.metrics.definitions import BREAKDOWNS, LLM, METRICS, Breakdown, Metric
 from chatwatch.metrics.reading import Reading
 from chatwatch.metrics.window import MAX_BUCKETS, Window, capped_step, parse_window
-from chatwatch.store import Aggregate, Bins, Filters, Store
+from chatwatch.store import Aggregate, Bins, Filters, Instance, Store
 from chatwatch.store.rollup import DAY, HOUR, MINUTE
 
 __all__ = ["Catalogue", "Point", "UnknownMetric"]
@@ -84,6 +84,11 @@ class Catalogue:
     def breakdown(self, name: str, reading: Reading) -> dict[str, float]:
         breakdown = self.breakdowns[name]
         return breakdown.compute(reading.scoped(breakdown.filters))
+
+    def instances(self, reading: Reading) -> list[Instance]:
+        """The app's live processes behind the summed process metrics, one per host and
+        pid (their latest heartbeats)."""
+        return reading.scoped(frozenset({"service"})).instances
 
     def models(self, reading: Reading) -> list[str]:
         return reading.scoped(LLM).agg.models()

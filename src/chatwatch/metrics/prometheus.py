@@ -22,6 +22,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from chatwatch.metrics.catalogue import Catalogue
+from chatwatch.metrics.operational import OPERATIONAL_FAMILIES, StoreCollector
 from chatwatch.metrics.reading import Reading
 from chatwatch.store.rollup import PROM_BUCKETS
 
@@ -224,11 +225,16 @@ GAUGES: tuple[Gauge, ...] = (
     Gauge("chat_llm_month_cost_usd", "month_cost_usd", kind="now"),
     Gauge("chat_llm_budget_usage_ratio", "budget_usage", 0.01, "now"),
     Gauge("chat_llm_token_budget_usage_ratio", "token_budget_usage", 0.01, "now"),
-    Gauge("chat_process_cpu_ratio", "cpu_percent", 0.01, "process"),
-    Gauge("chat_process_resident_memory_bytes", "memory_usage_mb", _MB, "process"),
-    Gauge("chat_system_memory_available_bytes", "memory_available_mb", _MB, "process"),
-    Gauge("chat_process_threads", "threads", kind="process"),
-    Gauge("chat_process_uptime_seconds", "uptime_seconds", kind="process"),
+    Gauge("chat_process_cpu_ratio", "server_cpu_percent", 0.01, "process"),
+    Gauge("chat_process_resident_memory_bytes", "server_memory_usage_mb", _MB, "process"),
+    Gauge("chat_system_memory_available_bytes", "server_memory_available_mb", _MB, "process"),
+    Gauge("chat_process_threads", "server_threads", kind="process"),
+    Gauge("chat_process_uptime_seconds", "server_uptime_seconds", kind="process"),
+    Gauge("chat_app_instances", "instances", kind="now"),
+    Gauge("chat_app_resident_memory_bytes", "memory_usage_mb", _MB, "now"),
+    Gauge("chat_app_cpu_ratio", "cpu_percent", 0.01, "now"),
+    Gauge("chat_app_sdk_dropped_events", "sdk_dropped_events", kind="now"),
+    Gauge("chat_seconds_since_last_event", "seconds_since_last_event", kind="now"),
     Gauge("chat_error_ratio", "error_rate", 0.01),
     Gauge("chat_success_ratio", "success_rate", 0.01),
     Gauge("chat_response_time_avg_seconds", "avg_response_time_ms", 0.001),
@@ -292,6 +298,7 @@ def family_names() -> list[str]:
         *(f"{c.name}_total" for c in COUNTERS),
         *(h.name for h in HISTOGRAMS),
         *(g.name for g in GAUGES),
+        *OPERATIONAL_FAMILIES,
         *LABEL_FAMILIES,
     ]
 
@@ -433,4 +440,5 @@ def make_registry(catalogue: Catalogue, window: str) -> CollectorRegistry:
     """A fresh registry holding only chatwatch's collector (never the global one)."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(CatalogueCollector(catalogue, window))
+    registry.register(StoreCollector(catalogue.store))
     return registry

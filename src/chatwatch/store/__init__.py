@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import heapq
+import logging
 import os
 import threading
 import time
@@ -16,9 +18,18 @@ from sqlalchemy import Connection, Engine
 
 from chatwatch.cancel import check as check_cancelled
 from chatwatch.events import Event
+from chatwatch.store.activity import Instance, read_instances, read_last_seen
 from chatwatch.store.aggregate import Aggregate, Filters
 from chatwatch.store.engine import StoreUnavailable, is_sqlite, make_engine, migrate, must_exist
-from chatwatch.store.journal import has_pending
+from chatwatch.store.journal import (
+    has_pending,
+    pending_ids,
+    probe_write,
+    quarantine,
+    quarantined,
+    take_one,
+    unavailable,
+)
 from chatwatch.store.labels import LabelGuard, LabelStatus, read_status
 from chatwatch.store.readcache import ReadCache
 from chatwatch.store.reader import (
@@ -53,6 +64,7 @@ from chatwatch.store.sessions_read import (
 from chatwatch.store.writer import (
     IngestResult,
     Prepared,
+    apply_delta,
     fold_journal,
     write_events,
     write_prepared,
@@ -63,6 +75,7 @@ __all__ = [
     "Bins",
     "Filters",
     "IngestResult",
+    "Instance",
     "LabelStatus",
     "Segment",
     "Store",
@@ -70,6 +83,7 @@ __all__ = [
 ]
 
 _MAX_JOURNALLED = 4096
+log = logging.getLogger("chatwatch.store")
 
 
 class Store:
@@ -103,6 +117,8 @@ class Store:
         # increments this process journalled, kept so its folds need not decode them
         self._journalled: dict[int, Delta] = {}
         self._journal_lock = threading.Lock()
+        self.fold_failures = 0  # folds failed in a row (the database unwritable or gone)
+        self.quarantined_rows = 0  # journal rows this process moved to quarantine
         if auto_migrate:
             migrate(self.engine)
         # A forked child must not reuse the parent's connections (SQLAlchemy's advice).
@@ -177,7 +193,23 @@ class Store:
         return results  # deferred: rollups change, and the cache is told, when folded
 
     def fold_journal(self) -> int:
-        """Apply the rollup journal; returns the journal rows folded."""
+        """Apply the rollup journal; returns the journal rows folded. A row that cannot be
+        folded is quarantined and the rest applied (see ``_fold_apart``); a database that
+        cannot be reached or written raises, and ``fold_failures`` counts it."""
+        try:
+            try:
+                folded = self._fold_all()
+            except Exception as exc:
+                if unavailable(exc):
+                    raise
+                folded = self._fold_apart()
+        except Exception as exc:
+            self._fold_failed(exc)
+            raise
+        self.fold_failures = 0
+        return folded
+
+    def _fold_all(self) -> int:
         try:
             with self.write() as conn:
                 with self._journal_lock:
@@ -197,6 +229,56 @@ class Store:
             self.cache.invalidate(min_ts)
         return len(ids)
 
+    def _fold_apart(self) -> int:
+        """Fold row by row after a fold failed: a row that fails alone (a delta that
+        cannot be decoded or stored) moves to ``rollup_journal_quarantine``, logged once
+        without its content, so it can never block reads again."""
+        with self.read() as conn:
+            ids = pending_ids(conn)
+        folded, min_ts = 0, float("inf")
+        for journal_id in ids:
+            try:
+                with self.write() as conn:
+                    taken = take_one(conn, journal_id)
+                    if taken is not None:
+                        apply_delta(conn, taken[0])
+            except Exception as exc:
+                if unavailable(exc):
+                    raise
+                with self.write() as conn:
+                    moved = quarantine(conn, journal_id, type(exc).__name__)
+                if moved:
+                    self.quarantined_rows += 1
+                    log.error(
+                        "chatwatch: rollup-journal row %d failed to fold (%s); moved to "
+                        "rollup_journal_quarantine, reads go on without it",
+                        journal_id,
+                        type(exc).__name__,
+                    )
+                continue
+            if taken is not None:
+                folded += 1
+                min_ts = min(min_ts, taken[1])
+        if folded and self.cache.enabled:
+            self.cache.invalidate(min_ts)
+        return folded
+
+    def _fold_failed(self, exc: BaseException) -> None:
+        self.fold_failures += 1
+        if self.fold_failures == 1:
+            log.warning("chatwatch: folding the rollup journal failed (%s)", type(exc).__name__)
+
+    def quarantined(self) -> int:
+        """Journal rows held in quarantine (all processes, all time)."""
+        with self.read() as conn:
+            return quarantined(conn)
+
+    def probe_write(self) -> None:
+        """One tiny committed write (``/readyz``): raises when the database cannot be
+        written (read-only, disk full, gone)."""
+        with self.write() as conn:
+            probe_write(conn)
+
     @contextmanager
     def _settled(self) -> Iterator[Connection]:
         """A read of rollups or sessions, after folding what the journal holds, so it
@@ -207,7 +289,9 @@ class Store:
             if not has_pending(conn):
                 yield conn
                 return
-        self.fold_journal()
+        # unwritable or busy: read what the rollups hold (fold_journal logs it, once)
+        with contextlib.suppress(Exception):
+            self.fold_journal()
         with self.read() as conn:
             yield conn
 
@@ -409,6 +493,16 @@ class Store:
     def services(self, since: float = 0.0) -> list[str]:
         with self._settled() as conn:
             return read_services(conn, since)
+
+    def last_seen(self, since: float, service: str | None = None) -> dict[str, float]:
+        """When each service last sent anything (heartbeats included), to the minute."""
+        with self._settled() as conn:
+            return read_last_seen(conn, since, service)
+
+    def instances(self, since: float, service: str | None = None) -> list[Instance]:
+        """The app processes' latest heartbeats since ``since``."""
+        with self.read() as conn:
+            return read_instances(conn, since, service)
 
     def close(self) -> None:
         self.engine.dispose()

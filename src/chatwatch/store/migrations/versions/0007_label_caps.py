@@ -1,7 +1,7 @@
 """Bounded cardinality: label values admitted to the rollups, and the overflow counts.
 
 Revision ID: 0007
-Revises: 0011
+Revises: 0006
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0011"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
