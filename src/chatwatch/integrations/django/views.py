@@ -41,7 +41,7 @@ def login_url() -> str | None:
     except Resolver404:
         pass
     try:
-        return reverse("admin:login")
+        return str(reverse("admin:login"))
     except NoReverseMatch:
         return None
 
