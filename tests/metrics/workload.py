@@ -424,7 +424,7 @@ class Oracle:
 
     def _own_tokens(self, q: Query) -> int:
         """Tokens of turns with no LLM call of their run: the LLM section counts them."""
-        called = {c["run_id"] for c in self.events if c["type"] == "llm_call"}
+        called = {c["run_id"] for c in _chat(self._pick(Query(0, 2**40), ("llm_call",)))}
         turns = self._pick(q, ("turn",), model=True)
         return sum(t.get("tokens", 0) for t in turns if t["run_id"] not in called)
 

@@ -323,7 +323,7 @@ def _backed(d: Delta, e: Turn, said: int | None, kind: str) -> bool:
         runs = d.runs = {
             (x.type, getattr(x, "run_id", None))
             for x in d.batch
-            if x.type in ("llm_call", "rag_search")
+            if x.type == "rag_search" or (x.type == "llm_call" and x.kind == "chat")
         }
     return (kind, e.run_id or e.id) in runs
 
