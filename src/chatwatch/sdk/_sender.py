@@ -18,13 +18,18 @@ import weakref
 from collections import deque
 from typing import Any
 
-from chatwatch.sdk.transports import RejectedBatch, RetryAfter, Transport
+from chatwatch.sdk.transports import RejectedBatch, RetryAfter, ServerError, Transport
 
 __all__ = ["Sender"]
 
 log = logging.getLogger("chatwatch.sdk")
 Batch = list[dict[str, Any]]
 _live: weakref.WeakSet[Sender] = weakref.WeakSet()
+# A batch failing with a 5xx this many times in a row is split in halves; one event alone
+# is dropped after as many once another delivery succeeded meanwhile (so the fault is in
+# it, not the server), or after _DROP_ALONE_AFTER tries with no such evidence.
+_SPLIT_AFTER = 3
+_DROP_ALONE_AFTER = 8
 _THREAD = "chatwatch-sdk"
 DROP_REPORT_EVERY = 60.0  # seconds between two warnings about events dropped
 
@@ -76,6 +81,7 @@ class Sender:
         self._busy = False
         self._failing = False
         self._warned_reject = False
+        self._warned_poison = False
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -234,8 +240,8 @@ class Sender:
         self._taken += n
         return batch
 
-    def _deliver(self, batch: Batch) -> None:
-        attempt = 0
+    def _deliver(self, batch: Batch, failing_since: int | None = None) -> None:
+        attempt = server_errors = 0
         while batch:
             try:
                 self.transport.send(batch)
@@ -243,6 +249,18 @@ class Sender:
                 batch = self._rejected_part(batch, exc)
                 continue
             except Exception as exc:
+                if isinstance(exc, ServerError):
+                    server_errors += 1
+                    failing_since = self._sent if failing_since is None else failing_since
+                    if server_errors >= _SPLIT_AFTER:
+                        if len(batch) > 1:  # isolate what the server fails on
+                            half = len(batch) // 2
+                            self._deliver(batch[:half], failing_since)
+                            batch, server_errors = batch[half:], 0
+                            continue
+                        if self._sent > failing_since or server_errors >= _DROP_ALONE_AFTER:
+                            self._drop_poison(exc, server_errors)
+                            return
                 attempt += 1
                 self._retries += 1
                 delay = self._backoff(attempt, exc)
@@ -257,6 +275,14 @@ class Sender:
                 self._failing = False
                 log.info("chatwatch: sending works again after %d retries", attempt)
             return
+
+    def _drop_poison(self, exc: Exception, tries: int) -> None:
+        """One event the server keeps failing on (5xx) while others go through, or after
+        many tries alone: dropped and counted as rejected, so it cannot wedge the queue."""
+        self._rejected += 1
+        level = logging.DEBUG if self._warned_poison else logging.WARNING
+        self._warned_poison = True
+        log.log(level, "chatwatch: dropped an event the server failed on %d times (%s)", tries, exc)
 
     def _rejected_part(self, batch: Batch, exc: RejectedBatch) -> Batch:
         """Drop what was rejected; return what should be sent again."""

@@ -43,6 +43,7 @@ session and connection series, empty elsewhere (``sessions_escalated`` and
 | escalations | escalation | | | |
 | ratings | rated feedback | | rating 1-5 | rating |
 | thumbs | thumbs feedback | | up / down | |
+| heartbeats | SDK heartbeat (the app's process) | | | |
 
 The writer starts a session with its first event of any type, and counts a ``connect``
 that follows another connection of its session as a reconnect.
@@ -66,6 +67,7 @@ from chatwatch.events import (
     Escalation,
     Event,
     Feedback,
+    Heartbeat,
     LLMCall,
     Message,
     RAGSearch,
@@ -323,6 +325,7 @@ def _backed(d: Delta, e: Turn, said: int | None, kind: str) -> bool:
         runs = d.runs = {
             (x.type, getattr(x, "run_id", None))
             for x in d.batch
+            # an embedding call does not account for a turn's tokens
             if x.type == "rag_search" or (x.type == "llm_call" and x.kind == "chat")
         }
     return (kind, e.run_id or e.id) in runs
@@ -446,6 +449,11 @@ def _message(d: Delta, e: Message, ts: float, m: int, ut: str) -> None:
         s.messages += 1
 
 
+def _heartbeat(d: Delta, e: Heartbeat, ts: float, m: int, ut: str) -> None:
+    # traffic for silence detection; the figures are read from the events themselves
+    _add(d.counts, (m, e.service, "heartbeats", "", "", ut, ""))
+
+
 _HANDLERS: dict[str, Callable[[Delta, Any, float, int, str], None]] = {
     "turn": _turn,
     "llm_call": _llm_call,
@@ -457,6 +465,7 @@ _HANDLERS: dict[str, Callable[[Delta, Any, float, int, str], None]] = {
     "feedback": _feedback,
     "escalation": _escalation,
     "message": _message,
+    "heartbeat": _heartbeat,
 }
 
 

@@ -18,11 +18,11 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, select, tuple_
-from sqlalchemy.dialects import postgresql
 
 from chatwatch.events import Event, parse_events
 from chatwatch.store.journal import append as journal_append
 from chatwatch.store.journal import take as journal_take
+from chatwatch.store.labels import LabelGuard
 from chatwatch.store.rollup import (
     MINUTE,
     Delta,
@@ -30,7 +30,7 @@ from chatwatch.store.rollup import (
     compute_delta,
     priced_cost,
 )
-from chatwatch.store.schema import HIST_KEY, ROLLUP_KEY, events, sessions
+from chatwatch.store.schema import HIST_KEY, ROLLUP_KEY, sessions
 
 __all__ = [
     "IngestResult",
@@ -46,6 +46,12 @@ __all__ = [
 _COMMON = {"id", "ts", "service", "session_id", "user_id", "type"}
 _TEXT = {"input_text", "output_text", "text", "comment"}
 _EVENT_COLUMNS = ("id", "ts", "type", "service", "session_id", "run_id", "user_id", "data")
+
+_PG_INSERT = (
+    f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) SELECT * FROM unnest("
+    "%s::varchar[], %s::float8[], %s::varchar[], %s::varchar[], %s::varchar[], "
+    "%s::varchar[], %s::varchar[], %s::text[]) ON CONFLICT (id) DO NOTHING RETURNING id"
+)
 
 _SESSION_COLUMNS = (
     "service",
@@ -134,9 +140,11 @@ def prepare(batch: Sequence[Event], *, store_text: bool) -> Prepared:
     return Prepared(unique, rows, delta, len(batch), min_ts, store_text)
 
 
-def write_events(conn: Connection, batch: Sequence[Event], *, store_text: bool) -> IngestResult:
+def write_events(
+    conn: Connection, batch: Sequence[Event], *, store_text: bool, guard: LabelGuard | None = None
+) -> IngestResult:
     """Run inside a write transaction; the caller commits."""
-    return write_prepared(conn, [prepare(batch, store_text=store_text)])[0]
+    return write_prepared(conn, [prepare(batch, store_text=store_text)], guard=guard)[0]
 
 
 def write_batches(
@@ -152,6 +160,7 @@ def write_prepared(
     *,
     defer: bool = False,
     journalled: list[tuple[int, Delta]] | None = None,
+    guard: LabelGuard | None = None,
 ) -> list[IngestResult]:
     """Several batches in one transaction (group commit), with a result for each.
 
@@ -160,7 +169,8 @@ def write_prepared(
     the store's upsert would merge separate writes. Writing them together shares the
     rollup and session rows they have in common. With ``defer`` the rollup and session
     increments go to the journal (one row) instead, for :func:`fold_journal` to apply;
-    the row's id and increments are added to ``journalled`` when it is given.
+    the row's id and increments are added to ``journalled`` when it is given. A
+    ``guard`` folds label values past their cap into ``other`` (store/labels.py).
     """
     owner: dict[str, int] = {}
     rows: dict[str, tuple[Any, ...]] = {}
@@ -188,6 +198,8 @@ def write_prepared(
             total = delta
         else:
             total.merge(delta)
+    if total is not None and guard is not None:
+        guard.fold(conn, total)
     if total is not None and defer:
         min_ts = min(rows[key][1] for key in inserted)
         journal_id = journal_append(conn, total, len(inserted), min_ts)
@@ -247,12 +259,11 @@ def _insert_new(conn: Connection, rows: dict[str, tuple[Any, ...]]) -> set[str]:
     if not rows:
         return set()
     if conn.dialect.name == "postgresql":
-        stmt = postgresql.insert(events).on_conflict_do_nothing(index_elements=["id"])
-        result = conn.execute(
-            stmt.returning(events.c.id),
-            [dict(zip(_EVENT_COLUMNS, row, strict=True)) for row in rows.values()],
-        )
-        return set(result.scalars().all())
+        # one statement over column arrays (not a statement per row); in id order, so
+        # writers inserting the same ids at once wait for each other, never deadlock
+        columns = [list(c) for c in zip(*sorted(rows.values()), strict=True)]
+        found = conn.exec_driver_sql(_PG_INSERT, tuple(columns))
+        return set(found.scalars())
     return _insert_new_sqlite(conn, rows)
 
 
@@ -266,13 +277,17 @@ def _insert_new_sqlite(conn: Connection, rows: dict[str, tuple[Any, ...]]) -> se
     dbapi: Any = conn.connection.dbapi_connection
     before_rowid = conn.exec_driver_sql("SELECT max(rowid) FROM events").scalar()
     before_changes = dbapi.total_changes
-    conn.exec_driver_sql(
-        _insert_sql("sqlite", "events", _EVENT_COLUMNS, "", "OR IGNORE "), list(rows.values())
-    )
+    # in session order: each page of the session index is visited once per transaction
+    ordered = sorted(rows.values(), key=_session_order)
+    conn.exec_driver_sql(_insert_sql("sqlite", "events", _EVENT_COLUMNS, "", "OR IGNORE "), ordered)
     if dbapi.total_changes - before_changes == len(rows):
         return set(rows)
     found = conn.exec_driver_sql("SELECT id FROM events WHERE rowid > ?", (before_rowid or 0,))
     return set(found.scalars())
+
+
+def _session_order(row: tuple[Any, ...]) -> tuple[str, str]:
+    return row[3], row[4] or ""
 
 
 @cache

@@ -2,7 +2,7 @@
 one arriving first) is counted as a reconnect exactly once.
 
 Revision ID: 0008
-Revises: 0011
+Revises: 0007
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0011"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
