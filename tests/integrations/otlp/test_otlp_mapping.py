@@ -386,3 +386,17 @@ def test_a_root_assembled_before_its_calls_still_makes_the_turn(sqlite_store: St
     (turn,) = _of_type(events, "turn")
     assert (turn["session_id"], turn["tokens"]) == ("s-1", 9)
     assert len(_of_type(events, "llm_call")) == 2
+
+
+def test_models_past_their_cap_fold_into_other(tmp_path: Path) -> None:
+    """OTLP calls go through the same label caps as the SDK's: the third model is 'other'."""
+    store = Store(f"sqlite:///{tmp_path / 'caps.db'}", label_caps={"model": 2})
+    try:
+        spans = [span(i, 1, attrs={"gen_ai.request.model": f"m{i}"}) for i in (1, 2, 3)]
+        _ingest(store, spans)
+        now = NOW + 60
+        totals = store.aggregate(int(T0 / 1e9) - 60, int(now), series=["llm_calls"], now=now)
+        assert totals.n("llm_calls") == 3
+        assert totals.n("llm_calls", model="other") == 1
+    finally:
+        store.close()

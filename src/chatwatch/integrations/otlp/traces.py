@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -63,22 +64,22 @@ class TraceSettings:
 
 def store_kept(store: Store, kept: Sequence[Kept], now: float, ts: TraceSettings) -> int:
     """Keep the spans, store every event now due; returns the events stored."""
-    with store.write() as conn:
+    with _write(store) as conn:
         _lock(conn)
         _insert(conn, kept, now)
         events = _assemble(conn, {k.trace_id for k in kept}, now, ts, late_only=True)
         events += _due(conn, now, ts)
-        stored = _write(store, conn, events)
+        stored = _store_events(store, conn, events)
     _invalidate(store, events)
     return stored
 
 
 def flush_pending(store: Store, now: float, ts: TraceSettings) -> int:
     """Store the calls of traces whose root did not come in time; prune old spans."""
-    with store.write() as conn:
+    with _write(store) as conn:
         _lock(conn)
         events = _due(conn, now, ts)
-        stored = _write(store, conn, events)
+        stored = _store_events(store, conn, events)
     _invalidate(store, events)
     return stored
 
@@ -93,10 +94,22 @@ def _lock(conn: Connection) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
 
 
-def _write(store: Store, conn: Connection, events: list[Event]) -> int:
+@contextmanager
+def _write(store: Store) -> Iterator[Connection]:
+    """A write transaction that may admit label values: rolled back, the guard forgets them."""
+    try:
+        with store.write() as conn:
+            yield conn
+    except BaseException:
+        store.labels.forget()
+        raise
+
+
+def _store_events(store: Store, conn: Connection, events: list[Event]) -> int:
+    """The events, with label values past their caps folded into ``other`` like any."""
     if not events:
         return 0
-    return write_events(conn, events, store_text=store.store_text).accepted
+    return write_events(conn, events, store_text=store.store_text, guard=store.labels).accepted
 
 
 def _invalidate(store: Store, events: Sequence[Event]) -> None:
