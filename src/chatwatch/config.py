@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     otlp_trace_settle_s: float = Field(10.0, ge=0)
     otlp_trace_wait_s: float = Field(60.0, ge=0)
     otlp_span_keep_s: float = Field(3600.0, gt=0)
+    # OTLP/gRPC on its own port (4317 is the convention); None: not served. Needs grpcio.
+    otlp_grpc_port: int | None = Field(None, gt=0, le=65535)
+    otlp_grpc_host: str = "127.0.0.1"
 
     # SQLite durability: "normal" (WAL) keeps every acknowledged batch through a crash of
     # the process, "full" through a power cut too, at the cost of an fsync per commit

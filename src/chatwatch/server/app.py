@@ -51,6 +51,10 @@ def _background_tasks(st: AppState) -> list[BackgroundTask]:
     if st.settings.alerts_enabled:
         tasks.append(alert_task)
     tasks.append(otlp.pending_task)  # OTLP calls whose trace root never came
+    if st.settings.otlp_grpc_port:
+        from chatwatch.server.otlp_grpc import grpc_task
+
+        tasks.append(grpc_task)
     return tasks
 
 
