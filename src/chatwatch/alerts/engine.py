@@ -27,6 +27,7 @@ from chatwatch.alerts.model import fingerprint
 from chatwatch.alerts.notify import Delivery, channels, deliver_due, enqueue, log_group
 from chatwatch.alerts.notify.alertmanager import alertmanager_alert, push_alertmanager
 from chatwatch.alerts.notify.links import absolute, dashboard_link
+from chatwatch.alerts.reload import RulesSource, watch_sighup
 from chatwatch.alerts.rules import Rule, load_rules
 from chatwatch.alerts.sampling import Sample, sample_rules
 from chatwatch.alerts.silences import active_silences, is_silenced
@@ -183,6 +184,19 @@ def _evaluate(
             if not rule_samples:
                 result.evaluations.append(Evaluation(rule_name, {}, "no data", None, rule.unit))
             for sample in rule_samples:
+                if sample.summary:  # the label sets past max_series: shown, never alerted
+                    result.evaluations.append(
+                        Evaluation(
+                            rule_name,
+                            sample.labels,
+                            "summary",
+                            sample.value,
+                            rule.unit,
+                            rule.threshold(None),
+                            sample.samples,
+                        )
+                    )
+                    continue
                 row = _advance(conn, states, rule, sample, now, result)
                 result.evaluations.append(_evaluation(rule, sample, row))
                 pushed = alertmanager_alert(row, rule, settings, now) if push else None
@@ -358,10 +372,13 @@ async def alert_task(st: _HasStore, clock: Callable[[], float] = time.time) -> N
     (``extras["alert_rules"]``). The lock is released when the loop is cancelled."""
     extras = getattr(st, "extras", {})
     rules = extras.get("alert_rules") or load_rules(st.settings.rules_file)
+    source = RulesSource(st.settings.rules_file, rules, extras, st.settings.rules_reload)
+    extras["rules_source"] = source
+    watch_sighup(source)
     interval = st.settings.alert_evaluation_interval_s
     leader = leadership(st)
     try:
-        await _rounds(st, leader, rules, interval, clock)
+        await _rounds(st, leader, source, interval, clock)
     finally:
         await asyncio.to_thread(leader.release)
 
@@ -369,13 +386,14 @@ async def alert_task(st: _HasStore, clock: Callable[[], float] = time.time) -> N
 async def _rounds(
     st: _HasStore,
     leader: Leadership,
-    rules: Sequence[Rule],
+    source: RulesSource,
     interval: float,
     clock: Callable[[], float],
 ) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
+            rules = await asyncio.to_thread(source.current)
             if not await asyncio.to_thread(leader.acquire):
                 continue
             now = clock()
