@@ -37,7 +37,7 @@ RULES = parse_rules(
                 "critical": 10,
                 "window": "5m",
                 "min_samples": 10,
-                "runbook_url": "docs/alerts.md#high_error_rate",
+                "runbook_url": "/analytics/runbook#high_error_rate",
             }
         ]
     }
@@ -102,7 +102,7 @@ def test_alertmanager_receives_shows_and_resolves(alertmanager: str, tmp_path: P
         assert shown["labels"] == {"alertname": "errors", "service": "api", "severity": "critical"}
         assert shown["annotations"]["value"] == "20.0%"
         assert shown["annotations"]["runbook_url"] == (
-            "https://cw.example.com/docs/alerts.md#high_error_rate"
+            "https://cw.example.com/analytics/runbook#high_error_rate"
         )
         assert shown["generatorURL"] == "https://cw.example.com/analytics/?service=api&window=5m"
         ends = shown["endsAt"]

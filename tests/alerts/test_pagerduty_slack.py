@@ -71,7 +71,7 @@ RULES = parse_rules(
                 "critical": 10,
                 "window": "5m",
                 "min_samples": 10,
-                "runbook_url": "docs/alerts.md#high_error_rate",
+                "runbook_url": "/analytics/runbook#high_error_rate",
             }
         ]
     }
@@ -116,7 +116,7 @@ def test_pagerduty_trigger_then_resolve(db_url: str, receiver: Receiver) -> None
     hrefs = [link["href"] for link in trigger["links"]]
     assert hrefs == [
         "https://chat.example.com/watch/analytics/?service=api&window=5m",
-        "https://chat.example.com/watch/docs/alerts.md#high_error_rate",
+        "https://chat.example.com/watch/analytics/runbook#high_error_rate",
     ]
 
 

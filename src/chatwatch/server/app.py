@@ -23,6 +23,7 @@ from chatwatch.server import (
     monitoring,
     otlp,
     prometheus,
+    runbook,
     sessions_api,
 )
 from chatwatch.server.proxy import ProxyMiddleware
@@ -95,6 +96,7 @@ def create_app(
         dashboard_routes,
         alerts_api,
         sessions_api,
+        runbook,
     ):
         app.include_router(module.router)
     app.add_middleware(ProxyMiddleware, settings=settings)  # real client, scheme, Host check
