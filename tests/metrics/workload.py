@@ -254,6 +254,13 @@ def _chat(calls: list[Event]) -> list[Event]:
     return [c for c in calls if c.get("kind", "chat") == "chat"]
 
 
+def _chat_run(e: Event) -> str | None:
+    """The run of a chat call (an embedding call does not account for a turn's tokens)."""
+    if e["type"] == "llm_call" and e.get("kind", "chat") == "chat":
+        return str(e["run_id"])
+    return None
+
+
 def _embeddings(calls: list[Event]) -> list[Event]:
     return [c for c in calls if c.get("kind") == "embedding"]
 
@@ -517,7 +524,7 @@ class Oracle:
 
     def _own_tokens(self, q: Query) -> int:
         """Tokens of turns with no LLM call of their run: the LLM section counts them."""
-        called = {c["run_id"] for c in self.events if c["type"] == "llm_call"}
+        called = {run for c in self.events if (run := _chat_run(c)) is not None}
         turns = self._pick(q, ("turn",), model=True)
         return sum(t.get("tokens", 0) for t in turns if t["run_id"] not in called)
 

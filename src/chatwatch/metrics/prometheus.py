@@ -22,6 +22,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from chatwatch.metrics.catalogue import Catalogue
+from chatwatch.metrics.operational import OPERATIONAL_FAMILIES, StoreCollector
 from chatwatch.metrics.reading import Reading
 from chatwatch.store.rollup import PROM_BUCKETS
 
@@ -30,6 +31,7 @@ __all__ = [
     "COUNTERS",
     "GAUGES",
     "HISTOGRAMS",
+    "LABEL_FAMILIES",
     "CatalogueCollector",
     "Counter",
     "Gauge",
@@ -286,12 +288,18 @@ COUNTED_BY: dict[str, str] = {
 }
 
 
+# chatwatch's own label caps (store/labels.py, docs/cardinality.md), labelled by label
+LABEL_FAMILIES = ("chat_label_cap", "chat_label_values", "chat_label_folded_total")
+
+
 def family_names() -> list[str]:
     """Every exposed family, as it appears in the text format (counters with ``_total``)."""
     return [
         *(f"{c.name}_total" for c in COUNTERS),
         *(h.name for h in HISTOGRAMS),
         *(g.name for g in GAUGES),
+        *OPERATIONAL_FAMILIES,
+        *LABEL_FAMILIES,
     ]
 
 
@@ -378,6 +386,29 @@ def _gauge_families(
         yield family
 
 
+def _label_families(cat: Catalogue) -> Iterator[Metric]:
+    status = cat.store.label_status()
+    cap = GaugeMetricFamily(
+        "chat_label_cap",
+        "Distinct values a label keeps in the rollups",
+        labels=["service", "label"],
+    )
+    kept = GaugeMetricFamily(
+        "chat_label_values", "Distinct values a label has admitted", labels=["service", "label"]
+    )
+    folded = CounterMetricFamily(
+        "chat_label_folded",
+        "Rollup increments counted under 'other' because their label was at its cap",
+        labels=["service", "label"],
+    )
+    me = cat.settings.service_name  # labelled like the process gauges: chatwatch itself
+    for s in status:
+        cap.add_metric([me, s.label], s.cap)
+        kept.add_metric([me, s.label], s.values)
+        folded.add_metric([me, s.label], s.folded)
+    yield from (cap, kept, folded)
+
+
 def _add(family: GaugeMetricFamily, labels: list[str], value: float | None, spec: Gauge) -> None:
     if value is not None:
         family.add_metric(labels, value * spec.scale)
@@ -400,6 +431,7 @@ class CatalogueCollector(Collector):
             *_counter_families(rows),
             *_histogram_families(rows),
             *_gauge_families(cat, readings, cat.reading(window), self.window),
+            *_label_families(cat),
         ]
         return families
 
@@ -408,4 +440,5 @@ def make_registry(catalogue: Catalogue, window: str) -> CollectorRegistry:
     """A fresh registry holding only chatwatch's collector (never the global one)."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(CatalogueCollector(catalogue, window))
+    registry.register(StoreCollector(catalogue.store))
     return registry

@@ -112,15 +112,18 @@ class Reading:
         """Bins of one histogram series, for ``self.model`` or summed over models (merged
         once per reading: p50, p95 and p99 share them)."""
 
+        if self.model is not None:  # one model: a lookup, not a scan of every model's bins
+            return self.hists.get((series, self.model), {})
+
         def make() -> Bins:
             merged: Bins = {}
-            for (s, model), bins in self.hists.items():
-                if s == series and (self.model is None or model == self.model):
+            for (s, _model), bins in self.hists.items():
+                if s == series:
                     for index, n in bins.items():
                         merged[index] = merged.get(index, 0) + n
             return merged
 
-        return self._cached(f"bins:{series}:{self.model}", make)
+        return self._cached(f"bins:{series}", make)
 
     def quantile(self, series: str, q: float) -> float | None:
         return quantile(self.histogram(series), q)

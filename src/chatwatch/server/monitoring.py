@@ -12,11 +12,11 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from starlette.concurrency import run_in_threadpool
 
 from chatwatch.metrics import Catalogue, Reading, explicit_window
 from chatwatch.server.auth import require
 from chatwatch.server.params import IsoDateTime, LabelQuery, LongLabelQuery
+from chatwatch.server.reads import run_read
 from chatwatch.server.state import state
 from chatwatch.store import Filters
 
@@ -194,16 +194,18 @@ async def monitoring_metrics(
 ) -> dict[str, Any]:
     cat = state(request).catalogue
     reading = params.reading(cat)
-    return await run_in_threadpool(metrics_document, cat, reading)
+    return await run_read(request, metrics_document, cat, reading)
 
 
 @router.get("/monitoring/stats/summary")
 async def monitoring_summary(
-    request: Request, _key: Reader, params: Annotated[ReadingParams, Depends()]
+    request: Request,
+    _key: Annotated[object, Depends(require("summary"))],
+    params: Annotated[ReadingParams, Depends()],
 ) -> dict[str, Any]:
     cat = state(request).catalogue
     reading = params.reading(cat)
-    return await run_in_threadpool(summary_document, cat, reading)
+    return await run_read(request, summary_document, cat, reading)
 
 
 @router.get("/monitoring/health")
@@ -239,4 +241,4 @@ async def catalogue_values(
             "breakdowns": {name: cat.breakdown(name, reading) for name in cat.breakdowns},
         }
 
-    return await run_in_threadpool(build)
+    return await run_read(request, build)

@@ -136,6 +136,7 @@ class SessionDelta:
     # (ts, user_type, channel) of each "connect": the writer tells a reconnect landing
     # on another process from a first connect by the connections already stored
     connects: list[tuple[float, str, str]] = field(default_factory=list)
+    first_connect_at: float | None = None
 
 
 def _least(a: float | None, b: float | None) -> float | None:
@@ -171,6 +172,7 @@ def merge_sessions(into: dict[tuple[str, str], SessionDelta], more: Iterable[Ses
         t.rating_n += s.rating_n
         t.first_seen = _least(t.first_seen, s.first_seen)
         t.connects.extend(s.connects)
+        t.first_connect_at = _least(t.first_connect_at, s.first_connect_at)
 
 
 def add_cells(into: dict[Any, list[float]], cells: dict[Any, list[float]]) -> None:
@@ -341,7 +343,8 @@ def _backed(d: Delta, e: Turn, said: int | None, kind: str) -> bool:
         runs = d.runs = {
             (x.type, getattr(x, "run_id", None))
             for x in d.batch
-            if x.type in ("llm_call", "rag_search")
+            # an embedding call does not account for a turn's tokens
+            if x.type == "rag_search" or (x.type == "llm_call" and x.kind == "chat")
         }
     return (kind, e.run_id or e.id) in runs
 

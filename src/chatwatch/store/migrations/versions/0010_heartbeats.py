@@ -2,7 +2,7 @@
 app's processes), and LLM calls, tokens and cost per user and hour (per-user limits).
 
 Revision ID: 0010
-Revises: 0011
+Revises: 0008
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0011"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
