@@ -107,6 +107,13 @@ class Settings(BaseSettings):
     alert_webhook_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
     alert_slack_webhook_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
     alert_webhook_timeout_s: float = Field(10.0, gt=0)
+    # PagerDuty Events API v2: the integration's routing key (a secret, never logged)
+    pagerduty_routing_key: SecretStr | None = None
+    pagerduty_url: str = "https://events.pagerduty.com/v2/enqueue"
+    # Alertmanagers to push firing alerts to every evaluation (base URLs, comma-separated)
+    alertmanager_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # rules reloaded when the rules file changes (checked every evaluation) or on SIGHUP
+    rules_reload: bool = True
 
     @field_validator(
         "alert_emails",

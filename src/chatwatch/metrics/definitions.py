@@ -159,6 +159,7 @@ def _m(
 
 
 _MODEL = ("model",)
+_USER = ("user_id",)
 
 METRICS: tuple[Metric, ...] = (
     # chat turns (guides 000 and 003)
@@ -569,6 +570,28 @@ METRICS: tuple[Metric, ...] = (
         Threshold(">", 80.0, 95.0),
         instant=True,
         filters=LLM,
+    ),
+    # per user, over the window's whole hours: rolling cost and token limits
+    _m(
+        "user_llm_calls",
+        "count",
+        "Model calls made for the user (calls that carry a user_id)",
+        lambda r: r.usage(0),
+        labels=_USER,
+    ),
+    _m(
+        "user_llm_tokens",
+        "tokens",
+        "Prompt and completion tokens of the user's model calls",
+        lambda r: r.usage(1),
+        labels=_USER,
+    ),
+    _m(
+        "user_llm_cost_usd",
+        "usd",
+        "Cost of the user's model calls (priced calls only)",
+        lambda r: r.usage(2),
+        labels=_USER,
     ),
     # RAG (guide 003)
     _m(

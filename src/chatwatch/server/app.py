@@ -27,6 +27,7 @@ from chatwatch.server import (
     openapi_doc,
     otlp,
     prometheus,
+    runbook,
     sessions_api,
 )
 from chatwatch.server.cors import ReadCors
@@ -118,6 +119,7 @@ def create_app(
         feedback,
         keys_api,
         openapi,
+        runbook,
     ):
         app.include_router(module.router)
     if settings.cors_origins:  # read routes only (server/cors.py)
