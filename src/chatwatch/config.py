@@ -60,6 +60,20 @@ class Settings(BaseSettings):
     prometheus_window: str = Field("1h", pattern=r"^(\d{1,6}[mhd]|all)$")
     metrics_public: bool = False  # True: /metrics needs no key from anywhere
 
+    # --- bounded cardinality (docs/cardinality.md): distinct values per label kept in
+    # the rollups; later values are counted under "other" ---------------------------
+    max_services: int = Field(200, gt=0)
+    max_models: int = Field(200, gt=0)
+    max_topics: int = Field(1000, gt=0)
+    max_error_types: int = Field(200, gt=0)
+    max_user_types: int = Field(50, gt=0)
+    max_channels: int = Field(20, gt=0)
+    max_sender_types: int = Field(20, gt=0)
+    max_cache_kinds: int = Field(50, gt=0)
+    # seconds `chatwatch serve` lets requests finish after SIGTERM; reads still running
+    # then are cancelled (docs/cardinality.md, "Bounded reads")
+    shutdown_grace_s: int = Field(5, ge=0)
+
     secret_key: SecretStr | None = None
     base_url: str = "http://127.0.0.1:8000"
 
@@ -101,3 +115,16 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
+
+    def label_caps(self) -> dict[str, int]:
+        """The ``max_*`` caps keyed by the label they bound (store/labels.py)."""
+        return {
+            "service": self.max_services,
+            "model": self.max_models,
+            "topic": self.max_topics,
+            "error_type": self.max_error_types,
+            "user_type": self.max_user_types,
+            "channel": self.max_channels,
+            "sender_type": self.max_sender_types,
+            "cache_kind": self.max_cache_kinds,
+        }

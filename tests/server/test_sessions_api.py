@@ -41,7 +41,10 @@ SESSIONS = _sessions()
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     url = f"sqlite:///{tmp_path_factory.mktemp('api') / 'cw.db'}"
-    app = create_app(Settings(database_url=url, alerts_enabled=False, _env_file=None))  # type: ignore[call-arg]
+    # the workload is dated March 2025: past the 30 days an HTTP batch may reach back
+    app = create_app(
+        Settings(database_url=url, alerts_enabled=False, event_retention_days=3650, _env_file=None)
+    )  # type: ignore[call-arg]
     live = LiveServer(app).start()
     store = app.state.chatwatch.store
     post(live.url, create_key(store, "ingest"), EVENTS)

@@ -117,6 +117,7 @@ def demo(
         url,
         store_text=settings.store_text,
         minute_retention_s=settings.minute_retention_days * 86400,
+        label_caps=settings.label_caps(),
     )
     ingest_key = demo_key(store, "ingest", "demo traffic")
     read_key = demo_key(store, "read", "demo reader")

@@ -52,7 +52,7 @@
     var d = new Date(ts * 1000);
     var hm = pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes());
     var md = pad(d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate());
-    if (step >= 86400) return md;
+    if (step >= 86400) return span > 366 * 86400 ? d.getUTCFullYear() + "-" + md : md;
     return span > 86400 + step ? md + " " + hm : hm;
   }
 

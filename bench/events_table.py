@@ -1,0 +1,163 @@
+"""The events table's cost: µs per row with and without its key and each index.
+
+Writes the same realistic rows (time-ordered like live traffic, ~15 events per session,
+2,000 sessions open at once) in transactions of 4,000 rows with plain ``executemany``,
+the server's way, into SQLite tables that differ in one thing each: the primary key (a
+text key on a rowid table, as in migration 0001, or the table clustered on the key,
+``WITHOUT ROWID``), the order of the ids (the SDK's time-ordered ids or random UUIDs), the
+page cache, and each index. Prints µs per row over the first ``--rows`` / 10 rows and
+over the last ones (after ``--rows``), so a cost that grows with the table shows.
+
+    .venv/bin/python bench/events_table.py [--rows N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sqlite3
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+Row = tuple[str, float, str, str, str, str, str, str]
+CHUNK = 4000
+
+COLUMNS = (
+    "ts REAL NOT NULL, type TEXT NOT NULL, service TEXT NOT NULL, session_id TEXT,"
+    " run_id TEXT, user_id TEXT, data TEXT NOT NULL"
+)
+TS = "CREATE INDEX ix_ts ON events (ts)"
+SESSION = "CREATE INDEX ix_session ON events (service, session_id)"
+RUN = "CREATE INDEX ix_run ON events (run_id)"
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    ddl: tuple[str, ...]
+    random_ids: bool = False
+    cache_mb: int = 0  # 0: SQLite's default (2 MB)
+    checkpoint_pages: int = 0  # 0: SQLite's default WAL auto-checkpoint (1000 pages)
+    sort: bool = False  # each transaction's rows in (service, session_id) order
+
+
+def _table(key: str = "id TEXT PRIMARY KEY", suffix: str = "") -> str:
+    return f"CREATE TABLE events ({key}, {COLUMNS}){suffix}"
+
+
+VARIANTS = (
+    Variant(
+        "schema: text key on rowid table; ts, session, run indexes", (_table(), TS, SESSION, RUN)
+    ),
+    Variant("  same, random ids (uuid4)", (_table(), TS, SESSION, RUN), random_ids=True),
+    Variant("  same, 32 MB page cache", (_table(), TS, SESSION, RUN), cache_mb=32),
+    Variant(
+        "  same, 32 MB cache, checkpoint at 10,000 pages",
+        (_table(), TS, SESSION, RUN),
+        cache_mb=32,
+        checkpoint_pages=10_000,
+    ),
+    Variant(
+        "  same, and rows sorted by session (chatwatch)",
+        (_table(), TS, SESSION, RUN),
+        cache_mb=32,
+        checkpoint_pages=10_000,
+        sort=True,
+    ),
+    Variant("  without the ts index", (_table(), SESSION, RUN)),
+    Variant("  without the session index", (_table(), TS, RUN)),
+    Variant("  without the run index", (_table(), TS, SESSION)),
+    Variant("  key only", (_table(),)),
+    Variant(
+        "WITHOUT ROWID (clustered on id), same indexes",
+        (_table(suffix=" WITHOUT ROWID"), TS, SESSION, RUN),
+    ),
+    Variant(
+        "  same, random ids (uuid4)",
+        (_table(suffix=" WITHOUT ROWID"), TS, SESSION, RUN),
+        random_ids=True,
+    ),
+    Variant("no key, no index (raw)", (_table("id TEXT NOT NULL"),)),
+)
+
+
+def rows(n: int, random_ids: bool, seed: int = 1) -> Iterator[Row]:
+    """``n`` rows in time order over sessions that open, live ~15 events and close."""
+    rng = random.Random(seed)
+    open_sessions = [uuid.UUID(int=rng.getrandbits(128)).hex for _ in range(2000)]
+    ts = time.time() - n / 100
+    tag = f"{rng.getrandbits(40):010x}"
+    data = json.dumps({"response_time_ms": 812.5, "model": "llama-3.1-8b-instant", "x": "y" * 80})
+    for i in range(n):
+        ts += rng.expovariate(100)
+        slot = rng.randrange(2000)
+        if rng.random() < 1 / 15:
+            open_sessions[slot] = uuid.UUID(int=rng.getrandbits(128)).hex
+        eid = (
+            uuid.UUID(int=rng.getrandbits(128)).hex
+            if random_ids
+            else (f"{int(ts * 1000):011x}{tag}{i & 0xFFFFFF:06x}")
+        )
+        yield (eid, ts, "turn", "assistant", open_sessions[slot], eid, f"u{slot}", data)
+
+
+def measure(variant: Variant, n: int, path: Path) -> tuple[float, float]:
+    """(µs per row over the first n/10 rows, over the last n/10)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    if variant.cache_mb:
+        conn.execute(f"PRAGMA cache_size=-{variant.cache_mb * 1024}")
+    if variant.checkpoint_pages:
+        conn.execute(f"PRAGMA wal_autocheckpoint={variant.checkpoint_pages}")
+    for ddl in variant.ddl:
+        conn.execute(ddl)
+    sql = "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    tenth = max(n // 10, CHUNK)
+    first = last = 0.0
+    chunk: list[Row] = []
+    done = 0
+    for row in rows(n, variant.random_ids):
+        chunk.append(row)
+        if len(chunk) == CHUNK:
+            start = time.thread_time()
+            if variant.sort:
+                chunk.sort(key=lambda r: (r[3], r[4]))
+            conn.execute("BEGIN")
+            conn.executemany(sql, chunk)
+            conn.execute("COMMIT")
+            spent = time.thread_time() - start
+            if done < tenth:
+                first += spent
+            elif done >= n - tenth:
+                last += spent
+            done += len(chunk)
+            chunk = []
+    conn.close()
+    return first / tenth * 1e6, last / tenth * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=300_000)
+    args = parser.parse_args()
+    print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"{args.rows:,} rows, transactions of {CHUNK:,}; CPU µs per row (this thread)")
+    print(f"{'variant':<62} {'first 10 %':>10} {'last 10 %':>10}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, variant in enumerate(VARIANTS):
+            first, last = measure(variant, args.rows, Path(tmp) / f"v{i}.db")
+            print(f"{variant.name:<62} {first:>10.2f} {last:>10.2f}")
+            for leftover in Path(tmp).glob(f"v{i}.db*"):
+                leftover.unlink()
+    print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
