@@ -105,7 +105,8 @@ def check(
 ) -> None:
     """Evaluate every rule once, notify, print the states; exit 0 ok, 1 warning, 2 critical,
     3 unknown: the rules or the database could not be read (for cron, and as a Nagios
-    plugin). With ``--rules`` that are not the server's, a dry run: printed, nothing stored or sent (unless ``--store``)."""
+    plugin). With ``--rules`` that are not the server's, a dry run: printed, nothing
+    stored or sent (unless ``--store``)."""
     settings = settings_for(db)
     try:
         served = load_rules(settings.rules_file)
