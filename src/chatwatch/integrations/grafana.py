@@ -124,13 +124,16 @@ def _family_queries() -> list[tuple[str, str, str, str, str]]:
             continue  # already on the first row
         section = {"process": "Process", "now": "Now"}.get(g.kind, "Over the Prometheus window")
         out.append((section, g.name, expr, _unit(g.name), f"catalogue metric {g.metric}"))
-    for name in (*OPERATIONAL_FAMILIES, *LABEL_FAMILIES):  # chatwatch's own health
+    own = "chatwatch itself"
+    for name in OPERATIONAL_FAMILIES:
+        out.append((own, name, name, "short", "the store's rollup journal"))
+    for name in LABEL_FAMILIES:
         expr = (
             f"sum by (label) (rate({name}[$__rate_interval]))"
             if name.endswith("_total")
-            else (f"{name}" if name in OPERATIONAL_FAMILIES else f"max by (label) ({name})")
+            else (f"max by (label) ({name})")
         )
-        out.append(("chatwatch itself", name, expr, "short", f"chatwatch's own {name}"))
+        out.append((own, name, expr, "short", "label caps (values beyond a cap count as other)"))
     return out
 
 
