@@ -6,14 +6,37 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck unit bench clean
 
-$(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+APP_STAMP := $(VENV)/.installed-app
+# uv builds the virtualenv and installs several times faster than pip; pip when absent.
+UV := $(shell command -v uv 2>/dev/null)
+ifneq ($(UV),)
+MAKE_VENV = $(UV) venv --quiet --python $(PYTHON) $(VENV)
+INSTALL = $(UV) pip install --quiet --python $(BIN)/python
+else ifeq ($(shell $(PYTHON) -m pip install --help 2>/dev/null | grep -c -- '--python '),1)
+# the interpreter's own pip installs into the virtualenv (pip >= 22.3): no pip inside it
+# to bootstrap, which costs ~10 s
+MAKE_VENV = $(PYTHON) -m venv --without-pip $(VENV)
+INSTALL = $(PYTHON) -m pip --python $(BIN)/python install --quiet --disable-pip-version-check
+else
+MAKE_VENV = $(PYTHON) -m venv $(VENV)
+INSTALL = $(BIN)/pip install --quiet --disable-pip-version-check
+endif
 
-demo: $(STAMP)
-	$(BIN)/chatwatch demo
+$(BIN)/python:
+	$(MAKE_VENV)
+
+# the demo needs only the package itself, not the test and lint tools
+$(APP_STAMP): pyproject.toml | $(BIN)/python
+	$(INSTALL) -e .
+	touch $(APP_STAMP)
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(INSTALL) -e '.[dev]'
+	touch $(STAMP) $(APP_STAMP)
+
+# make demo PORT=8010, or make demo ARGS="--history 2d --rate 2"
+demo: $(APP_STAMP)
+	$(BIN)/chatwatch demo $(if $(PORT),--port $(PORT)) $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench

@@ -11,13 +11,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
-__all__ = ["DIALECTS", "throwaway_db"]
+__all__ = ["DIALECTS", "PG_ADMIN", "pg_up", "throwaway_db"]
 
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 DIALECTS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
-def _pg_up() -> bool:
+def pg_up() -> bool:
     try:
         with psycopg.connect(PG_ADMIN, connect_timeout=2):
             return True
@@ -31,7 +31,7 @@ def throwaway_db(dialect: str, folder: Path) -> Iterator[str]:
     if dialect == "sqlite":
         yield f"sqlite:///{folder / 'chatwatch.db'}"
         return
-    if not _pg_up():
+    if not pg_up():
         pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
     name = f"cw_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:

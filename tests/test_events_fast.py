@@ -68,6 +68,19 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "feedback": ("run_id", "rating", "thumbs", "comment"),
     "escalation": ("run_id", "reason"),
     "message": ("sender_type", "text"),
+    "heartbeat": (
+        "host",
+        "pid",
+        "memory_rss_mb",
+        "cpu_percent",
+        "threads",
+        "connections",
+        "queue_depth",
+        "dropped",
+        "memory_available_mb",
+        "started_at",
+        "interval_s",
+    ),
 }
 REQUIRED = {
     "turn": ("response_time_ms",),
@@ -75,10 +88,13 @@ REQUIRED = {
     "cache_lookup": ("hit",),
     "connection": ("action",),
     "message": ("sender_type",),
+    "heartbeat": ("host", "pid", "memory_rss_mb"),
 }
 BOOLS = {"success", "cached", "rag_used", "rag_found", "cache_hit", "hit"}
 COUNTS = {"tokens", "input_tokens", "output_tokens", "results", "llm_calls", "rag_searches"}
-MILLIS = {"response_time_ms", "latency_ms", "search_time_ms"}
+COUNTS |= {"threads", "connections", "queue_depth", "dropped", "pid"}
+MILLIS = {"response_time_ms", "latency_ms", "search_time_ms", "memory_rss_mb", "cpu_percent"}
+MILLIS |= {"memory_available_mb", "interval_s"}
 CHOICES = {
     "action": ["connect", "disconnect", "reconnect", "close"],
     "thumbs": ["up", "down", "sideways"],
@@ -186,7 +202,7 @@ def _value(name: str) -> st.SearchStrategy[Any]:
 
 
 _label_chars = st.sampled_from("abcXYZ019_ .:/@+-")
-_LABELS = {"service", "user_type", "sender_type", "channel", "provider", "model", "topic"}
+_LABELS = {"service", "user_type", "sender_type", "channel", "provider", "model", "topic", "host"}
 _LABELS |= {"error_type"}
 _IDS = {"run_id"}
 
@@ -207,6 +223,10 @@ def _valid(name: str) -> st.SearchStrategy[Any]:
         return st.floats(-1, 1)
     if name == "cost_usd":
         return st.floats(0, 10)
+    if name == "started_at":
+        return st.floats(NOW - 9e5, NOW)
+    if name == "interval_s":
+        return st.floats(0.5, 300)
     if name == "rating":
         return st.integers(1, 5)
     if name == "status_code":
@@ -255,9 +275,8 @@ def events(draw: st.DrawFn, valid_only: bool = False) -> dict[str, Any]:
 
 
 def _plain(name: str) -> Any:
-    return {"model": "gpt-4o", "action": "connect", "sender_type": "user", "hit": True}.get(
-        name, 250.0
-    )
+    plain = {"model": "gpt-4o", "action": "connect", "sender_type": "user", "hit": True}
+    return {**plain, "host": "web-1", "pid": 4242}.get(name, 250.0)
 
 
 def _body(batch: list[Any]) -> bytes:

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     # Host header values served (a foreign Host gets 400: no DNS rebinding); empty: the
     # bind address, localhost, 127.0.0.1, ::1 and the host of public_url. "*": any.
     allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Origins whose pages may call the read routes from a browser (CORS, GET only, no
+    # cookies), comma-separated, e.g. https://panel.example.com; none by default.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # The URL users reach chatwatch at (behind a proxy); https here makes cookies Secure.
     # None: base_url.
     public_url: str | None = None
@@ -56,6 +59,20 @@ class Settings(BaseSettings):
     maintenance_batch_rows: int = Field(20_000, gt=0)
     prometheus_window: str = Field("1h", pattern=r"^(\d{1,6}[mhd]|all)$")
     metrics_public: bool = False  # True: /metrics needs no key from anywhere
+
+    # --- bounded cardinality (docs/cardinality.md): distinct values per label kept in
+    # the rollups; later values are counted under "other" ---------------------------
+    max_services: int = Field(200, gt=0)
+    max_models: int = Field(200, gt=0)
+    max_topics: int = Field(1000, gt=0)
+    max_error_types: int = Field(200, gt=0)
+    max_user_types: int = Field(50, gt=0)
+    max_channels: int = Field(20, gt=0)
+    max_sender_types: int = Field(20, gt=0)
+    max_cache_kinds: int = Field(50, gt=0)
+    # seconds `chatwatch serve` lets requests finish after SIGTERM; reads still running
+    # then are cancelled (docs/cardinality.md, "Bounded reads")
+    shutdown_grace_s: int = Field(5, ge=0)
 
     secret_key: SecretStr | None = None
     base_url: str = "http://127.0.0.1:8000"
@@ -90,6 +107,7 @@ class Settings(BaseSettings):
         "alert_slack_webhook_urls",
         "trusted_proxies",
         "allowed_hosts",
+        "cors_origins",
         mode="before",
     )
     @classmethod
@@ -97,3 +115,16 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
         return value
+
+    def label_caps(self) -> dict[str, int]:
+        """The ``max_*`` caps keyed by the label they bound (store/labels.py)."""
+        return {
+            "service": self.max_services,
+            "model": self.max_models,
+            "topic": self.max_topics,
+            "error_type": self.max_error_types,
+            "user_type": self.max_user_types,
+            "channel": self.max_channels,
+            "sender_type": self.max_sender_types,
+            "cache_kind": self.max_cache_kinds,
+        }

@@ -34,6 +34,7 @@ __all__ = [
     "Escalation",
     "Event",
     "Feedback",
+    "Heartbeat",
     "LLMCall",
     "Label",
     "LongLabel",
@@ -275,6 +276,24 @@ class Message(_Base):
     text: Text | None = None
 
 
+class Heartbeat(_Base):
+    """The app's own process, sent by the SDK every 15 s: what guide 003's ``system``
+    section reports, per instance (host and pid), and proof that a quiet app is alive."""
+
+    type: Literal["heartbeat"]
+    host: Label
+    pid: Annotated[int, Field(ge=0, le=2**32)]
+    memory_rss_mb: Annotated[float, Field(ge=0, le=1e9)]
+    cpu_percent: Annotated[float, Field(ge=0, le=1e6)] | None = None
+    threads: Count | None = None
+    connections: Count | None = None  # open network connections, when the OS tells
+    queue_depth: Count = 0  # events waiting in the SDK's queue
+    dropped: Count = 0  # events the SDK dropped since the process started
+    memory_available_mb: Annotated[float, Field(ge=0, le=1e9)] | None = None
+    started_at: Timestamp | None = None
+    interval_s: Annotated[float, Field(gt=0, le=300)] = 15.0
+
+
 Event = Annotated[
     SessionStarted
     | SessionEnded
@@ -285,7 +304,8 @@ Event = Annotated[
     | Connection
     | Feedback
     | Escalation
-    | Message,
+    | Message
+    | Heartbeat,
     Field(discriminator="type"),
 ]
 
@@ -300,6 +320,7 @@ EVENT_TYPES: tuple[str, ...] = (
     "feedback",
     "escalation",
     "message",
+    "heartbeat",
 )
 
 event_list_adapter: TypeAdapter[list[Event]] = TypeAdapter(list[Event])

@@ -154,6 +154,21 @@ class Message(_Base, tag="message", kw_only=True):
     text: Text | None = None
 
 
+class Heartbeat(_Base, tag="heartbeat", kw_only=True):
+    type: ClassVar[str] = "heartbeat"
+    host: Label
+    pid: Annotated[int, msgspec.Meta(ge=0, le=2**32)]
+    memory_rss_mb: Annotated[float, msgspec.Meta(ge=0, le=1e9)]
+    cpu_percent: Annotated[float, msgspec.Meta(ge=0, le=1e6)] | None = None
+    threads: Count | None = None
+    connections: Count | None = None
+    queue_depth: Count = 0
+    dropped: Count = 0
+    memory_available_mb: Annotated[float, msgspec.Meta(ge=0, le=1e9)] | None = None
+    started_at: Seconds | None = None
+    interval_s: Annotated[float, msgspec.Meta(gt=0, le=300)] = 15.0
+
+
 FastEvent = (
     SessionStarted
     | SessionEnded
@@ -165,6 +180,7 @@ FastEvent = (
     | Feedback
     | Escalation
     | Message
+    | Heartbeat
 )
 _DECODER = msgspec.json.Decoder(list[FastEvent])
 

@@ -208,7 +208,8 @@ def export_rows(
     if window.seconds // step > MAX_ROWS:
         raise ValueError(f"at most {MAX_ROWS} rows per export; narrow the dates")
     rows = []
-    for ts, values in catalogue.table(list(EXPORT_METRICS), window, step, filters):
+    table = catalogue.table(list(EXPORT_METRICS), window, step, filters, max_buckets=MAX_ROWS)
+    for ts, values in table:
         period = datetime.fromtimestamp(ts, UTC)
         label = period.date().isoformat() if granularity == "day" else period.isoformat()
         row: dict[str, Any] = {"period": label}

@@ -123,4 +123,4 @@ def test_rules_listed(store: Store, client: httpx.Client) -> None:
     }
     assert rules["high_error_rate"]["warning"] == 5 and rules["high_error_rate"]["critical"] == 10
     assert rules["high_error_rate"]["keep_firing_for"] == 600
-    assert len(rules) == 13
+    assert len(rules) == 14

@@ -133,7 +133,7 @@ def test_prometheus_rules_file(tmp_path: Path) -> None:
         [promtool, "check", "rules", str(out)], capture_output=True, text=True, check=False
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "SUCCESS: 18 rules found" in checked.stdout
+    assert "SUCCESS: 19 rules found" in checked.stdout
 
 
 def test_test_email(db: str, smtp_server: Mailbox, monkeypatch: pytest.MonkeyPatch) -> None:

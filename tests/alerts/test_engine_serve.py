@@ -93,7 +93,7 @@ def test_bad_rules_refuse_to_start(tmp_path: Path) -> None:
 def test_check_leaves_process_rules_to_the_server(sqlite_store: Store) -> None:
     """`check` (process_rules=False) neither evaluates nor retires rules on process memory."""
     rules = parse_rules(
-        {"rules": [{"name": "mem", "metric": "memory_usage_mb", "warning": 1, "by": []}]}
+        {"rules": [{"name": "mem", "metric": "server_memory_usage_mb", "warning": 1, "by": []}]}
     )
     settings = make_settings(sqlite_store.engine.url.render_as_string(hide_password=False))
     served = evaluate(sqlite_store, settings, rules, now=T0)

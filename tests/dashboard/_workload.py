@@ -23,7 +23,8 @@ def _ev(n: str, type_: str, ts: float, session: str, **fields: Any) -> dict[str,
 
 def small_workload(now: float) -> list[dict[str, Any]]:
     """Three sessions a few minutes old: one clean, one failing, one escalated, and a
-    user-typed topic, user id and reason that are markup."""
+    user-typed user id and reason that are markup (a topic is a label: markup is refused
+    at ingest, see tests/server/test_hostile_strings.py)."""
     t = now - 600
     evs = [
         _ev("0", "session_started", t, "s-ok", channel="websocket"),
@@ -65,7 +66,14 @@ def small_workload(now: float) -> list[dict[str, Any]]:
         ),
         _ev("6", "feedback", t + 5, "s-ok", run_id="r1", rating=5),
         _ev(
-            "7", "turn", t + 30, "s-ok", run_id="r2", response_time_ms=90.0, cached=True, topic=EVIL
+            "7",
+            "turn",
+            t + 30,
+            "s-ok",
+            run_id="r2",
+            response_time_ms=90.0,
+            cached=True,
+            topic="shipping",
         ),
         _ev("8", "connection", t + 40, "s-ok", action="reconnect"),
         _ev("0", "session_started", t + 60, "s-bad", channel="websocket"),

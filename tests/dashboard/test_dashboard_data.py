@@ -103,7 +103,7 @@ def test_every_chart_has_data(dash: Dash) -> None:
     topics = dict(
         zip(charts["topics"]["labels"], charts["topics"]["series"][0]["values"], strict=True)
     )
-    assert topics[EVIL] == 1.0 and topics["billing"] == 1.0
+    assert topics["shipping"] == 1.0 and topics["billing"] == 1.0
     assert charts["llm_calls"]["labels"] == ["glm-4", "llama-3.1-8b-instant"]
 
 
@@ -162,7 +162,7 @@ def test_custom_range(dash: Dash) -> None:
 
 
 def test_user_text_is_escaped_in_pages(dash: Dash) -> None:
-    """Topics, user ids and reasons typed by users never reach a page as markup."""
+    """User ids and reasons typed by users never reach a page as markup."""
     overview = dash.http.get("/analytics/").text
     assert EVIL not in overview
     assert "\\u003cscript\\u003ealert(1)\\u003c/script\\u003e" in overview

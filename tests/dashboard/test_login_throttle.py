@@ -1,4 +1,4 @@
-"""Failed logins are throttled per address and name, without locking others out."""
+"""Login attempts are counted per address and per name, in the database, before hashing."""
 
 from __future__ import annotations
 
@@ -17,47 +17,42 @@ from chatwatch.server import create_app
 from chatwatch.store import Store
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def test_five_failures_make_that_pair_wait_until_the_window_moves() -> None:
-    clock = Clock()
-    throttle = LoginThrottle(limit=5, window_s=900, clock=clock)
-    for _ in range(4):
-        throttle.failed("10.0.0.1", "ana")
-        clock.now += 10
-    assert throttle.retry_after("10.0.0.1", "ana") == 0
-    throttle.failed("10.0.0.1", "ANA")  # names compare without case
-    assert throttle.retry_after("10.0.0.1", "ana") == pytest.approx(900 - 40)
-    assert throttle.retry_after("10.0.0.2", "ana") == 0  # another address may still try
-    assert throttle.retry_after("10.0.0.1", "bob") == 0  # as may this one for another name
-    clock.now += 900 - 40
-    assert throttle.retry_after("10.0.0.1", "ana") == 0  # the first failure left the window
+def test_names_wait_after_ten_attempts_and_their_window_doubles(sqlite_store: Store) -> None:
+    """Per name: counted whatever the address; a window that ends over the limit doubles."""
+    throttle = LoginThrottle(sqlite_store, per_address=(100, 900), per_name=(10, 900))
+    now = 1000.0
+    for i in range(10):
+        assert throttle.attempt(f"10.0.0.{i}", "ana", now) == 0
+    assert throttle.attempt("10.0.0.99", "ANA ", now) == pytest.approx(900)  # names casefold
+    assert throttle.attempt("10.0.0.1", "bob", now) == 0  # another name may still try
+    now += 901  # the window ended over the limit: the next one is twice as long
+    for _ in range(10):
+        assert throttle.attempt("10.0.0.1", "ana", now) == 0
+    assert throttle.attempt("10.0.0.1", "ana", now) == pytest.approx(1800)
+    throttle.succeeded("ana")  # the right password clears the name
+    assert throttle.attempt("10.0.0.1", "ana", now) == 0
 
 
-def test_an_address_trying_many_names_is_stopped_too() -> None:
-    clock = Clock()
-    throttle = LoginThrottle(limit=2, window_s=60, clock=clock)
-    for i in range(8):
-        throttle.failed("10.0.0.9", f"user{i}")
-    assert throttle.retry_after("10.0.0.9", "someone-new") == pytest.approx(60)
-    assert throttle.retry_after("10.0.0.8", "someone-new") == 0
+def test_an_address_trying_many_names_is_stopped_too(sqlite_store: Store) -> None:
+    throttle = LoginThrottle(sqlite_store, per_address=(20, 60), per_name=(10, 900))
+    for i in range(20):
+        assert throttle.attempt("10.0.0.9", f"user{i}", 5.0) == 0
+    assert throttle.attempt("10.0.0.9", "someone-new", 5.0) == pytest.approx(60)
+    assert throttle.attempt("10.0.0.8", "someone-new", 5.0) == 0
 
 
-def test_a_success_clears_the_pair_and_memory_is_bounded() -> None:
-    throttle = LoginThrottle(limit=2, window_s=60, max_keys=10, clock=Clock())
-    throttle.failed("a", "ana")
-    throttle.succeeded("a", "ana")
-    throttle.failed("a", "ana")
-    assert throttle.retry_after("a", "ana") == 0  # one failure since the success
-    for i in range(50):
-        throttle.failed(f"10.1.0.{i}", "ana")
-    assert len(throttle._failures) <= 10
+def test_counts_are_shared_through_the_database(sqlite_url: str) -> None:
+    """Two replicas (two stores on one database) add to the same counters."""
+    one, two = Store(sqlite_url), Store(sqlite_url)
+    try:
+        first = LoginThrottle(one, per_address=(4, 900), per_name=(10, 900))
+        second = LoginThrottle(two, per_address=(4, 900), per_name=(10, 900))
+        for throttle in (first, second, first, second):
+            assert throttle.attempt("10.0.0.1", "ana", 50.0) == 0
+        assert second.attempt("10.0.0.1", "ana", 50.0) > 0
+    finally:
+        one.close()
+        two.close()
 
 
 @pytest.fixture
@@ -75,8 +70,8 @@ def http(tmp_path: Path, make_server: type) -> Iterator[httpx.Client]:
     store.close()
 
 
-def test_the_login_form_answers_429_after_five_wrong_passwords(http: httpx.Client) -> None:
-    for _ in range(5):
+def test_the_login_form_answers_429_after_ten_wrong_passwords(http: httpx.Client) -> None:
+    for _ in range(10):
         assert login(http, "ana", "wrong").status_code == 401
     r = login(http, "ana", PASSWORD)  # even the right password waits now
     assert r.status_code == 429

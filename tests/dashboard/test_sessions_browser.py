@@ -4,7 +4,6 @@ parameters, search, paging, a run URL opening its run highlighted, and the JSON 
 from __future__ import annotations
 
 import json
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,10 +18,8 @@ from chatwatch.dashboard.users import create_user
 from chatwatch.events import parse_events
 from chatwatch.server import create_app
 from chatwatch.store import Store
+from data_workload import workload
 from live_server import LiveServer
-
-sys.path.insert(0, str(Path(__file__).parent.parent / "export"))
-from _data import workload
 
 pytestmark = [
     pytest.mark.browser,

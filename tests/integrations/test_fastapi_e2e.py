@@ -15,13 +15,13 @@ import httpx
 import pytest
 from fastapi import FastAPI, HTTPException, WebSocket
 from fastapi.responses import JSONResponse
+from integ_servers import Chatwatch, prom_sum
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 import chatwatch
 from chatwatch import Client
 from chatwatch.integrations.asgi import ChatwatchMiddleware
-from conftest import Chatwatch, prom_sum
 from live_server import LiveServer
 
 pytestmark = pytest.mark.slow

@@ -48,7 +48,43 @@ def workload(seed: int = 7, sessions: int = 650) -> list[Event]:
         service = SERVICES[index % 3 == 0]
         user, user_type = rng.choice(users)
         events.extend(_session(rng, f"s{index}", service, user, user_type, start))
+    events.extend(heartbeats(random.Random(seed + 1)))
     return sorted(events, key=lambda e: (e["ts"], e["id"]))
+
+
+def heartbeats(rng: random.Random) -> list[Event]:
+    """SDK heartbeats every 15 s for the last 10 minutes: two live processes of "shop",
+    one of "help", and a "help" process that stopped four minutes ago (no longer live)."""
+    procs = [("shop", "web-1", 101, 0.0), ("shop", "web-2", 102, 0.0), ("help", "web-1", 201, 0.0)]
+    procs.append(("help", "web-3", 301, 240.0))
+    out: list[Event] = []
+    for service, host, pid, stopped in procs:
+        started = NOW - rng.uniform(3600, 7200)
+        ts = NOW - 600 + rng.uniform(0, 15)
+        while ts < NOW - stopped:
+            hb: Event = {
+                "id": f"hb-{pid}-{len(out)}",
+                "ts": ts,
+                "type": "heartbeat",
+                "service": service,
+                "session_id": None,
+                "user_id": None,
+                "user_type": None,
+                "host": host,
+                "pid": pid,
+                "memory_rss_mb": round(rng.uniform(100, 900), 2),
+                "cpu_percent": round(rng.uniform(0, 80), 1),
+                "threads": rng.randint(4, 40),
+                "queue_depth": rng.randint(0, 5),
+                "dropped": len(out) // 10,
+                "memory_available_mb": round(rng.uniform(1000, 8000), 1),
+                "started_at": started,
+            }
+            if host != "web-3":
+                hb["connections"] = rng.randint(0, 30)
+            out.append(hb)
+            ts += 15
+    return out
 
 
 def _session(
@@ -218,6 +254,13 @@ def _chat(calls: list[Event]) -> list[Event]:
     return [c for c in calls if c.get("kind", "chat") == "chat"]
 
 
+def _chat_run(e: Event) -> str | None:
+    """The run of a chat call (an embedding call does not account for a turn's tokens)."""
+    if e["type"] == "llm_call" and e.get("kind", "chat") == "chat":
+        return str(e["run_id"])
+    return None
+
+
 def _embeddings(calls: list[Event]) -> list[Event]:
     return [c for c in calls if c.get("kind") == "embedding"]
 
@@ -289,7 +332,45 @@ class Oracle:
         out.update(self._plain_metrics(q))
         out.update(self._llm_metrics(q))
         out.update(self._month_metrics(q))
+        out.update(self._app_metrics(q))
         return out
+
+    def _app_metrics(self, q: Query) -> dict[str, float | None]:
+        """The app's processes (latest heartbeat per host and pid, live within 45 s) and
+        the service's last activity (the start of its last minute with any event, or its
+        latest heartbeat of the last 15 minutes when later)."""
+        latest: dict[tuple[str, str, int], Event] = {}
+        last = None
+        for e in self.events:
+            if q.service is not None and e["service"] != q.service:
+                continue
+            if e["ts"] >= q.start // HOUR * HOUR or (
+                e["type"] == "heartbeat" and e["ts"] >= self.now - 900
+            ):
+                exact = datetime.fromtimestamp(e["ts"], UTC).timestamp()  # as ingested
+                seen = exact if e["type"] == "heartbeat" else e["ts"] // MINUTE * MINUTE
+                last = seen if last is None else max(last, seen)
+            if e["type"] == "heartbeat" and self.now - 45 <= e["ts"] <= self.now:
+                latest[(e["service"], e["host"], e["pid"])] = e
+        live = list(latest.values())
+
+        def total(key: str) -> float | None:
+            known = [e[key] for e in live if e.get(key) is not None]
+            return float(sum(known)) if known else None
+
+        hosts = {e["host"]: e["memory_available_mb"] for e in sorted(live, key=lambda e: e["ts"])}
+        return {
+            "instances": len(live),
+            "cpu_percent": total("cpu_percent"),
+            "memory_usage_mb": total("memory_rss_mb"),
+            "memory_available_mb": float(sum(hosts.values())) if hosts else None,
+            "threads": total("threads"),
+            "open_connections": total("connections"),
+            "sdk_queue_depth": total("queue_depth"),
+            "sdk_dropped_events": total("dropped"),
+            "uptime_seconds": self.now - min(e["started_at"] for e in live) if live else None,
+            "seconds_since_last_event": None if last is None else max(self.now - last, 0.0),
+        }
 
     def _turn_metrics(self, q: Query) -> dict[str, float | None]:
         turns = self._pick(q, ("turn",), model=True)
@@ -424,7 +505,7 @@ class Oracle:
 
     def _own_tokens(self, q: Query) -> int:
         """Tokens of turns with no LLM call of their run: the LLM section counts them."""
-        called = {c["run_id"] for c in self.events if c["type"] == "llm_call"}
+        called = {run for c in self.events if (run := _chat_run(c)) is not None}
         turns = self._pick(q, ("turn",), model=True)
         return sum(t.get("tokens", 0) for t in turns if t["run_id"] not in called)
 
@@ -497,6 +578,8 @@ def _top(counts: Counter[str], limit: int) -> dict[str, float]:
 def _sessions(events: list[Event]) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for e in events:
+        if e["session_id"] is None:
+            continue
         s = out.setdefault(
             e["session_id"],
             {

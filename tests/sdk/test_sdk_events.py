@@ -64,6 +64,7 @@ EVERY_METHOD: dict[str, Record] = {
     "feedback_thumbs": lambda c: c.feedback(thumbs=False, session_id="s1"),
     "escalation": lambda c: c.escalation("s1", "asked for a human", run_id="r1", **COMMON),
     "message": lambda c: c.message("agent", "s1", text="a human here", **COMMON),
+    "heartbeat": lambda c: c.heartbeat(),
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import random
 import statistics
 import sys
 import threading
@@ -190,3 +191,48 @@ def test_healthz_stays_fast_during_heavy_exports(server: Any) -> None:
     assert len(probes) >= 3
     assert statistics.median(probes) < 0.1 and max(probes) < 1.0
     assert _calls(server, "heavy") == MAX_SPANS
+
+
+def test_mangled_exports_are_never_5xx(server: Any) -> None:
+    """Random byte flips of a valid export and JSON of the wrong shapes: 200 or 400."""
+    rng = random.Random(13)
+    valid = export([span(30 + i, 1, attrs=LLM) for i in range(20)], "fuzz").SerializeToString()
+    for _ in range(60):
+        mangled = bytearray(valid)
+        for _ in range(rng.randint(1, 8)):
+            mangled[rng.randrange(len(mangled))] = rng.randrange(256)
+        assert _post(server, bytes(mangled)).status_code in (200, 400)
+    odd_spans: list[Any] = [
+        {"traceId": "zz", "spanId": 5},
+        {"traceId": "0" * 31 + "1", "spanId": "0" * 15 + "1", "startTimeUnixNano": "9" * 20},
+        {
+            "traceId": "0" * 31 + "1",
+            "spanId": "0" * 15 + "2",
+            "startTimeUnixNano": "1",
+            "attributes": [
+                {"key": "gen_ai.request.model", "value": {"kvlistValue": {"values": 3}}}
+            ],
+        },
+        {"traceId": "0" * 31 + "1", "spanId": "0" * 15 + "3", "startTimeUnixNano": 1e30},
+        {
+            "traceId": "0" * 31 + "1",
+            "spanId": "0" * 15 + "4",
+            "startTimeUnixNano": "5",
+            "status": "x",
+        },
+        {
+            "traceId": "0" * 31 + "1",
+            "spanId": "0" * 15 + "5",
+            "startTimeUnixNano": "5",
+            "attributes": [
+                {"key": "gen_ai.request.model", "value": {"stringValue": "m"}},
+                {"key": "gen_ai.usage.input_tokens", "value": {"intValue": "1e99"}},
+            ],
+        },
+        [],
+    ]
+    for odd in odd_spans:
+        doc = {"resourceSpans": [{"scopeSpans": [{"spans": [odd]}]}]}
+        answer = _post(server, json.dumps(doc).encode(), "application/json")
+        assert answer.status_code in (200, 400), odd
+        assert answer.json().get("partialSuccess", {}).get("rejectedSpans") in (None, "1"), odd

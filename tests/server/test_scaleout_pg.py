@@ -28,7 +28,7 @@ import pytest
 
 from chatwatch.server.keys import create_key
 from chatwatch.store import Store
-from conftest import PG_ADMIN, PG_UP
+from module_db import PG_ADMIN, pg_up
 from replicas import Replica, start_replicas
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -103,7 +103,7 @@ def hook() -> Iterator[Hook]:
 def cluster(
     request: pytest.FixtureRequest, hook: Hook, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Cluster]:
-    if not PG_UP:
+    if not pg_up():
         pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
     name = f"cw_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(PG_ADMIN, autocommit=True) as conn:

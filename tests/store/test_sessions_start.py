@@ -93,3 +93,17 @@ def test_turn_only_rag_and_tokens_count_in_their_sections(db_url: str) -> None:
     assert v["llm_tokens_used"] == 250 and v["llm_tokens"] == 250
     assert v["rag_queries"] == 3 and v["rag_searches"] == 3
     store.close()
+
+
+def test_reconnects_do_not_depend_on_arrival_order(db_url: str) -> None:
+    """The later connect arriving first (another process flushed sooner) is still the
+    reconnect, once: the earliest connect of a session is its only connect."""
+    store = Store(db_url)
+    store.ingest(parse_events([_ev(5, "connection", "ws", action="connect")]))
+    store.ingest(parse_events([_ev(1, "connection", "ws", action="connect")]))
+    store.ingest(parse_events([_ev(9, "connection", "ws", action="connect")]))
+    cat = Catalogue(store, Settings(database_url=db_url, _env_file=None))  # type: ignore[call-arg]
+    reading = cat.reading("all")
+    assert cat.breakdown("connections_by_action", reading) == {"connect": 1.0, "reconnect": 2.0}
+    assert cat.value("reconnection_rate", reading) == 100.0
+    store.close()

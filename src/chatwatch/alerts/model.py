@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
+
+from chatwatch.alerts.regex import full_match
 
 __all__ = [
     "Alert",
@@ -82,9 +83,8 @@ class Matcher:
 
     def matches(self, labels: dict[str, str]) -> bool:
         actual = labels.get(self.name, "")
-        hit = (
-            re.fullmatch(self.value, actual) is not None if self.is_regex else actual == self.value
-        )
+        # RE2, linear time: a hostile label value cannot stall evaluation (alerts/regex.py)
+        hit = full_match(self.value, actual) if self.is_regex else actual == self.value
         return hit == self.is_equal
 
 

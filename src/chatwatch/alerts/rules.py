@@ -41,6 +41,8 @@ _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 _NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 _FIELDS = {"value", "threshold", "window", "level", "unit", "service", "model", "metric", "rule"}
 DEFAULT_RULES = "default_rules.yaml"
+SILENCE_METRIC = "seconds_since_last_event"
+DEFAULT_SILENT_FOR = 600.0
 
 
 class RulesError(ValueError):
@@ -86,6 +88,8 @@ class Rule(BaseModel):
     for_s: float = Field(0.0, alias="for")
     keep_firing_for_s: float = Field(0.0, alias="keep_firing_for")
     repeat_interval_s: float | None = Field(None, alias="repeat_interval")
+    # a silent-service rule: critical once the service has sent nothing this long
+    silent_for_s: float | None = Field(None, alias="silent_for")
     min_samples: int = Field(0, ge=0)
     # what a window with no samples (or fewer than min_samples) does: ``ok`` shows
     # "no data" and never pages, ``keep`` holds the alert's state, ``alerting`` fires
@@ -112,7 +116,9 @@ class Rule(BaseModel):
         parse_window(value, 0.0)
         return value.strip().lower()
 
-    @field_validator("for_s", "keep_firing_for_s", "repeat_interval_s", mode="before")
+    @field_validator(
+        "for_s", "keep_firing_for_s", "repeat_interval_s", "silent_for_s", mode="before"
+    )
     @classmethod
     def _duration(cls, value: object) -> float | None:
         return None if value is None else parse_duration(value)
@@ -138,6 +144,12 @@ class Rule(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> Rule:
         metric = _METRICS[self.metric]
+        if self.metric == SILENCE_METRIC and self.warning is None and self.critical is None:
+            silent = self.silent_for_s if self.silent_for_s is not None else DEFAULT_SILENT_FOR
+            object.__setattr__(self, "critical", silent)
+            object.__setattr__(self, "op", ">=")
+        elif self.silent_for_s is not None:
+            raise ValueError(f"silent_for: only for metric {SILENCE_METRIC}, without thresholds")
         if self.warning is None and self.critical is None:
             if metric.threshold is None:
                 raise ValueError("give warning and/or critical (the metric has no default)")

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, insert, select, update
 
 from chatwatch.alerts.model import Matcher, Silence, from_ts, to_ts
+from chatwatch.alerts.regex import compile_matcher
 from chatwatch.store import Store
 from chatwatch.store.schema import alert_silences
 
@@ -47,9 +48,9 @@ def _check(matcher: Matcher) -> None:
         raise ValueError("a matcher needs a label name")
     if matcher.is_regex:
         try:
-            re.compile(matcher.value)
-        except re.error as exc:
-            raise ValueError(f"matcher {matcher.name}: bad regex: {exc}") from None
+            compile_matcher(matcher.value)
+        except ValueError as exc:
+            raise ValueError(f"matcher {matcher.name}: {exc}") from None
 
 
 def _matchers(given: Mapping[str, str] | Iterable[Matcher]) -> list[Matcher]:

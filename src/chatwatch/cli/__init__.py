@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from chatwatch.cli import alerts, demo, export, keys, maintenance, report, serve, users  # noqa: F401  (registration)
+from chatwatch.cli import (  # noqa: F401  (registration)
+    alerts,
+    demo,
+    export,
+    grafana,
+    keys,
+    maintenance,
+    report,
+    serve,
+    users,
+)
 from chatwatch.cli._app import app
 
 __all__ = ["app", "main"]

@@ -55,6 +55,29 @@ DEMO_ALIASES: dict[str, str] = {
     "glm4": "glm-4",
 }
 ADMIN = "admin"
+# The newest day of history is backfilled at the full rate, first; older days follow at a
+# tenth of it, so a week of history loads in about twice the time of one day.
+RECENT_HOURS = 24.0
+OLDER_SHARE = 0.1
+_MAX_HOURS = 24.0 * 30
+
+
+def _history_hours(text: str) -> float:
+    """``36``, ``36h`` or ``7d`` → hours (an error naming --history otherwise)."""
+    value = text.strip().lower()
+    scale = 24.0 if value.endswith("d") else 1.0
+    try:
+        hours = float(value.rstrip("dh")) * scale
+    except ValueError:
+        hours = -1.0
+    if not 0 <= hours <= _MAX_HOURS:
+        err_console.print(
+            f"--history must be hours (36 or 36h) or days (7d), at most 30d (got {text!r})",
+            highlight=False,
+            markup=False,
+        )
+        raise typer.Exit(2)
+    return hours
 
 
 @app.command()
@@ -68,13 +91,18 @@ def demo(
         float, typer.Option(min=0.01, max=500, help="Turns per second, all assistants together")
     ] = 0.5,
     history: Annotated[
-        float, typer.Option(min=0, max=24 * 30, help="Hours of history to backfill")
-    ] = 24.0,
+        str,
+        typer.Option(
+            help="History to backfill: hours (36, 36h) or days (7d), at most 30d; the last "
+            "24 h at the full rate, older days at a tenth of it"
+        ),
+    ] = "7d",
     seed: Annotated[int | None, typer.Option(help="Seed for reproducible traffic")] = None,
     reset: Annotated[bool, typer.Option(help="Delete the demo SQLite file first")] = False,
 ) -> None:
     """Start the server with synthetic chat traffic; prints the URLs, keys and login."""
     url = normalize_url(db)
+    hours = _history_hours(history)
     _check_port(host, port)
     if reset:
         _remove_sqlite(url)
@@ -89,11 +117,13 @@ def demo(
         url,
         store_text=settings.store_text,
         minute_retention_s=settings.minute_retention_days * 86400,
+        label_caps=settings.label_caps(),
     )
     ingest_key = demo_key(store, "ingest", "demo traffic")
     read_key = demo_key(store, "read", "demo reader")
     password = _admin_password(store)
-    streams, start = _streams(store, rate, history, seed)
+    streams, start = _streams(store, rate, min(hours, RECENT_HOURS), seed)
+    older = _older_streams(store, rate * OLDER_SHARE, hours, start, seed)
     application = create_app(settings, store)
     config = uvicorn.Config(
         application, host=host, port=port, log_level="warning", proxy_headers=False
@@ -105,7 +135,7 @@ def demo(
     info = {"url": base, "ingest": ingest_key, "read": read_key, "password": password}
     stop = threading.Event()
     feeder = threading.Thread(
-        target=_feed, args=(server, store, live, start, stop, info, url), daemon=True
+        target=_feed, args=(server, store, live, start, stop, info, url, older), daemon=True
     )
     feeder.start()
     previous = signal.signal(signal.SIGTERM, _interrupt)
@@ -142,6 +172,30 @@ def _streams(
     return streams, start
 
 
+def _older_streams(
+    store: Store, rate: float, hours: float, recent_start: float, seed: int | None
+) -> tuple[list[Stream], float, float] | None:
+    """The thinned traffic of the days before the newest one, when asked for and not
+    already stored by an earlier run: (streams, start, end)."""
+    now = time.time()
+    start, end = now - hours * 3600, min(recent_start, now - RECENT_HOURS * 3600)
+    if end - start < 60:
+        return None
+    first = _first_event_ts(store)
+    if first is not None and first <= start + 3600:
+        return None
+    if first is not None:
+        end = min(end, first)
+    rng = random.Random(None if seed is None else seed + 1)
+    streams = [
+        Stream(
+            name, Traffic(random.Random(rng.getrandbits(64)), time.time, rate * share, start=start)
+        )
+        for name, share in SERVICES.items()
+    ]
+    return streams, start, end
+
+
 class _Stopped(Exception):
     pass
 
@@ -154,9 +208,10 @@ def _feed(
     stop: threading.Event,
     info: dict[str, str],
     url: str,
+    older: tuple[list[Stream], float, float] | None = None,
 ) -> None:
-    """Once the server listens: print where to look, write the history straight into the
-    store (oldest first, so the 24 h numbers fill within seconds), then go live."""
+    """Once the server listens: print where to look, write the newest day straight into
+    the store (oldest first), go live, then backfill the thinned older days."""
     while not server.started:
         if server.should_exit or stop.is_set():
             return
@@ -172,6 +227,31 @@ def _feed(
         err_console.print(f"backfill stopped: {exc}", highlight=False, markup=False)
     console.print("history loaded; live traffic from now on", highlight=False, markup=False)
     live.start()
+    if older is not None:
+        try:
+            _backfill_older(store, older, stop)
+        except _Stopped:
+            return
+        except Exception as exc:
+            err_console.print(f"older backfill stopped: {exc}", highlight=False, markup=False)
+
+
+def _backfill_older(
+    store: Store, older: tuple[list[Stream], float, float], stop: threading.Event
+) -> None:
+    streams, start, end = older
+
+    def update(at: float, stored: int) -> None:
+        if stop.is_set():
+            raise _Stopped
+
+    console.print(
+        f"backfilling {_ago(end - start)} of older history at a tenth of the rate",
+        highlight=False,
+        markup=False,
+    )
+    stored = backfill(store, streams, start, end, on_progress=update)
+    console.print(f"older history loaded ({stored:,} events)", highlight=False, markup=False)
 
 
 def _backfill(store: Store, streams: list[Stream], start: float, stop: threading.Event) -> None:
@@ -250,6 +330,12 @@ def _admin_password(store: Store) -> str:
     return password
 
 
+def _first_event_ts(store: Store) -> float | None:
+    with store.read() as conn:
+        value = conn.execute(select(func.min(events.c.ts))).scalar()
+    return None if value is None else float(value)
+
+
 def _last_event_ts(store: Store) -> float | None:
     with store.read() as conn:
         value = conn.execute(select(func.max(events.c.ts))).scalar()
@@ -291,6 +377,8 @@ def _connect_host(host: str) -> str:
 
 
 def _ago(seconds: float) -> str:
+    if seconds >= 2 * 86400:
+        return f"{seconds / 86400:.1f} days"
     if seconds >= 3600:
         return f"{seconds / 3600:.1f} h"
     return f"{seconds / 60:.0f} min"

@@ -35,6 +35,7 @@ def serve(
         log_level=log_level,
         proxy_headers=False,
         server_header=False,
+        timeout_graceful_shutdown=settings.shutdown_grace_s,
     )
 
 

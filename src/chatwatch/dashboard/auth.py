@@ -1,9 +1,12 @@
 """Dashboard logins: a signed session cookie, CSRF tokens, and the login/logout pages.
 
-The session cookie (HttpOnly, SameSite=Lax, Secure over HTTPS) holds the user id, a
-fingerprint of the password hash (a new password or a deleted user ends the login), and
-the CSRF token every form of that login must send back. Before login, the login form's
-token is checked against a separate signed cookie (double submit). Keys: see ``secret``.
+The session cookie (HttpOnly, SameSite=Lax, Secure whenever the request or the public
+URL is https) holds the user id, a fingerprint of the password hash, the user's session
+generation (logout and a new password raise it in the database, which ends every session
+of that user on every replica) and the CSRF token every form of that login must send
+back. Before login, the login form's token is checked against a separate signed cookie
+(double submit). Attempts are counted before the password is hashed, and hashed on a
+small pool of their own (``throttle``). Keys: see ``secret``.
 """
 
 from __future__ import annotations
@@ -22,8 +25,9 @@ from starlette.concurrency import run_in_threadpool
 
 from chatwatch.dashboard.secret import secret_key
 from chatwatch.dashboard.templating import templates
-from chatwatch.dashboard.throttle import LoginThrottle
-from chatwatch.dashboard.users import User, get_user, verify_user
+from chatwatch.dashboard.throttle import HashPool, LoginThrottle, PoolBusy
+from chatwatch.dashboard.users import User, end_sessions, get_user, verify_user
+from chatwatch.server.proxy import public_url
 from chatwatch.server.state import AppState, state
 
 __all__ = [
@@ -71,7 +75,7 @@ def base_of(request: Request) -> str:
 
 def _secure(request: Request) -> bool:
     st = state(request)
-    return request.url.scheme == "https" or st.settings.base_url.startswith("https://")
+    return request.url.scheme == "https" or public_url(st.settings).startswith("https://")
 
 
 def _read_login(request: Request) -> Login | None:
@@ -82,10 +86,13 @@ def _read_login(request: Request) -> Login | None:
     try:
         payload = _signer(st).session.loads(cookie, max_age=SESSION_MAX_AGE)
         user_id, fingerprint, csrf = int(payload["u"]), str(payload["f"]), str(payload["c"])
+        generation = int(payload["g"])
     except (BadSignature, KeyError, TypeError, ValueError):
         return None
     user = get_user(st.store, user_id)
     if user is None or not hmac.compare_digest(user.fingerprint, fingerprint):
+        return None
+    if user.generation != generation:  # logged out, or the password changed
         return None
     return Login(user, csrf)
 
@@ -164,7 +171,12 @@ def _login_csrf_ok(request: Request, token: str) -> bool:
 
 
 def _set_session(request: Request, response: Response, user: User) -> None:
-    payload: dict[str, Any] = {"u": user.id, "f": user.fingerprint, "c": secrets.token_urlsafe(32)}
+    payload: dict[str, Any] = {
+        "u": user.id,
+        "f": user.fingerprint,
+        "g": user.generation,
+        "c": secrets.token_urlsafe(32),
+    }
     response.set_cookie(
         SESSION_COOKIE,
         _signer(state(request)).session.dumps(payload),
@@ -179,9 +191,29 @@ def _set_session(request: Request, response: Response, user: User) -> None:
 def _throttle(st: AppState) -> LoginThrottle:
     throttle = st.extras.get("login_throttle")
     if throttle is None:
-        throttle = st.extras["login_throttle"] = LoginThrottle()
+        throttle = st.extras["login_throttle"] = LoginThrottle(st.store)
     assert isinstance(throttle, LoginThrottle)
     return throttle
+
+
+def hash_pool(st: AppState) -> HashPool:
+    """The app's few threads for password hashes (never the API-key or ingest threads)."""
+    pool = st.extras.get("login_hash_pool")
+    if pool is None:
+        pool = st.extras["login_hash_pool"] = HashPool()
+    assert isinstance(pool, HashPool)
+    return pool
+
+
+async def _too_many(request: Request, target: str, wait: float, username: str) -> Response:
+    minutes = max(1, math.ceil(wait / 60))
+    if wait < 60:
+        error = "Too many logins at once; try again in a few seconds."
+    else:
+        error = f"Too many failed logins; try again in {minutes} minute(s)."
+    page = await run_in_threadpool(_login_page, request, target, error, 429, username[:64])
+    page.headers["Retry-After"] = str(math.ceil(wait))
+    return page
 
 
 def login_router(base: str) -> APIRouter:
@@ -209,19 +241,18 @@ def login_router(base: str) -> APIRouter:
         st = state(request)
         throttle = _throttle(st)
         address = request.client.host if request.client is not None else ""
-        wait = throttle.retry_after(address, username)
+        # counted before the hash, atomically in the database (shared by replicas)
+        wait = await run_in_threadpool(throttle.attempt, address, username)
         if wait > 0:
-            minutes = max(1, math.ceil(wait / 60))
-            error = f"Too many failed logins; try again in {minutes} minute(s)."
-            page = await run_in_threadpool(_login_page, request, target, error, 429, username[:64])
-            page.headers["Retry-After"] = str(math.ceil(wait))
-            return page
-        user = await run_in_threadpool(verify_user, st.store, username, password)
+            return await _too_many(request, target, wait, username)
+        try:
+            user = await hash_pool(st).run(lambda: verify_user(st.store, username, password))
+        except PoolBusy:
+            return await _too_many(request, target, 1.0, username)
         if user is None:
-            throttle.failed(address, username)
             error = "Wrong username or password."
             return await run_in_threadpool(_login_page, request, target, error, 401, username[:64])
-        throttle.succeeded(address, username)
+        await run_in_threadpool(throttle.succeeded, username)
         response = RedirectResponse(target, 303)
         _set_session(request, response, user)
         response.delete_cookie(CSRF_COOKIE)
@@ -234,6 +265,7 @@ def login_router(base: str) -> APIRouter:
         csrf_token: Annotated[str, Form(max_length=256)] = "",
     ) -> Response:
         check_csrf(login, csrf_token)
+        await run_in_threadpool(end_sessions, state(request).store, login.user.id)
         response = RedirectResponse(f"{base}/login", 303)
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from chatwatch.cancel import check as check_cancelled
 from chatwatch.dashboard.format import format_value
 from chatwatch.metrics import Catalogue, Reading, Window
+from chatwatch.metrics.window import capped_step
 
 __all__ = ["TIME_METRICS", "build_charts", "step_for", "time_charts", "time_series"]
 
@@ -31,16 +33,22 @@ TIME_METRICS = (
 
 def step_for(window: Window) -> int:
     """Bucket size: minutes up to 3 h, hours up to 2 days, days beyond (a week is seven
-    daily points: hourly rollups for a week are the slowest read the page could make)."""
+    daily points: hourly rollups for a week are the slowest read the page could make),
+    and whole numbers of days past MAX_BUCKETS days (``all``, a range of centuries)."""
     if window.seconds <= 3 * _HOUR:
         return _MINUTE
     if window.seconds <= 2 * _DAY:
         return _HOUR
-    return _DAY
+    return capped_step(window, _DAY)
 
 
 def _step_name(step: int) -> str:
-    return {_MINUTE: "minute", _HOUR: "hour", _DAY: "day"}[step]
+    named = {_MINUTE: "minute", _HOUR: "hour", _DAY: "day"}
+    return named.get(step) or f"{step // _DAY:,} days"
+
+
+# Past this many hour or day buckets, one bucketed read beats a cached reading each.
+_READINGS_MAX = 100
 
 
 def _series(name: str, values: list[Any], style: str, unit: str) -> dict[str, Any]:
@@ -55,10 +63,11 @@ def time_series(cat: Catalogue, reading: Reading) -> Rows:
     reading of their own: the store remembers sealed hours and days, so a refresh reads
     only the newest bucket from the database. Minute buckets come from one table read."""
     step = step_for(reading.window)
-    if step == _MINUTE:
+    if step == _MINUTE or reading.window.seconds // step > _READINGS_MAX:
         return cat.table(list(TIME_METRICS), reading.window, step, reading.filters)
     rows: Rows = []
     for ts in range(reading.window.start // step * step, reading.window.end, step):
+        check_cancelled()
         bucket = cat.reading(Window(ts, ts + step, "bucket"), reading.filters)
         rows.append((ts, {name: cat.value(name, bucket) for name in TIME_METRICS}))
     return rows

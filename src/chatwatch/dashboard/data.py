@@ -8,6 +8,7 @@ the database works while Python sums, and the page costs about its slowest read.
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -19,7 +20,7 @@ from chatwatch.dashboard.tables import build_tables
 from chatwatch.metrics import Catalogue, Reading
 from chatwatch.store import Filters
 
-__all__ = ["REFRESH_SECONDS", "build_data"]
+__all__ = ["REFRESH_SECONDS", "build_data", "label_notices"]
 
 REFRESH_SECONDS = 30
 _WORKERS = 4
@@ -35,6 +36,17 @@ def _choices(cat: Catalogue, reading: Reading) -> dict[str, list[str]]:
         if chosen and chosen not in found:
             found.append(chosen)
     return {"services": sorted(services), "models": sorted(models)}
+
+
+def label_notices(cat: Catalogue) -> list[str]:
+    """One sentence per label at its cap: its later values are counted under ``other``."""
+    return [
+        f"{s.label} keeps its first {s.cap} values; later ones "
+        f"({s.folded:,} rollup increments so far) are counted under 'other' "
+        f"(CHATWATCH_MAX_* settings)."
+        for s in cat.store.label_status()
+        if s.folded
+    ]
 
 
 def _warm(reading: Reading) -> Callable[[], None]:
@@ -53,7 +65,8 @@ def build_data(cat: Catalogue, reading: Reading, base: str) -> dict[str, Any]:
     with ThreadPoolExecutor(_WORKERS, thread_name_prefix="dashboard") as pool:
 
         def run(fn: Callable[..., _T], *args: Any) -> Future[_T]:
-            return pool.submit(fn, *args)
+            # in this read's context: its cancellation reaches the pool's threads too
+            return pool.submit(contextvars.copy_context().run, fn, *args)
 
         warm = run(_warm(reading))
         month = run(lambda: reading.month)
@@ -61,6 +74,7 @@ def build_data(cat: Catalogue, reading: Reading, base: str) -> dict[str, Any]:
         calendar = run(calendar_readings, cat, reading)
         tables = run(build_tables, cat, reading, base)
         choices = run(_choices, cat, reading)
+        notices = run(label_notices, cat)
         warm.result()
         month.result()
         cards = build_cards(cat, reading, calendar.result())
@@ -76,4 +90,5 @@ def build_data(cat: Catalogue, reading: Reading, base: str) -> dict[str, Any]:
             "charts": charts,
             "tables": tables.result(),
             "refresh_seconds": REFRESH_SECONDS,
+            "notices": notices.result(),
         }

@@ -11,9 +11,10 @@ def _grouped(value: float, decimals: int = 0) -> str:
 
 
 def _compact(value: float) -> str:
-    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e4, "k")):
+    # 10 k and up shortened: 640501 is 640.5k (thousands), 2.5M, 1.2B
+    for limit, divisor, suffix in ((1e9, 1e9, "B"), (1e6, 1e6, "M"), (1e4, 1e3, "k")):
         if abs(value) >= limit:
-            return f"{value / limit:.1f}".rstrip("0").rstrip(".") + suffix
+            return f"{value / divisor:.1f}".rstrip("0").rstrip(".") + suffix
     return _grouped(value)
 
 

@@ -21,6 +21,7 @@ from chatwatch.dashboard.session_view import session_view
 from chatwatch.dashboard.sessions_view import parse_page_query, sessions_view
 from chatwatch.dashboard.templating import STATIC, STATIC_FILES, templates
 from chatwatch.server.monitoring import ReadingParams
+from chatwatch.server.reads import run_read
 from chatwatch.server.session_doc import run_doc, session_doc
 from chatwatch.server.state import state
 from chatwatch.store.session_query import BadCursor
@@ -70,7 +71,7 @@ def _overview(base: str) -> Any:
         except HTTPException as exc:  # a bad range in the address: show the default
             error = exc.detail[0]["msg"] if isinstance(exc.detail, list) else str(exc.detail)
             reading = ReadingParams().reading(cat)
-        data = await run_in_threadpool(build_data, cat, reading, base)
+        data = await run_read(request, build_data, cat, reading, base)
         context = {"base": base, "login": login, "data": data, "error": error}
         return _page(request, "overview.html", context)
 
@@ -81,7 +82,7 @@ def _api_data(base: str) -> Any:
     async def api_data(request: Request, _login: DataLogin, params: Params) -> Response:
         cat = state(request).catalogue
         reading = params.reading(cat)
-        data = await run_in_threadpool(build_data, cat, reading, base)
+        data = await run_read(request, build_data, cat, reading, base)
         return _secured(JSONResponse(data))
 
     return api_data

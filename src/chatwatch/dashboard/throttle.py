@@ -1,65 +1,104 @@
-"""Failed dashboard logins, counted so a password cannot be guessed at speed.
+"""Logins that cannot be flooded: attempts counted before the password is hashed, and the
+hashes run a few at a time on their own threads.
 
-Per client address and user name: after ``limit`` failures within ``window_s`` that pair
-must wait until the oldest failure leaves the window; per address alone, four times as
-many. Keyed by address, a guesser elsewhere cannot lock the real admin out. Counts live in
-the server process (each replica counts its own), bounded to ``max_keys`` keys.
+``LoginThrottle`` counts every attempt in the database (``chatwatch.server.attempts``),
+so replicas share the counts and concurrent attempts cannot slip past a check-then-act
+race: per client address (the real client behind a trusted proxy) and per user name,
+whose window doubles while the name keeps being over its limit. A success clears the
+name's count. ``HashPool`` runs argon2 (64 MiB and tens of milliseconds per hash) on
+``workers`` threads of its own, with at most ``pending`` hashes admitted at once; beyond
+that a login is refused at once (429), so a flood cannot grow memory or delay API-key
+checks and ingest, which use other threads.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
-import time
-from collections import OrderedDict, deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
-__all__ = ["LoginThrottle"]
+from chatwatch.server.attempts import Limit, clear, count, key_of
+from chatwatch.store import Store
+
+__all__ = ["PER_ADDRESS", "PER_NAME", "HashPool", "LoginThrottle", "PoolBusy"]
+
+T = TypeVar("T")
+
+PER_ADDRESS = (20, 900.0)  # attempts per client address per 15 minutes, any names
+PER_NAME = (10, 900.0)  # attempts per user name per window (the window doubles, up to a day)
 
 
 class LoginThrottle:
     def __init__(
         self,
-        limit: int = 5,
-        window_s: float = 900.0,
-        *,
-        max_keys: int = 10_000,
-        clock: Callable[[], float] = time.monotonic,
+        store: Store,
+        per_address: tuple[int, float] = PER_ADDRESS,
+        per_name: tuple[int, float] = PER_NAME,
     ) -> None:
-        self.limit = limit
-        self.window_s = window_s
-        self.max_keys = max_keys
-        self.clock = clock
-        self._failures: OrderedDict[tuple[str, ...], deque[float]] = OrderedDict()
+        self.store = store
+        self.per_address = per_address
+        self.per_name = per_name
+
+    @staticmethod
+    def name_key(username: str) -> str:
+        return key_of("login-name", username.strip().casefold())
+
+    def attempt(self, address: str, username: str, now: float | None = None) -> float:
+        """Count this attempt (blocking: a database write); seconds to wait, 0: may try."""
+        limits = [
+            Limit(key_of("login-address", address), *self.per_address),
+            Limit(self.name_key(username), *self.per_name, backoff=True),
+        ]
+        return count(self.store, limits, now)
+
+    def succeeded(self, username: str) -> None:
+        clear(self.store, [self.name_key(username)])
+
+
+class PoolBusy(Exception):
+    """Already ``pending`` hashes admitted: the caller answers 429."""
+
+
+class HashPool:
+    def __init__(self, workers: int = 2, pending: int = 4) -> None:
+        self.pending = pending
+        self._executor = ThreadPoolExecutor(workers, thread_name_prefix="chatwatch-login")
+        self._admitted = 0
+        self._peak = 0
         self._lock = threading.Lock()
 
-    def _keys(self, address: str, username: str) -> list[tuple[tuple[str, ...], int]]:
-        return [((address, username.casefold()), self.limit), ((address,), self.limit * 4)]
+    @property
+    def peak(self) -> int:
+        """The most hashes admitted at once so far."""
+        return self._peak
 
-    def retry_after(self, address: str, username: str) -> float:
-        """Seconds this address must wait before trying ``username`` again (0: may try)."""
-        now = self.clock()
-        wait = 0.0
+    def _release(self) -> None:
         with self._lock:
-            for key, limit in self._keys(address, username):
-                times = self._failures.get(key)
-                if times is None:
-                    continue
-                while times and times[0] <= now - self.window_s:
-                    times.popleft()
-                if len(times) >= limit:
-                    wait = max(wait, times[0] + self.window_s - now)
-        return wait
+            self._admitted -= 1
 
-    def failed(self, address: str, username: str) -> None:
-        now = self.clock()
+    async def run(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` on the pool; PoolBusy when ``pending`` are admitted already. The slot
+        is freed when ``fn`` ends, even if the caller has gone."""
         with self._lock:
-            for key, limit in self._keys(address, username):
-                times = self._failures.setdefault(key, deque(maxlen=limit))
-                times.append(now)
-                self._failures.move_to_end(key)
-            while len(self._failures) > self.max_keys:
-                self._failures.popitem(last=False)
+            if self._admitted >= self.pending:
+                raise PoolBusy
+            self._admitted += 1
+            self._peak = max(self._peak, self._admitted)
 
-    def succeeded(self, address: str, username: str) -> None:
-        with self._lock:
-            self._failures.pop((address, username.casefold()), None)
+        def job() -> T:
+            try:
+                return fn()
+            finally:
+                self._release()
+
+        try:
+            future = self._executor.submit(job)
+        except RuntimeError:  # shut down
+            self._release()
+            raise
+        return await asyncio.wrap_future(future)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

@@ -21,6 +21,7 @@ __all__ = [
     "UserExists",
     "create_user",
     "delete_user",
+    "end_sessions",
     "get_user",
     "list_users",
     "set_password",
@@ -44,6 +45,7 @@ class User:
     username: str
     password_hash: str
     created_at: float
+    generation: int = 0  # in every session cookie; raised by logout and a new password
 
     @property
     def fingerprint(self) -> str:
@@ -79,9 +81,22 @@ def set_password(store: Store, username: str, password: str) -> bool:
         result = conn.execute(
             update(users)
             .where(users.c.username == username)
-            .values(password_hash=_hasher.hash(password))
+            .values(
+                password_hash=_hasher.hash(password),
+                session_generation=users.c.session_generation + 1,
+            )
         )
     return result.rowcount > 0
+
+
+def end_sessions(store: Store, user_id: int) -> None:
+    """End every session of this user, on every replica (their cookies stop working)."""
+    with store.write() as conn:
+        conn.execute(
+            update(users)
+            .where(users.c.id == user_id)
+            .values(session_generation=users.c.session_generation + 1)
+        )
 
 
 def delete_user(store: Store, username: str) -> bool:
@@ -90,7 +105,13 @@ def delete_user(store: Store, username: str) -> bool:
 
 
 def _user(row: Row[Any]) -> User:
-    return User(int(row.id), str(row.username), str(row.password_hash), float(row.created_at))
+    return User(
+        int(row.id),
+        str(row.username),
+        str(row.password_hash),
+        float(row.created_at),
+        int(row.session_generation or 0),
+    )
 
 
 def get_user(store: Store, user_id: int) -> User | None:

@@ -16,6 +16,7 @@ Everything else (other paths, lifespan) passes straight through.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -41,6 +42,26 @@ def _header(scope: Scope, name: bytes) -> str | None:
             text = value.decode("latin-1").strip()[:_MAX_ID]
             return text or None
     return None
+
+
+def _strings(body: bytes) -> list[str]:
+    """The request body's JSON strings (or the body as text): the chat text error reports
+    must not carry (only the first 64 KB are looked at)."""
+    try:
+        data = json.loads(body[:65536])
+    except ValueError:
+        return [body[:65536].decode("utf-8", "replace")]
+    found: list[str] = []
+    stack = [data]
+    while stack and len(found) < 100:
+        item = stack.pop()
+        if isinstance(item, str):
+            found.append(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
 
 
 class ChatwatchMiddleware:
@@ -117,9 +138,16 @@ class ChatwatchMiddleware:
                 status = int(message["status"])
             await send(message)
 
+        async def receive_wrapper() -> Message:
+            message = await receive()
+            body = message.get("body")
+            if body and message["type"] == "http.request":
+                turn.sensitive.extend(_strings(body))
+            return message
+
         turn.__enter__()
         try:
-            await self.app(scope, receive, send_wrapper)
+            await self.app(scope, receive_wrapper, send_wrapper)
         except BaseException as exc:
             turn.finish(exc, status)
             raise

@@ -8,8 +8,9 @@ from collections.abc import Iterable
 
 from chatwatch.config import Settings
 from chatwatch.metrics.reading import HIST_SERIES, MONTH_SERIES, HistGroups, Reading
+from chatwatch.metrics.system import LIVE_LOOKBACK_S
 from chatwatch.metrics.window import Window, month_window
-from chatwatch.store import Aggregate, Filters, Store
+from chatwatch.store import Aggregate, Filters, Instance, Store
 
 __all__ = ["bulk_readings"]
 
@@ -28,6 +29,10 @@ def bulk_readings(
     ).items():
         hists.setdefault(service, {})[(series, model)] = bins
     opens = store.open_sessions(now - settings.session_idle_timeout_s, by_service=True)
+    seen = store.last_seen(window.start)
+    procs: dict[str, list[Instance]] = {}
+    for instance in store.instances(now - LIVE_LOOKBACK_S):
+        procs.setdefault(instance.service, []).append(instance)
     known = {key[0] for key in aggs} | {key[0] for key in months} | set(opens) | set(hists)
     services = known | set(also)
     out: dict[str, Reading] = {}
@@ -37,5 +42,7 @@ def bulk_readings(
         reading.preload("month", months.get((service,), Aggregate()))
         reading.preload("hist", hists.get(service, {}))
         reading.preload("open", {service: opens.get(service, (0, 0))})
+        reading.preload("last_seen", {service: seen[service]} if service in seen else {})
+        reading.preload("instances", procs.get(service, []))
         out[service] = reading
     return out

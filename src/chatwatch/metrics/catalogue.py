@@ -5,13 +5,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
+from chatwatch.cancel import check as check_cancelled
 from chatwatch.config import Settings
 from chatwatch.metrics.bulk import bulk_readings
 from chatwatch.metrics.definitions import BREAKDOWNS, LLM, METRICS, Breakdown, Metric
 from chatwatch.metrics.reading import Reading
-from chatwatch.metrics.window import Window, parse_window
-from chatwatch.store import Aggregate, Filters, Store
+from chatwatch.metrics.window import MAX_BUCKETS, Window, capped_step, parse_window
+from chatwatch.store import Aggregate, Bins, Filters, Instance, Store
+from chatwatch.store.rollup import DAY, HOUR, MINUTE
 
 __all__ = ["Catalogue", "Point", "UnknownMetric"]
 
@@ -43,7 +46,10 @@ class Catalogue:
             raise UnknownMetric(name) from None
 
     def window(self, spec: str | None) -> Window:
-        return parse_window(spec, self.clock())
+        """A named window; ``all`` starts at the first stored event (not 1970)."""
+        is_all = (spec or "").strip().lower() == "all"
+        first = self.store.first_bucket() if is_all else None
+        return parse_window(spec, self.clock(), first)
 
     def reading(self, window: Window | str | None = None, filters: Filters = Filters()) -> Reading:
         if not isinstance(window, Window):
@@ -79,6 +85,11 @@ class Catalogue:
         breakdown = self.breakdowns[name]
         return breakdown.compute(reading.scoped(breakdown.filters))
 
+    def instances(self, reading: Reading) -> list[Instance]:
+        """The app's live processes behind the summed process metrics, one per host and
+        pid (their latest heartbeats)."""
+        return reading.scoped(frozenset({"service"})).instances
+
     def models(self, reading: Reading) -> list[str]:
         return reading.scoped(LLM).agg.models()
 
@@ -105,14 +116,22 @@ class Catalogue:
         return [Point(ts, row[name]) for ts, row in self.table([name], window, step, filters)]
 
     def table(
-        self, names: list[str], window: Window, step: int, filters: Filters = Filters()
+        self,
+        names: list[str],
+        window: Window,
+        step: int,
+        filters: Filters = Filters(),
+        max_buckets: int = MAX_BUCKETS,
     ) -> list[tuple[int, dict[str, float | None]]]:
         """Several metrics per ``step`` bucket, from one read of the bucketed rollups per
-        filter scope."""
+        filter scope. At most ``max_buckets`` rows: a longer window gets a coarser step (whole
+        days, read from the daily rollups and summed)."""
         metrics = [self.metric(n) for n in names]
         instant = [m.name for m in metrics if m.instant]
         if instant:
             raise ValueError(f"{', '.join(instant)}: a value now, not a series")
+        step = capped_step(window, step, max_buckets)
+        res = step if step in (MINUTE, HOUR, DAY) else DAY
         start = window.start // step * step
         now = self.clock()
         base = Reading(self.store, self.settings, window, filters, now)
@@ -120,13 +139,22 @@ class Catalogue:
         # only the histograms these metrics read: per-bucket bins are the bulk of the rows
         hist_series = sorted({m.histogram for m in metrics if m.histogram})
         need_hist = bool(hist_series)
-        aggs = {f: self.store.bucketed(step, start, window.end, f) for f in scopes}
+        aggs = {
+            f: _by_step(self.store.bucketed(res, start, window.end, f), start, step, _add_agg)
+            for f in scopes
+        }
         hists = {
-            f: self.store.hist_groups_bucketed(step, start, window.end, hist_series, f)
+            f: _by_step(
+                self.store.hist_groups_bucketed(res, start, window.end, hist_series, f),
+                start,
+                step,
+                _add_hists,
+            )
             for f in (scopes if need_hist else ())
         }
         rows = []
         for ts in range(start, window.end, step):
+            check_cancelled()
             sub = Reading(self.store, self.settings, Window(ts, ts + step, "bucket"), filters, now)
             for f in scopes:
                 sub.preload("agg", aggs[f].get(ts) or Aggregate(), f)
@@ -134,3 +162,37 @@ class Catalogue:
                     sub.preload("hist", hists[f].get(ts, {}), f)
             rows.append((ts, {n: self.value(n, sub) for n in names}))
         return rows
+
+
+_V = TypeVar("_V")
+
+
+def _by_step(
+    buckets: dict[int, _V], start: int, step: int, add: Callable[[_V, _V], _V]
+) -> dict[int, _V]:
+    """Buckets of the rollup resolution summed into buckets of ``step`` (the same dict
+    when they are one)."""
+    out: dict[int, _V] = {}
+    for bucket, value in sorted(buckets.items()):
+        key = start + (bucket - start) // step * step
+        found = out.get(key)
+        out[key] = value if found is None else add(found, value)
+    return out
+
+
+def _add_agg(into: Aggregate, more: Aggregate) -> Aggregate:
+    merged = Aggregate()
+    merged.merge(into)
+    merged.merge(more)
+    return merged
+
+
+def _add_hists(
+    into: dict[tuple[str, str], Bins], more: dict[tuple[str, str], Bins]
+) -> dict[tuple[str, str], Bins]:
+    merged = {key: dict(bins) for key, bins in into.items()}
+    for key, bins in more.items():
+        target = merged.setdefault(key, {})
+        for index, n in bins.items():
+            target[index] = target.get(index, 0) + n
+    return merged

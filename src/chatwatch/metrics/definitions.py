@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from chatwatch.metrics.system import per_host, summed
+
 if TYPE_CHECKING:
     from chatwatch.metrics.reading import Reading
 
@@ -127,6 +129,11 @@ def _month_tokens(r: Reading) -> float:
         + r.month.total("llm_output_tokens", model=r.model)
         + r.month.total("turn_llm_own", model=r.model)
     )
+
+
+def _uptime(r: Reading) -> float | None:
+    started = [i.started_at for i in r.instances if i.started_at is not None]
+    return max(r.now - min(started), 0.0) if started else None
 
 
 def _mean_rating(r: Reading) -> float | None:
@@ -618,9 +625,81 @@ METRICS: tuple[Metric, ...] = (
         samples="rag_searches",
         filters=PLAIN,
     ),
-    # this process (guide 003)
+    # the monitored app's processes, from the SDK's heartbeats (guide 003's `system`)
+    _m(
+        "instances",
+        "count",
+        "The app's live processes (a heartbeat within three intervals)",
+        lambda r: float(len(r.instances)),
+        instant=True,
+    ),
     _m(
         "cpu_percent",
+        "percent",
+        "CPU used by the app's processes, summed",
+        lambda r: summed([i.cpu_percent for i in r.instances]),
+        instant=True,
+    ),
+    _m(
+        "memory_usage_mb",
+        "mb",
+        "Resident memory of the app's processes, summed",
+        lambda r: summed([i.memory_rss_mb for i in r.instances]),
+        Threshold(">", 4000.0),
+        instant=True,
+    ),
+    _m(
+        "memory_available_mb",
+        "mb",
+        "Memory available on the app's hosts (each host once)",
+        lambda r: per_host(r.instances),
+        instant=True,
+    ),
+    _m(
+        "threads",
+        "count",
+        "Threads of the app's processes, summed",
+        lambda r: summed([i.threads for i in r.instances]),
+        instant=True,
+    ),
+    _m(
+        "open_connections",
+        "count",
+        "Network connections the app's processes hold open (where the OS tells)",
+        lambda r: summed([i.connections for i in r.instances]),
+        instant=True,
+    ),
+    _m(
+        "sdk_queue_depth",
+        "count",
+        "Events waiting in the app's SDK queues",
+        lambda r: summed([i.queue_depth for i in r.instances]),
+        instant=True,
+    ),
+    _m(
+        "sdk_dropped_events",
+        "count",
+        "Events the app's SDKs dropped since their processes started",
+        lambda r: summed([i.dropped for i in r.instances]),
+        instant=True,
+    ),
+    _m(
+        "uptime_seconds",
+        "seconds",
+        "Time since the app's oldest live process started",
+        lambda r: _uptime(r),
+        instant=True,
+    ),
+    _m(
+        "seconds_since_last_event",
+        "seconds",
+        "Time since the service last sent anything, heartbeats included (to the minute)",
+        lambda r: None if r.last_seen is None else max(r.now - r.last_seen, 0.0),
+        instant=True,
+    ),
+    # the chatwatch server's own process
+    _m(
+        "server_cpu_percent",
         "percent",
         "CPU used by the chatwatch process",
         lambda r: r.system.cpu_percent,
@@ -628,24 +707,23 @@ METRICS: tuple[Metric, ...] = (
         filters=frozenset(),
     ),
     _m(
-        "memory_usage_mb",
+        "server_memory_usage_mb",
         "mb",
         "Resident memory of the chatwatch process",
         lambda r: r.system.memory_usage_mb,
-        Threshold(">", 4000.0),
         instant=True,
         filters=frozenset(),
     ),
     _m(
-        "memory_available_mb",
+        "server_memory_available_mb",
         "mb",
-        "Memory available on the machine",
+        "Memory available on the chatwatch machine",
         lambda r: r.system.memory_available_mb,
         instant=True,
         filters=frozenset(),
     ),
     _m(
-        "threads",
+        "server_threads",
         "count",
         "Threads of the chatwatch process",
         lambda r: float(r.system.threads),
@@ -653,7 +731,7 @@ METRICS: tuple[Metric, ...] = (
         filters=frozenset(),
     ),
     _m(
-        "uptime_seconds",
+        "server_uptime_seconds",
         "seconds",
         "Time since the chatwatch process started",
         lambda r: r.system.uptime_seconds,

@@ -22,6 +22,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from chatwatch.metrics.catalogue import Catalogue
+from chatwatch.metrics.operational import OPERATIONAL_FAMILIES, StoreCollector
 from chatwatch.metrics.reading import Reading
 from chatwatch.store.rollup import PROM_BUCKETS
 
@@ -30,6 +31,7 @@ __all__ = [
     "COUNTERS",
     "GAUGES",
     "HISTOGRAMS",
+    "LABEL_FAMILIES",
     "CatalogueCollector",
     "Counter",
     "Gauge",
@@ -223,11 +225,16 @@ GAUGES: tuple[Gauge, ...] = (
     Gauge("chat_llm_month_cost_usd", "month_cost_usd", kind="now"),
     Gauge("chat_llm_budget_usage_ratio", "budget_usage", 0.01, "now"),
     Gauge("chat_llm_token_budget_usage_ratio", "token_budget_usage", 0.01, "now"),
-    Gauge("chat_process_cpu_ratio", "cpu_percent", 0.01, "process"),
-    Gauge("chat_process_resident_memory_bytes", "memory_usage_mb", _MB, "process"),
-    Gauge("chat_system_memory_available_bytes", "memory_available_mb", _MB, "process"),
-    Gauge("chat_process_threads", "threads", kind="process"),
-    Gauge("chat_process_uptime_seconds", "uptime_seconds", kind="process"),
+    Gauge("chat_process_cpu_ratio", "server_cpu_percent", 0.01, "process"),
+    Gauge("chat_process_resident_memory_bytes", "server_memory_usage_mb", _MB, "process"),
+    Gauge("chat_system_memory_available_bytes", "server_memory_available_mb", _MB, "process"),
+    Gauge("chat_process_threads", "server_threads", kind="process"),
+    Gauge("chat_process_uptime_seconds", "server_uptime_seconds", kind="process"),
+    Gauge("chat_app_instances", "instances", kind="now"),
+    Gauge("chat_app_resident_memory_bytes", "memory_usage_mb", _MB, "now"),
+    Gauge("chat_app_cpu_ratio", "cpu_percent", 0.01, "now"),
+    Gauge("chat_app_sdk_dropped_events", "sdk_dropped_events", kind="now"),
+    Gauge("chat_seconds_since_last_event", "seconds_since_last_event", kind="now"),
     Gauge("chat_error_ratio", "error_rate", 0.01),
     Gauge("chat_success_ratio", "success_rate", 0.01),
     Gauge("chat_response_time_avg_seconds", "avg_response_time_ms", 0.001),
@@ -281,12 +288,18 @@ COUNTED_BY: dict[str, str] = {
 }
 
 
+# chatwatch's own label caps (store/labels.py, docs/cardinality.md), labelled by label
+LABEL_FAMILIES = ("chat_label_cap", "chat_label_values", "chat_label_folded_total")
+
+
 def family_names() -> list[str]:
     """Every exposed family, as it appears in the text format (counters with ``_total``)."""
     return [
         *(f"{c.name}_total" for c in COUNTERS),
         *(h.name for h in HISTOGRAMS),
         *(g.name for g in GAUGES),
+        *OPERATIONAL_FAMILIES,
+        *LABEL_FAMILIES,
     ]
 
 
@@ -373,6 +386,29 @@ def _gauge_families(
         yield family
 
 
+def _label_families(cat: Catalogue) -> Iterator[Metric]:
+    status = cat.store.label_status()
+    cap = GaugeMetricFamily(
+        "chat_label_cap",
+        "Distinct values a label keeps in the rollups",
+        labels=["service", "label"],
+    )
+    kept = GaugeMetricFamily(
+        "chat_label_values", "Distinct values a label has admitted", labels=["service", "label"]
+    )
+    folded = CounterMetricFamily(
+        "chat_label_folded",
+        "Rollup increments counted under 'other' because their label was at its cap",
+        labels=["service", "label"],
+    )
+    me = cat.settings.service_name  # labelled like the process gauges: chatwatch itself
+    for s in status:
+        cap.add_metric([me, s.label], s.cap)
+        kept.add_metric([me, s.label], s.values)
+        folded.add_metric([me, s.label], s.folded)
+    yield from (cap, kept, folded)
+
+
 def _add(family: GaugeMetricFamily, labels: list[str], value: float | None, spec: Gauge) -> None:
     if value is not None:
         family.add_metric(labels, value * spec.scale)
@@ -395,6 +431,7 @@ class CatalogueCollector(Collector):
             *_counter_families(rows),
             *_histogram_families(rows),
             *_gauge_families(cat, readings, cat.reading(window), self.window),
+            *_label_families(cat),
         ]
         return families
 
@@ -403,4 +440,5 @@ def make_registry(catalogue: Catalogue, window: str) -> CollectorRegistry:
     """A fresh registry holding only chatwatch's collector (never the global one)."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(CatalogueCollector(catalogue, window))
+    registry.register(StoreCollector(catalogue.store))
     return registry

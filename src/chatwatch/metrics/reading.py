@@ -12,10 +12,10 @@ from dataclasses import dataclass, field, fields, replace
 from typing import TypeVar, cast
 
 from chatwatch.config import Settings
-from chatwatch.metrics.system import SystemStats, read_system
+from chatwatch.metrics.system import LIVE_LOOKBACK_S, SystemStats, live, read_system
 from chatwatch.metrics.window import Window, month_window
 from chatwatch.sketch import quantile
-from chatwatch.store import Aggregate, Bins, Filters, Store
+from chatwatch.store import Aggregate, Bins, Filters, Instance, Store
 
 __all__ = ["HIST_SERIES", "MONTH_SERIES", "FilterScope", "HistGroups", "Reading"]
 
@@ -91,15 +91,18 @@ class Reading:
         """Bins of one histogram series, for ``self.model`` or summed over models (merged
         once per reading: p50, p95 and p99 share them)."""
 
+        if self.model is not None:  # one model: a lookup, not a scan of every model's bins
+            return self.hists.get((series, self.model), {})
+
         def make() -> Bins:
             merged: Bins = {}
-            for (s, model), bins in self.hists.items():
-                if s == series and (self.model is None or model == self.model):
+            for (s, _model), bins in self.hists.items():
+                if s == series:
                     for index, n in bins.items():
                         merged[index] = merged.get(index, 0) + n
             return merged
 
-        return self._cached(f"bins:{series}:{self.model}", make)
+        return self._cached(f"bins:{series}", make)
 
     def quantile(self, series: str, q: float) -> float | None:
         return quantile(self.histogram(series), q)
@@ -114,6 +117,28 @@ class Reading:
     @property
     def system(self) -> SystemStats:
         return self._cached("system", read_system, by_filters=False)
+
+    @property
+    def heartbeats(self) -> list[Instance]:
+        """Each app process's latest heartbeat in the last 15 minutes, for the service."""
+        since = self.now - LIVE_LOOKBACK_S
+        service = self.filters.service
+        return self._cached("instances", lambda: self.store.instances(since, service))
+
+    @property
+    def instances(self) -> list[Instance]:
+        """The app's live processes (by their SDK heartbeats), for the service filter."""
+        return live(self.heartbeats, self.now)
+
+    @property
+    def last_seen(self) -> float | None:
+        """When the service (any service, unfiltered) last sent anything: the start of
+        its last minute with events since the window's start hour, or its latest heartbeat
+        when that is later."""
+        start, service = self.window.start, self.filters.service
+        found = self._cached("last_seen", lambda: self.store.last_seen(start, service))
+        beats = [i.ts for i in self.heartbeats if i.ts <= self.now]
+        return max([*found.values(), *beats], default=None)
 
     @property
     def top_users(self) -> list[tuple[str, int]]:

@@ -6,7 +6,16 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-__all__ = ["DEFAULT_WINDOW", "WINDOWS", "Window", "explicit_window", "month_window", "parse_window"]
+__all__ = [
+    "DEFAULT_WINDOW",
+    "MAX_BUCKETS",
+    "WINDOWS",
+    "Window",
+    "capped_step",
+    "explicit_window",
+    "month_window",
+    "parse_window",
+]
 
 WINDOWS = {
     "5m": 300,
@@ -20,6 +29,10 @@ WINDOWS = {
 DEFAULT_WINDOW = "24h"
 _SPEC = re.compile(r"^(\d{1,6})([mhd])$")
 _UNIT = {"m": 60, "h": 3600, "d": 86400}
+# A series (chart, table) has at most this many buckets; a longer window gets a coarser
+# step, so a year-1-to-9999 range costs what 2 000 days do.
+MAX_BUCKETS = 2000
+_STEPS = (60, 3600, 86400)
 
 
 @dataclass(frozen=True)
@@ -37,12 +50,25 @@ def _minute_ceil(ts: float) -> int:
     return int(ts // 60) * 60 + 60
 
 
-def parse_window(spec: str | None, now: float) -> Window:
-    """``5m``, ``1h``, ``24h``, ``7d``, ``30d`` (any N with m, h or d) or ``all``."""
+def capped_step(window: Window, step: int, max_buckets: int = MAX_BUCKETS) -> int:
+    """``step`` (60, 3600 or 86400 s), or the coarsest needed to keep the window within
+    ``max_buckets`` buckets: hours, days, then whole numbers of days."""
+    seconds = max(window.seconds, 1)
+    for candidate in _STEPS:
+        if candidate >= step and -(-seconds // candidate) <= max_buckets:
+            return candidate
+    days = -(-seconds // (max_buckets * 86400))
+    return max(days, 1) * 86400
+
+
+def parse_window(spec: str | None, now: float, first: float | None = None) -> Window:
+    """``5m``, ``1h``, ``24h``, ``7d``, ``30d`` (any N with m, h or d) or ``all``: from
+    ``first`` (the first stored event's time; the current minute when none)."""
     spec = (spec or DEFAULT_WINDOW).strip().lower()
     end = _minute_ceil(now)
     if spec == "all":
-        return Window(0, end, "all")
+        start = end - 60 if first is None else min(int(first // 60) * 60, end - 60)
+        return Window(start, end, "all")
     match = _SPEC.match(spec)
     if not match or int(match.group(1)) == 0:
         raise ValueError(f"window must be like 5m, 1h, 24h, 7d, 30d or 'all', not {spec!r}")

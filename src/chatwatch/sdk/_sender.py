@@ -18,13 +18,31 @@ import weakref
 from collections import deque
 from typing import Any
 
-from chatwatch.sdk.transports import RejectedBatch, RetryAfter, Transport
+from chatwatch.sdk.transports import RejectedBatch, RetryAfter, ServerError, Transport
 
 __all__ = ["Sender"]
 
 log = logging.getLogger("chatwatch.sdk")
 Batch = list[dict[str, Any]]
 _live: weakref.WeakSet[Sender] = weakref.WeakSet()
+# A batch failing with a 5xx this many times in a row is split in halves; one event alone
+# is dropped after as many once another delivery succeeded meanwhile (so the fault is in
+# it, not the server), or after _DROP_ALONE_AFTER tries with no such evidence.
+_SPLIT_AFTER = 3
+_DROP_ALONE_AFTER = 8
+_THREAD = "chatwatch-sdk"
+DROP_REPORT_EVERY = 60.0  # seconds between two warnings about events dropped
+
+
+class _QuietSender(logging.Filter):
+    """httpx logs an INFO line per request: the sender's batches stay out of the app's log
+    (its warnings and errors still pass)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.threadName != _THREAD or record.levelno >= logging.WARNING
+
+
+logging.getLogger("httpx").addFilter(_QuietSender())
 
 
 def _peek(counter: itertools.count[int]) -> int:
@@ -63,6 +81,7 @@ class Sender:
         self._busy = False
         self._failing = False
         self._warned_reject = False
+        self._warned_poison = False
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -70,6 +89,8 @@ class Sender:
         self._thread: threading.Thread | None = None
         self._started = self._closed
         self._deadline = float("inf")
+        self._drops_reported = 0
+        self._drops_reported_at = -DROP_REPORT_EVERY
 
     # -- the app's side ---------------------------------------------------------------
 
@@ -126,6 +147,8 @@ class Sender:
                 thread.join(timeout + 0.5)
         else:
             self._drain()
+        self._count_left_at_close()
+        self._report_drops(force=True)
         close = getattr(self.transport, "close", None)
         if callable(close):
             try:
@@ -137,7 +160,7 @@ class Sender:
         with self._lock:
             if self._started:
                 return
-            thread = threading.Thread(target=self._run, name="chatwatch-sdk", daemon=True)
+            thread = threading.Thread(target=self._run, name=_THREAD, daemon=True)
             try:
                 thread.start()
             except RuntimeError:  # interpreter shutdown: close() will send inline
@@ -158,7 +181,39 @@ class Sender:
             self._wake.wait(self.flush_interval)
             self._wake.clear()
             self._drain()
+            self._report_drops()
         self._drain()
+
+    def _report_drops(self, force: bool = False) -> None:
+        """Warn (at most once a minute, and at close) how many events the full queue
+        dropped since the last warning."""
+        dropped = self.stats()["dropped"]
+        new = dropped - self._drops_reported
+        now = time.monotonic()
+        if new <= 0 or (not force and now - self._drops_reported_at < DROP_REPORT_EVERY):
+            return
+        self._drops_reported, self._drops_reported_at = dropped, now
+        log.warning(
+            "chatwatch: %d events dropped: the queue was full (max_queue=%d; %d dropped in all)",
+            new,
+            self._max_queue,
+            dropped,
+        )
+
+    def _count_left_at_close(self) -> None:
+        """Events still queued when close() gave up are lost: counted and said."""
+        left = 0
+        q = self.queue
+        while q:
+            try:
+                q.popleft()
+            except IndexError:  # the sender thread took the last one
+                break
+            left += 1
+        if left:
+            self._taken += left
+            self._lost += left
+            log.warning("chatwatch: %d events still queued at close were lost", left)
 
     def _drain(self) -> None:
         q = self.queue
@@ -185,8 +240,8 @@ class Sender:
         self._taken += n
         return batch
 
-    def _deliver(self, batch: Batch) -> None:
-        attempt = 0
+    def _deliver(self, batch: Batch, failing_since: int | None = None) -> None:
+        attempt = server_errors = 0
         while batch:
             try:
                 self.transport.send(batch)
@@ -194,6 +249,18 @@ class Sender:
                 batch = self._rejected_part(batch, exc)
                 continue
             except Exception as exc:
+                if isinstance(exc, ServerError):
+                    server_errors += 1
+                    failing_since = self._sent if failing_since is None else failing_since
+                    if server_errors >= _SPLIT_AFTER:
+                        if len(batch) > 1:  # isolate what the server fails on
+                            half = len(batch) // 2
+                            self._deliver(batch[:half], failing_since)
+                            batch, server_errors = batch[half:], 0
+                            continue
+                        if self._sent > failing_since or server_errors >= _DROP_ALONE_AFTER:
+                            self._drop_poison(exc, server_errors)
+                            return
                 attempt += 1
                 self._retries += 1
                 delay = self._backoff(attempt, exc)
@@ -208,6 +275,14 @@ class Sender:
                 self._failing = False
                 log.info("chatwatch: sending works again after %d retries", attempt)
             return
+
+    def _drop_poison(self, exc: Exception, tries: int) -> None:
+        """One event the server keeps failing on (5xx) while others go through, or after
+        many tries alone: dropped and counted as rejected, so it cannot wedge the queue."""
+        self._rejected += 1
+        level = logging.DEBUG if self._warned_poison else logging.WARNING
+        self._warned_poison = True
+        log.log(level, "chatwatch: dropped an event the server failed on %d times (%s)", tries, exc)
 
     def _rejected_part(self, batch: Batch, exc: RejectedBatch) -> Batch:
         """Drop what was rejected; return what should be sent again."""

@@ -18,6 +18,7 @@ from typing import Any
 
 from chatwatch.sdk._ids import new_id
 from chatwatch.sdk._sender import Sender
+from chatwatch.sdk.heartbeat import DEFAULT_INTERVAL_S, record_heartbeat, start_heartbeat
 from chatwatch.sdk.outcome import FailureRule, default_failure_rule
 from chatwatch.sdk.transports import FunctionTransport, HTTPTransport, Transport
 from chatwatch.sdk.turn import TurnScope, _current
@@ -44,6 +45,7 @@ class Client:
     ``transport=StoreTransport(store)`` to write to a local store without a server.
     ``failure_rule`` decides which turns failed, for every integration alike (default:
     an exception or a status >= 500; a 4xx is a client error on a successful turn).
+    Every ``heartbeat_interval`` s (15; None: never) a heartbeat reports this process.
     """
 
     def __init__(
@@ -62,6 +64,7 @@ class Client:
         max_backoff: float = 30.0,
         shutdown_timeout: float = 2.0,
         failure_rule: FailureRule = default_failure_rule,
+        heartbeat_interval: float | None = DEFAULT_INTERVAL_S,  # None: no heartbeats
     ) -> None:
         self.service = service
         self.failure_rule = failure_rule
@@ -80,6 +83,7 @@ class Client:
         self.shutdown_timeout = shutdown_timeout
         # Runs on garbage collection or at interpreter exit, whichever comes first.
         self._finalizer = weakref.finalize(self, self._sender.close, shutdown_timeout)
+        self._heartbeat = start_heartbeat(self, heartbeat_interval)
 
     def __repr__(self) -> str:
         return f"Client(service={self.service!r}, transport={self.transport!r})"
@@ -97,9 +101,15 @@ class Client:
     def close(self, timeout: float | None = None) -> None:
         """Deliver what is queued (waiting at most ``timeout`` s) and stop the sender."""
         try:
+            if self._heartbeat is not None:
+                self._heartbeat.stop()
             self._sender.close(self.shutdown_timeout if timeout is None else timeout)
         except Exception:
             _failed("close")
+
+    def heartbeat(self) -> str:
+        """Record a heartbeat of this process now (the SDK sends one every interval)."""
+        return record_heartbeat(self)
 
     def stats(self) -> dict[str, int]:
         """recorded, queued, sent, dropped (queue full), rejected (4xx), retries, lost."""

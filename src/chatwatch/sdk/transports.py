@@ -24,6 +24,7 @@ __all__ = [
     "HTTPTransport",
     "RejectedBatch",
     "RetryAfter",
+    "ServerError",
     "StoreTransport",
     "Transport",
 ]
@@ -41,6 +42,15 @@ class RejectedBatch(Exception):
         super().__init__(message)
         self.status = status
         self.indexes = None if indexes is None else sorted(set(indexes))
+
+
+class ServerError(RuntimeError):
+    """Retryable, but the server failed on the batch itself (HTTP 5xx other than 503): a
+    batch that keeps getting it is split to isolate the events at fault (see _sender)."""
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class RetryAfter(Exception):
@@ -134,7 +144,9 @@ def check_response(response: httpx.Response, size: int) -> None:
         raise RejectedBatch(message, status=status, indexes=_named_indexes(response, size))
     if status in (429, 503):
         raise RetryAfter(message, _retry_after(response))
-    if status >= 500 or status == 408:
+    if status >= 500:
+        raise ServerError(message, status)
+    if status == 408:
         raise RuntimeError(message)
     raise RejectedBatch(message, status=status)
 

@@ -26,7 +26,7 @@ from chatwatch.sdk._ids import new_id
 if TYPE_CHECKING:
     from chatwatch.sdk.client import Client
 
-__all__ = ["TurnScope", "current_turn", "last_turn", "on_turn_start"]
+__all__ = ["TurnScope", "current_turn", "last_turn", "on_turn_start", "turn_of"]
 
 log = logging.getLogger("chatwatch.sdk")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -36,6 +36,7 @@ _current: ContextVar[TurnScope | None] = ContextVar("chatwatch_turn", default=No
 # still knows which run it belongs to.
 _last: ContextVar[TurnScope | None] = ContextVar("chatwatch_last_turn", default=None)
 _start_hooks: list[Callable[[TurnScope], None]] = []
+_EXC_ATTR = "__chatwatch_turn__"  # the turn an exception failed, set on the exception
 
 _FIELDS = (
     "cached",
@@ -61,6 +62,18 @@ def current_turn() -> TurnScope | None:
 def last_turn() -> TurnScope | None:
     """The current turn, else the last one that ran in this context."""
     return current_turn() or _last.get()
+
+
+def turn_of(exc: BaseException | None) -> TurnScope | None:
+    """The turn that ``exc`` (or an exception it was raised from) failed, if any."""
+    for _ in range(8):
+        if exc is None:
+            return None
+        turn = getattr(exc, _EXC_ATTR, None)
+        if isinstance(turn, TurnScope):
+            return turn
+        exc = exc.__cause__ or exc.__context__
+    return None
 
 
 def on_turn_start(hook: Callable[[TurnScope], None]) -> None:
@@ -269,6 +282,11 @@ class TurnScope:
                 _current.reset(token)
         except Exception:  # e.g. exited in another context than it was entered in
             log.debug("chatwatch: leaving a turn failed", exc_info=True)
+        try:
+            if exc is not None and getattr(exc, _EXC_ATTR, None) is None:
+                setattr(exc, _EXC_ATTR, self.root)
+        except Exception:  # an exception type that takes no attributes
+            pass
         try:
             outer = self._outer
             if outer is not None:

@@ -18,14 +18,19 @@ from chatwatch.metrics import Catalogue
 from chatwatch.server import (
     alerts_api,
     export,
+    feedback,
     health,
     ingest,
+    keys_api,
     monitoring,
+    openapi,
     otlp,
     prometheus,
     sessions_api,
 )
+from chatwatch.server.cors import ReadCors
 from chatwatch.server.proxy import ProxyMiddleware
+from chatwatch.server.reads import ClientGone, client_gone
 from chatwatch.server.state import AppState
 from chatwatch.store import Store
 from chatwatch.store.maintenance import maintenance_task
@@ -78,12 +83,21 @@ def create_app(
         settings.database_url,
         store_text=settings.store_text,
         minute_retention_s=settings.minute_retention_days * 86400,
+        label_caps=settings.label_caps(),
     )
     st = AppState(settings=settings, store=store, catalogue=Catalogue(store, settings))
     st.extras["background"] = list(background or [])
     if settings.alerts_enabled:
         st.extras["alert_rules"] = load_rules(settings.rules_file)  # bad rules refuse to start
-    app = FastAPI(title="chatwatch", version="0.1.0", lifespan=_lifespan)
+    app = FastAPI(  # schema behind a read key (server/openapi.py), no open docs pages
+        title="chatwatch",
+        version="0.1.0",
+        lifespan=_lifespan,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.add_exception_handler(ClientGone, client_gone)  # a read whose client left
     app.state.chatwatch = st
     for module in (
         health,
@@ -95,7 +109,12 @@ def create_app(
         dashboard_routes,
         alerts_api,
         sessions_api,
+        feedback,
+        keys_api,
+        openapi,
     ):
         app.include_router(module.router)
+    if settings.cors_origins:  # read routes only (server/cors.py)
+        app.add_middleware(ReadCors, origins=settings.cors_origins)
     app.add_middleware(ProxyMiddleware, settings=settings)  # real client, scheme, Host check
     return app

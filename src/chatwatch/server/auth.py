@@ -50,14 +50,19 @@ def key_checker(st: AppState) -> KeyChecker:
 class Require:
     """A dependency: a key whose scope grants ``group`` (see ``SCOPE_GROUPS``)."""
 
-    def __init__(self, group: str, *, open_on_loopback: bool = True) -> None:
+    def __init__(
+        self, group: str, *, open_on_loopback: bool = True, public_if: str | None = None
+    ) -> None:
         self.group = group
         # reads only: whether the development switch may open this route to loopback
-        self.open_on_loopback = open_on_loopback and group == "read"
+        self.open_on_loopback = open_on_loopback and group in ("read", "summary")
+        self.public_if = public_if  # a boolean setting that opens this route to everyone
 
     async def __call__(self, request: Request) -> ApiKey | None:
         key = bearer_key(request)
         st = state(request)
+        if self.public_if is not None and getattr(st.settings, self.public_if):
+            return None
         if key is None:
             if (
                 self.open_on_loopback
@@ -91,6 +96,6 @@ class Require:
         return "a key of scope " + " or ".join(scopes_for(self.group))
 
 
-def require(group: str, *, open_on_loopback: bool = True) -> Require:
+def require(group: str, *, open_on_loopback: bool = True, public_if: str | None = None) -> Require:
     """The dependency for routes of ``group`` (read, ingest, feedback, admin...)."""
-    return Require(group, open_on_loopback=open_on_loopback)
+    return Require(group, open_on_loopback=open_on_loopback, public_if=public_if)

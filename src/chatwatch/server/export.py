@@ -8,7 +8,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from starlette.concurrency import run_in_threadpool
 
 from chatwatch.export import (
     ExportFormat,
@@ -24,6 +23,7 @@ from chatwatch.export import (
     to_csv,
 )
 from chatwatch.server.auth import require
+from chatwatch.server.reads import run_read
 from chatwatch.server.state import state
 from chatwatch.store import Filters
 
@@ -72,8 +72,8 @@ async def export_analytics(
         filters = Filters(service=service, model=model, user_type=user_type)
         granularity_: Granularity = "day" if type == "daily" else "hour"
         try:
-            rows = await run_in_threadpool(
-                export_rows, cat, start_date, end_date, filters, granularity_
+            rows = await run_read(
+                request, export_rows, cat, start_date, end_date, filters, granularity_
             )
         except ValueError as exc:
             raise _invalid("end_date", str(exc)) from None

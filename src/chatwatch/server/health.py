@@ -1,4 +1,4 @@
-"""Liveness (static) and readiness (the database answers)."""
+"""Liveness (static) and readiness (the database answers, takes a write, and folds)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from starlette.concurrency import run_in_threadpool
 
 from chatwatch.server.state import state
 
-__all__ = ["router"]
+__all__ = ["FOLD_FAILURES_NOT_READY", "router"]
 
 router = APIRouter()
+FOLD_FAILURES_NOT_READY = 3  # folds failed in a row before /readyz says not ready
 
 
 @router.get("/healthz")
@@ -19,16 +20,23 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz",
+    responses={503: {"description": "the database cannot be read or written, or folds fail"}},
+)
 async def readyz(request: Request) -> JSONResponse:
     store = state(request).store
 
-    def ping() -> None:
+    def check() -> None:
         with store.read() as conn:
             conn.execute(text("SELECT 1"))
+        store.probe_write()  # one row updated: a read-only or full database fails here
 
     try:
-        await run_in_threadpool(ping)
+        await run_in_threadpool(check)
     except Exception as exc:  # any database failure means "not ready"
         return JSONResponse({"status": "unavailable", "error": type(exc).__name__}, 503)
+    if store.fold_failures >= FOLD_FAILURES_NOT_READY:
+        failing = {"status": "unavailable", "error": "the rollup journal fails to fold"}
+        return JSONResponse(failing, 503)
     return JSONResponse({"status": "ok", "database": store.dialect})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import logging
 import os
 import time
 import zlib
@@ -19,11 +20,15 @@ from chatwatch.server.group_commit import GroupWriter
 from chatwatch.server.params import LabelQuery, LongLabelQuery, NameQuery
 from chatwatch.server.parse_pool import BatchTooLarge, InvalidBatch, ParsePool
 from chatwatch.server.state import AppState, state
-from chatwatch.store.writer import prepare
+from chatwatch.store import IngestResult
+from chatwatch.store.journal import unavailable
+from chatwatch.store.writer import Prepared, prepare
 
-__all__ = ["group_writer", "parse_pool", "read_body", "router", "server_id"]
+__all__ = ["group_writer", "parse_pool", "read_body", "router", "server_id", "write"]
 
 router = APIRouter()
+log = logging.getLogger("chatwatch.server")
+RETRY_AFTER = "5"  # seconds a sender waits when the database cannot take writes
 _ids = count()
 _PROCESS_TAG = os.urandom(3).hex()
 
@@ -35,6 +40,22 @@ def group_writer(st: AppState) -> GroupWriter:
         writer = st.extras["group_writer"] = GroupWriter(st.store)
     assert isinstance(writer, GroupWriter)
     return writer
+
+
+async def write(st: AppState, batch: Prepared) -> IngestResult:
+    """Commit one batch; a database that cannot take it (down, read-only, full) is a 503
+    with Retry-After, so a sender keeps the batch and tries again later."""
+    try:
+        return await group_writer(st).ingest(batch)
+    except Exception as exc:
+        if not unavailable(exc):
+            raise
+        log.warning(
+            "chatwatch: ingest refused, the database cannot be written (%s)", type(exc).__name__
+        )
+        raise HTTPException(
+            503, "the database cannot take writes now; retry later", {"Retry-After": RETRY_AFTER}
+        ) from None
 
 
 def server_id() -> str:
@@ -94,7 +115,7 @@ async def ingest_events(
         return JSONResponse({"detail": exc.details, "errors_total": exc.total}, status_code=422)
     except BatchTooLarge as exc:
         raise HTTPException(413, f"more than {exc.limit} events in one batch") from None
-    result = await group_writer(st).ingest(batch)
+    result = await write(st, batch)
     return JSONResponse(
         {"accepted": result.accepted, "duplicates": result.duplicates}, status_code=202
     )
@@ -144,5 +165,5 @@ async def record_chat_metrics(
         errors = exc.errors(include_url=False, include_input=False, include_context=False)
         detail = [{"loc": ["query", *map(str, e["loc"])], "msg": e["msg"]} for e in errors]
         raise HTTPException(422, detail) from None
-    await group_writer(st).ingest(prepare([turn], store_text=st.store.store_text))
+    await write(st, prepare([turn], store_text=st.store.store_text))
     return {"status": "recorded", "run_id": event_id}

@@ -47,7 +47,10 @@ ALL_GROUPS = "*"
 # it may only post feedback for an existing run. ``ingest`` may post feedback too.
 SCOPE_GROUPS: dict[Scope, frozenset[str]] = {
     "ingest": frozenset({"ingest", "feedback"}),
-    "read": frozenset({"read"}),
+    "read": frozenset({"read", "summary"}),
+    # ``summary`` reads only aggregate routes (/monitoring/stats/summary): no user ids,
+    # no breakdowns by user, so it may sit in a browser page (server/cors.py)
+    "summary": frozenset({"summary"}),
     "feedback": frozenset({"feedback"}),
     "admin": frozenset({ALL_GROUPS}),
 }

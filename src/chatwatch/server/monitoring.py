@@ -12,11 +12,11 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
-from starlette.concurrency import run_in_threadpool
 
 from chatwatch.metrics import Catalogue, Reading, explicit_window
 from chatwatch.server.auth import require
 from chatwatch.server.params import IsoDateTime, LabelQuery, LongLabelQuery
+from chatwatch.server.reads import run_read
 from chatwatch.server.state import state
 from chatwatch.store import Filters
 
@@ -72,10 +72,32 @@ def _alias(model: str) -> str:
 
 
 def system_status(cat: Catalogue, r: Reading) -> str:
-    """From memory, guide 003's resource alert; a single CPU reading is too noisy to judge."""
+    """From the app's memory, guide 003's resource alert (a single CPU reading is too noisy
+    to judge); ``unknown`` while no SDK heartbeat tells it."""
+    memory = cat.value("memory_usage_mb", r)
+    if memory is None:
+        return "unknown"
     threshold = cat.metric("memory_usage_mb").threshold
-    level = threshold.level(cat.value("memory_usage_mb", r)) if threshold else "ok"
+    level = threshold.level(memory) if threshold else "ok"
     return {"ok": "healthy", "warning": "degraded"}.get(level, "critical")
+
+
+def _instances(cat: Catalogue, r: Reading) -> list[dict[str, Any]]:
+    return [
+        {
+            "service": i.service,
+            "host": i.host,
+            "pid": i.pid,
+            "cpu_percent": _r(i.cpu_percent),
+            "memory_usage_mb": _r(i.memory_rss_mb),
+            "threads": i.threads,
+            "connections": i.connections,
+            "sdk_queue_depth": i.queue_depth,
+            "sdk_dropped_events": i.dropped,
+            "last_heartbeat": datetime.fromtimestamp(i.ts, UTC).isoformat(timespec="seconds"),
+        }
+        for i in cat.instances(r)
+    ]
 
 
 def _model_calls(cat: Catalogue, r: Reading) -> dict[str, int]:
@@ -93,12 +115,20 @@ def metrics_document(cat: Catalogue, r: Reading) -> dict[str, Any]:
     return {
         "timestamp": datetime.fromtimestamp(r.now, UTC).isoformat(timespec="seconds"),
         "uptime_seconds": _i(v["uptime_seconds"]),
-        "system": {
+        "system": {  # the monitored app's processes, from their SDK heartbeats
             "cpu_percent": _r(v["cpu_percent"]),
             "memory_usage_mb": _r(v["memory_usage_mb"]),
             "memory_available_mb": _r(v["memory_available_mb"]),
             "threads": _i(v["threads"]),
             "status": system_status(cat, r),
+            "instances": _instances(cat, r),
+        },
+        "chatwatch": {  # the chatwatch server's own process
+            "cpu_percent": _r(v["server_cpu_percent"]),
+            "memory_usage_mb": _r(v["server_memory_usage_mb"]),
+            "memory_available_mb": _r(v["server_memory_available_mb"]),
+            "threads": _i(v["server_threads"]),
+            "uptime_seconds": _i(v["server_uptime_seconds"]),
         },
         "chat": {
             "total_requests": _i(v["total_requests"]),
@@ -164,16 +194,18 @@ async def monitoring_metrics(
 ) -> dict[str, Any]:
     cat = state(request).catalogue
     reading = params.reading(cat)
-    return await run_in_threadpool(metrics_document, cat, reading)
+    return await run_read(request, metrics_document, cat, reading)
 
 
 @router.get("/monitoring/stats/summary")
 async def monitoring_summary(
-    request: Request, _key: Reader, params: Annotated[ReadingParams, Depends()]
+    request: Request,
+    _key: Annotated[object, Depends(require("summary"))],
+    params: Annotated[ReadingParams, Depends()],
 ) -> dict[str, Any]:
     cat = state(request).catalogue
     reading = params.reading(cat)
-    return await run_in_threadpool(summary_document, cat, reading)
+    return await run_read(request, summary_document, cat, reading)
 
 
 @router.get("/monitoring/health")
@@ -209,4 +241,4 @@ async def catalogue_values(
             "breakdowns": {name: cat.breakdown(name, reading) for name in cat.breakdowns},
         }
 
-    return await run_in_threadpool(build)
+    return await run_read(request, build)

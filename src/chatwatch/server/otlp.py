@@ -27,10 +27,10 @@ from chatwatch.integrations.otlp import (
     TooManySpans,
     TraceSettings,
     flush_pending,
+    has_kept_spans,
     ingest_export,
 )
 from chatwatch.server.auth import require
-from chatwatch.server.ingest import read_body
 from chatwatch.server.state import AppState, state
 
 __all__ = ["pending_task", "router"]
@@ -39,8 +39,12 @@ log = logging.getLogger("chatwatch.server")
 router = APIRouter()
 _PROTOBUF = {"application/x-protobuf", "application/protobuf"}
 _JSON = {"application/json"}
+_ACTIVE = "otlp_active"  # st.extras: an export came (or spans were kept before)
 _ENCODINGS = {"", "identity", "gzip", "deflate"}
-_DECOMPRESSED_FACTOR = 8  # as for /api/v1/events
+# Spans carry prompts and completions that chatwatch drops, and compression is what the
+# docs tell exporters to use against the size limit: decompressed, an export may be this
+# many times the limit on the wire (still bounded by it), and its spans are counted.
+_DECOMPRESSED_FACTOR = 8
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"description": "not an OTLP trace export"},
@@ -65,9 +69,22 @@ def trace_settings(st: AppState) -> TraceSettings:
     return TraceSettings(s.otlp_trace_settle_s, s.otlp_trace_wait_s, s.otlp_span_keep_s)
 
 
-def _inflate(data: bytes, limit: int) -> bytes:
-    """HTTP ``deflate`` is zlib-wrapped; some senders send raw deflate: both are read."""
-    for wbits in (zlib.MAX_WBITS, -zlib.MAX_WBITS):
+async def _read_raw(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"export larger than {limit} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > limit:
+            raise HTTPException(413, f"export larger than {limit} bytes")
+    return bytes(body)
+
+
+def _decompress(data: bytes, encoding: str, limit: int) -> bytes:
+    """gzip, or HTTP ``deflate`` (zlib-wrapped; raw deflate read too), at most ``limit``."""
+    tries = [16 + zlib.MAX_WBITS] if encoding == "gzip" else [zlib.MAX_WBITS, -zlib.MAX_WBITS]
+    for wbits in tries:
         decoder = zlib.decompressobj(wbits)
         try:
             out = decoder.decompress(data, limit + 1)
@@ -76,7 +93,7 @@ def _inflate(data: bytes, limit: int) -> bytes:
         if len(out) > limit or decoder.unconsumed_tail:
             raise HTTPException(413, f"decompressed export larger than {limit} bytes")
         return out
-    raise HTTPException(400, "body is not valid deflate")
+    raise HTTPException(400, f"body is not valid {encoding}")
 
 
 @router.post("/v1/traces", responses=_RESPONSES, openapi_extra=_BODY)
@@ -84,6 +101,7 @@ async def otlp_traces(
     request: Request, _key: Annotated[object, Depends(require("ingest", open_on_loopback=False))]
 ) -> Response:
     st = state(request)
+    st.extras[_ACTIVE] = True
     ctype = request.headers.get("content-type", "application/x-protobuf")
     media = ctype.split(";", 1)[0].strip().lower()
     if media not in _PROTOBUF | _JSON:
@@ -92,9 +110,9 @@ async def otlp_traces(
     if encoding not in _ENCODINGS:
         raise HTTPException(415, "Content-Encoding must be gzip, deflate or identity")
     limit = st.settings.max_batch_bytes
-    body = await read_body(request, limit)  # gzip is undone there
-    if encoding == "deflate":
-        body = _inflate(body, limit * _DECOMPRESSED_FACTOR)
+    body = await _read_raw(request, limit)
+    if encoding in ("gzip", "deflate"):
+        body = await run_in_threadpool(_decompress, body, encoding, limit * _DECOMPRESSED_FACTOR)
     json_body = media in _JSON
     try:
         result = await run_in_threadpool(
@@ -104,6 +122,7 @@ async def otlp_traces(
             json_body=json_body,
             max_spans=st.settings.max_batch_events,
             settings=trace_settings(st),
+            max_age_s=st.settings.event_retention_days * 86400.0,
         )
     except BadExport as exc:
         raise HTTPException(400, str(exc)) from None
@@ -128,9 +147,14 @@ async def pending_task(st: AppState) -> None:
     """Assemble, now and then, the traces that are due (see integrations/otlp/traces.py)."""
     settings = trace_settings(st)
     period = min(max(min(settings.settle_s, settings.wait_s) / 2, 0.1), 30.0)
+    with contextlib.suppress(Exception):  # spans kept before a restart
+        if await asyncio.to_thread(has_kept_spans, st.store):
+            st.extras[_ACTIVE] = True
     while True:
         await asyncio.sleep(period)
-        with contextlib.suppress(Exception):
-            stored = await asyncio.to_thread(flush_pending, st.store, time.time(), settings)
-            if stored:
-                log.debug("chatwatch: %d OTLP events stored without their root span", stored)
+        if not st.extras.get(_ACTIVE):
+            continue  # no OTLP export yet: no write transaction every few seconds
+        try:
+            await asyncio.to_thread(flush_pending, st.store, time.time(), settings)
+        except Exception:  # the next round tries again; the data stays kept
+            log.warning("chatwatch: assembling OTLP traces failed; retrying", exc_info=True)

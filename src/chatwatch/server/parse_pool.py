@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -28,6 +29,7 @@ from pydantic import ValidationError
 
 from chatwatch.events import error_details, parse_events
 from chatwatch.events_fast import decode_batch
+from chatwatch.server.parent_watch import exit_with_parent
 from chatwatch.store.writer import Prepared, prepare
 
 __all__ = [
@@ -127,7 +129,12 @@ class ParsePool:
         with self._lock:
             if self._pool is None:
                 context = multiprocessing.get_context("spawn")
-                self._pool = ProcessPoolExecutor(self.processes, mp_context=context)
+                self._pool = ProcessPoolExecutor(
+                    self.processes,
+                    mp_context=context,
+                    initializer=exit_with_parent,  # no orphan when the server is killed
+                    initargs=(os.getpid(),),
+                )
             return self._pool
 
     async def prepare(

@@ -7,19 +7,19 @@ it to all (for a Prometheus that cannot send a bearer token).
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import CollectorRegistry
-from starlette.concurrency import run_in_threadpool
 
 from chatwatch.metrics.prometheus import make_registry
 from chatwatch.server.auth import require
+from chatwatch.server.reads import run_read
 from chatwatch.server.state import AppState, state
 
 __all__ = ["registry", "router"]
 
 router = APIRouter()
-_read_key = require("read")
+_read_key = require("read", public_if="metrics_public")
 
 
 def registry(st: AppState) -> CollectorRegistry:
@@ -30,10 +30,8 @@ def registry(st: AppState) -> CollectorRegistry:
     return found
 
 
-@router.get("/metrics", include_in_schema=False)
+@router.get("/metrics", include_in_schema=False, dependencies=[Depends(_read_key)])
 async def metrics(request: Request) -> Response:
     st = state(request)
-    if not st.settings.metrics_public:
-        await _read_key(request)
-    body = await run_in_threadpool(generate_latest, registry(st))
+    body = await run_read(request, generate_latest, registry(st))
     return Response(body, media_type=CONTENT_TYPE_LATEST)

@@ -2,22 +2,35 @@
 
 from __future__ import annotations
 
+import contextlib
 import heapq
+import logging
 import os
 import threading
 import time
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Connection, Engine
 
+from chatwatch.cancel import check as check_cancelled
 from chatwatch.events import Event
+from chatwatch.store.activity import Instance, read_instances, read_last_seen
 from chatwatch.store.aggregate import Aggregate, Filters
 from chatwatch.store.engine import StoreUnavailable, is_sqlite, make_engine, migrate, must_exist
-from chatwatch.store.journal import has_pending
+from chatwatch.store.journal import (
+    has_pending,
+    pending_ids,
+    probe_write,
+    quarantine,
+    quarantined,
+    take_one,
+    unavailable,
+)
+from chatwatch.store.labels import LabelGuard, LabelStatus, read_status
 from chatwatch.store.readcache import ReadCache
 from chatwatch.store.reader import (
     Bins,
@@ -51,14 +64,26 @@ from chatwatch.store.sessions_read import (
 from chatwatch.store.writer import (
     IngestResult,
     Prepared,
+    apply_delta,
     fold_journal,
     write_events,
     write_prepared,
 )
 
-__all__ = ["Aggregate", "Bins", "Filters", "IngestResult", "Segment", "Store", "StoreUnavailable"]
+__all__ = [
+    "Aggregate",
+    "Bins",
+    "Filters",
+    "IngestResult",
+    "Instance",
+    "LabelStatus",
+    "Segment",
+    "Store",
+    "StoreUnavailable",
+]
 
 _MAX_JOURNALLED = 4096
+log = logging.getLogger("chatwatch.store")
 
 
 class Store:
@@ -72,6 +97,7 @@ class Store:
         minute_retention_s: int = 7 * DAY,
         auto_migrate: bool = True,
         cache_ttl_s: float = 60.0,
+        label_caps: Mapping[str, int] | None = None,
         create: bool = True,
     ) -> None:
         """``create=False`` (every command but migrate, serve and demo) never makes a
@@ -80,6 +106,8 @@ class Store:
         if not create:
             must_exist(url)
         self.engine: Engine = make_engine(url)
+        # distinct values per label admitted to the rollups (store/labels.py)
+        self.labels = LabelGuard(label_caps)
         self.store_text = store_text
         self.minute_retention_s = minute_retention_s
         # sealed buckets remembered across reads (0: off); see store/readcache.py
@@ -89,6 +117,8 @@ class Store:
         # increments this process journalled, kept so its folds need not decode them
         self._journalled: dict[int, Delta] = {}
         self._journal_lock = threading.Lock()
+        self.fold_failures = 0  # folds failed in a row (the database unwritable or gone)
+        self.quarantined_rows = 0  # journal rows this process moved to quarantine
         if auto_migrate:
             migrate(self.engine)
         # A forked child must not reuse the parent's connections (SQLAlchemy's advice).
@@ -117,14 +147,29 @@ class Store:
                 yield conn
 
     @contextmanager
+    def _guarded_write(self) -> Iterator[Connection]:
+        """A write that may admit label values: rolled back, the guard forgets them."""
+        try:
+            with self.write() as conn:
+                yield conn
+        except BaseException:
+            self.labels.forget()
+            raise
+
+    def label_status(self) -> list[LabelStatus]:
+        """Each capped label: its cap, values admitted, rollup increments folded."""
+        with self.read() as conn:
+            return read_status(conn, self.labels.caps)
+
+    @contextmanager
     def read(self) -> Iterator[Connection]:
         with self.engine.connect() as conn, conn.begin():
             yield conn
 
     def ingest(self, batch: Sequence[Event]) -> IngestResult:
         """Store a validated batch; returns only after it is committed."""
-        with self.write() as conn:
-            result = write_events(conn, batch, store_text=self.store_text)
+        with self._guarded_write() as conn:
+            result = write_events(conn, batch, store_text=self.store_text, guard=self.labels)
         if batch and self.cache.enabled:
             self.cache.invalidate(min(e.ts for e in batch))
         return result
@@ -135,8 +180,10 @@ class Store:
         """Several prepared batches in one transaction (the server's group commit); with
         ``defer`` their rollup increments wait in the journal (see store/journal.py)."""
         journalled: list[tuple[int, Delta]] = []
-        with self.write() as conn:
-            results = write_prepared(conn, batches, defer=defer, journalled=journalled)
+        with self._guarded_write() as conn:
+            results = write_prepared(
+                conn, batches, defer=defer, journalled=journalled, guard=self.labels
+            )
         if journalled:
             with self._journal_lock:
                 if len(self._journalled) < _MAX_JOURNALLED:  # past it, folds read them back
@@ -146,7 +193,23 @@ class Store:
         return results  # deferred: rollups change, and the cache is told, when folded
 
     def fold_journal(self) -> int:
-        """Apply the rollup journal; returns the journal rows folded."""
+        """Apply the rollup journal; returns the journal rows folded. A row that cannot be
+        folded is quarantined and the rest applied (see ``_fold_apart``); a database that
+        cannot be reached or written raises, and ``fold_failures`` counts it."""
+        try:
+            try:
+                folded = self._fold_all()
+            except Exception as exc:
+                if unavailable(exc):
+                    raise
+                folded = self._fold_apart()
+        except Exception as exc:
+            self._fold_failed(exc)
+            raise
+        self.fold_failures = 0
+        return folded
+
+    def _fold_all(self) -> int:
         try:
             with self.write() as conn:
                 with self._journal_lock:
@@ -166,15 +229,69 @@ class Store:
             self.cache.invalidate(min_ts)
         return len(ids)
 
+    def _fold_apart(self) -> int:
+        """Fold row by row after a fold failed: a row that fails alone (a delta that
+        cannot be decoded or stored) moves to ``rollup_journal_quarantine``, logged once
+        without its content, so it can never block reads again."""
+        with self.read() as conn:
+            ids = pending_ids(conn)
+        folded, min_ts = 0, float("inf")
+        for journal_id in ids:
+            try:
+                with self.write() as conn:
+                    taken = take_one(conn, journal_id)
+                    if taken is not None:
+                        apply_delta(conn, taken[0])
+            except Exception as exc:
+                if unavailable(exc):
+                    raise
+                with self.write() as conn:
+                    moved = quarantine(conn, journal_id, type(exc).__name__)
+                if moved:
+                    self.quarantined_rows += 1
+                    log.error(
+                        "chatwatch: rollup-journal row %d failed to fold (%s); moved to "
+                        "rollup_journal_quarantine, reads go on without it",
+                        journal_id,
+                        type(exc).__name__,
+                    )
+                continue
+            if taken is not None:
+                folded += 1
+                min_ts = min(min_ts, taken[1])
+        if folded and self.cache.enabled:
+            self.cache.invalidate(min_ts)
+        return folded
+
+    def _fold_failed(self, exc: BaseException) -> None:
+        self.fold_failures += 1
+        if self.fold_failures == 1:
+            log.warning("chatwatch: folding the rollup journal failed (%s)", type(exc).__name__)
+
+    def quarantined(self) -> int:
+        """Journal rows held in quarantine (all processes, all time)."""
+        with self.read() as conn:
+            return quarantined(conn)
+
+    def probe_write(self) -> None:
+        """One tiny committed write (``/readyz``): raises when the database cannot be
+        written (read-only, disk full, gone)."""
+        with self.write() as conn:
+            probe_write(conn)
+
     @contextmanager
     def _settled(self) -> Iterator[Connection]:
         """A read of rollups or sessions, after folding what the journal holds, so it
-        counts every event acknowledged before it began."""
+        counts every event acknowledged before it began. A read whose client left stops
+        here, before its next query (chatwatch.cancel)."""
+        check_cancelled()
         with self.read() as conn:
             if not has_pending(conn):
                 yield conn
                 return
-        self.fold_journal()
+        # unwritable or busy: read what the rollups hold (fold_journal logs it, once)
+        with contextlib.suppress(Exception):
+            self.fold_journal()
         with self.read() as conn:
             yield conn
 
@@ -364,9 +481,28 @@ class Store:
         with self._settled() as conn:
             return read_session_events(conn, service, session_id)
 
+    def first_bucket(self) -> float | None:
+        """The start of the first day with stored data (daily rollups are never
+        compacted), or None for an empty store: where ``window=all`` begins."""
+        with self._settled() as conn:
+            found = conn.exec_driver_sql(
+                f"SELECT min(bucket) FROM rollups WHERE res = {DAY}"
+            ).scalar()
+        return None if found is None else float(found)
+
     def services(self, since: float = 0.0) -> list[str]:
         with self._settled() as conn:
             return read_services(conn, since)
+
+    def last_seen(self, since: float, service: str | None = None) -> dict[str, float]:
+        """When each service last sent anything (heartbeats included), to the minute."""
+        with self._settled() as conn:
+            return read_last_seen(conn, since, service)
+
+    def instances(self, since: float, service: str | None = None) -> list[Instance]:
+        """The app processes' latest heartbeats since ``since``."""
+        with self.read() as conn:
+            return read_instances(conn, since, service)
 
     def close(self) -> None:
         self.engine.dispose()

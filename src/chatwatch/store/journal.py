@@ -23,12 +23,26 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from chatwatch.store.rollup import Delta, SessionDelta
-from chatwatch.store.schema import rollup_journal
+from chatwatch.store.schema import readiness_probe, rollup_journal, rollup_journal_quarantine
 
-__all__ = ["append", "decode", "encode", "has_pending", "take"]
+__all__ = [
+    "append",
+    "decode",
+    "encode",
+    "has_pending",
+    "pending_ids",
+    "probe_write",
+    "quarantine",
+    "quarantined",
+    "take",
+    "take_one",
+    "unavailable",
+]
 
 
 def encode(delta: Delta) -> bytes:
@@ -102,3 +116,73 @@ def take(
     for start in range(0, len(ids), 1000):
         conn.execute(delete(rollup_journal).where(j.id.in_(ids[start : start + 1000])))
     return total, ids, min(float(row[1]) for row in rows)
+
+
+def pending_ids(conn: Connection) -> list[int]:
+    return [
+        int(i)
+        for i in conn.execute(select(rollup_journal.c.id).order_by(rollup_journal.c.id)).scalars()
+    ]
+
+
+def take_one(conn: Connection, journal_id: int) -> tuple[Delta, float] | None:
+    """Remove one journal row and return its increments and earliest event time (None if
+    another fold took it first): how a fold that failed finds the row at fault."""
+    j = rollup_journal.c
+    query = select(j.delta, j.min_ts).where(j.id == journal_id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    if row is None:
+        return None
+    delta = decode(row[0])
+    conn.execute(delete(rollup_journal).where(j.id == journal_id))
+    return delta, float(row[1])
+
+
+def quarantine(conn: Connection, journal_id: int, error: str) -> bool:
+    """Move one journal row to ``rollup_journal_quarantine`` (its increments are kept
+    there, not applied); False when it was gone already."""
+    j = rollup_journal.c
+    row = conn.execute(
+        select(j.id, j.created_at, j.events, j.min_ts, j.delta).where(j.id == journal_id)
+    ).first()
+    if row is None:
+        return False
+    conn.execute(
+        insert(rollup_journal_quarantine).values(
+            id=row.id,
+            created_at=row.created_at,
+            quarantined_at=time.time(),
+            events=row.events,
+            min_ts=row.min_ts,
+            delta=row.delta,
+            error=error[:128],
+        )
+    )
+    conn.execute(delete(rollup_journal).where(j.id == journal_id))
+    return True
+
+
+def quarantined(conn: Connection) -> int:
+    """Journal rows held in quarantine."""
+    return int(
+        conn.execute(select(func.count()).select_from(rollup_journal_quarantine)).scalar_one()
+    )
+
+
+def unavailable(exc: BaseException) -> bool:
+    """The database cannot be reached or written (down, read-only, full, locked): not the
+    fault of any row, so nothing is quarantined for it."""
+    return isinstance(exc, OperationalError | InterfaceError | PoolTimeout) or bool(
+        getattr(exc, "connection_invalidated", False)
+    )
+
+
+def probe_write(conn: Connection) -> None:
+    """Update (or make) the one readiness_probe row."""
+    now = time.time()
+    probe = readiness_probe.c
+    done = conn.execute(update(readiness_probe).where(probe.id == 1).values(checked_at=now))
+    if done.rowcount == 0:
+        conn.execute(insert(readiness_probe).values(id=1, checked_at=now))

@@ -43,6 +43,7 @@ session and connection series, empty elsewhere (``sessions_escalated`` and
 | escalations | escalation | | | |
 | ratings | rated feedback | | rating 1-5 | rating |
 | thumbs | thumbs feedback | | up / down | |
+| heartbeats | SDK heartbeat (the app's process) | | | |
 
 The writer starts a session with its first event of any type, and counts a ``connect``
 that follows another connection of its session as a reconnect.
@@ -66,6 +67,7 @@ from chatwatch.events import (
     Escalation,
     Event,
     Feedback,
+    Heartbeat,
     LLMCall,
     Message,
     RAGSearch,
@@ -131,6 +133,7 @@ class SessionDelta:
     # (ts, user_type, channel) of each "connect": the writer tells a reconnect landing
     # on another process from a first connect by the connections already stored
     connects: list[tuple[float, str, str]] = field(default_factory=list)
+    first_connect_at: float | None = None
 
 
 def _least(a: float | None, b: float | None) -> float | None:
@@ -166,6 +169,7 @@ def merge_sessions(into: dict[tuple[str, str], SessionDelta], more: Iterable[Ses
         t.rating_n += s.rating_n
         t.first_seen = _least(t.first_seen, s.first_seen)
         t.connects.extend(s.connects)
+        t.first_connect_at = _least(t.first_connect_at, s.first_connect_at)
 
 
 def add_cells(into: dict[Any, list[float]], cells: dict[Any, list[float]]) -> None:
@@ -321,7 +325,8 @@ def _backed(d: Delta, e: Turn, said: int | None, kind: str) -> bool:
         runs = d.runs = {
             (x.type, getattr(x, "run_id", None))
             for x in d.batch
-            if x.type in ("llm_call", "rag_search")
+            # an embedding call does not account for a turn's tokens
+            if x.type == "rag_search" or (x.type == "llm_call" and x.kind == "chat")
         }
     return (kind, e.run_id or e.id) in runs
 
@@ -444,6 +449,11 @@ def _message(d: Delta, e: Message, ts: float, m: int, ut: str) -> None:
         s.messages += 1
 
 
+def _heartbeat(d: Delta, e: Heartbeat, ts: float, m: int, ut: str) -> None:
+    # traffic for silence detection; the figures are read from the events themselves
+    _add(d.counts, (m, e.service, "heartbeats", "", "", ut, ""))
+
+
 _HANDLERS: dict[str, Callable[[Delta, Any, float, int, str], None]] = {
     "turn": _turn,
     "llm_call": _llm_call,
@@ -455,6 +465,7 @@ _HANDLERS: dict[str, Callable[[Delta, Any, float, int, str], None]] = {
     "feedback": _feedback,
     "escalation": _escalation,
     "message": _message,
+    "heartbeat": _heartbeat,
 }
 
 

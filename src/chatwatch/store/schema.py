@@ -14,9 +14,11 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 metadata = MetaData()
+HEARTBEAT = text("type = 'heartbeat'")  # the partial index's predicate, as queries spell it
 
 events = Table(
     "events",
@@ -32,6 +34,8 @@ events = Table(
     Index("ix_events_ts", "ts"),
     Index("ix_events_session", "service", "session_id"),
     Index("ix_events_run", "run_id"),
+    # heartbeats only (a few per app process a minute): the app's latest process figures
+    Index("ix_events_heartbeat", "ts", sqlite_where=HEARTBEAT, postgresql_where=HEARTBEAT),
 )
 
 ROLLUP_KEY = ("res", "bucket", "service", "series", "model", "dim", "user_type", "channel")
@@ -88,6 +92,7 @@ sessions = Table(
     Column("rating_n", Integer, nullable=False),
     # set when the row is made and never updated: the read API pages by it (0011)
     Column("first_seen", Float),
+    Column("first_connect_at", Float),  # the connect counted as the first (later: reconnects)
     Index("ix_sessions_last_seen", "last_seen"),
     Index("ix_sessions_first_seen", "first_seen"),
     Index("ix_sessions_user", "user_id"),
@@ -111,6 +116,28 @@ rollup_journal = Table(
     Column("events", Integer, nullable=False),
     Column("min_ts", Float, nullable=False),
     Column("delta", LargeBinary, nullable=False),
+)
+
+# Journal rows that failed to fold, moved aside so reads go on (store/journal.py); the
+# row's id, its events and delta as they were, and the error's class (no user data).
+rollup_journal_quarantine = Table(
+    "rollup_journal_quarantine",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("created_at", Float, nullable=False),
+    Column("quarantined_at", Float, nullable=False),
+    Column("events", Integer, nullable=False),
+    Column("min_ts", Float, nullable=False),
+    Column("delta", LargeBinary, nullable=False),
+    Column("error", String(128), nullable=False),
+)
+
+# One row that /readyz updates: a write the database must take for the server to be ready.
+readiness_probe = Table(
+    "readiness_probe",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("checked_at", Float, nullable=False),
 )
 
 api_keys = Table(
@@ -229,6 +256,24 @@ alert_outbox = Table(
     Column("failed_at", Float),
     Column("last_error", Text),
     Index("ix_alert_outbox_due", "sent_at", "failed_at", "next_attempt_at"),
+)
+
+# Bounded cardinality (store/labels.py): the label values admitted to the rollups, per
+# label, and how many rollup increments were counted under "other" past each cap.
+label_values = Table(
+    "label_values",
+    metadata,
+    Column("label", String(32), primary_key=True),
+    Column("value", String(128), primary_key=True),
+    Column("first_seen", Float, nullable=False),
+)
+
+label_overflow = Table(
+    "label_overflow",
+    metadata,
+    Column("label", String(32), primary_key=True),
+    Column("folded", BigInteger, nullable=False),
+    Column("first_at", Float, nullable=False),
 )
 
 # Spans of OTLP traces still needed to map later ones (integrations/otlp/traces.py): the

@@ -18,13 +18,14 @@ from functools import cache
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, func, select, tuple_
+from sqlalchemy import Connection, select, tuple_
 
 from chatwatch.events import Event, parse_events
 from chatwatch.events_fast import FastEvent, decode_batch
 from chatwatch.events_fast import LLMCall as FastLLMCall
 from chatwatch.store.journal import append as journal_append
 from chatwatch.store.journal import take as journal_take
+from chatwatch.store.labels import LabelGuard
 from chatwatch.store.rollup import (
     MINUTE,
     Delta,
@@ -32,7 +33,7 @@ from chatwatch.store.rollup import (
     compute_delta,
     priced_cost,
 )
-from chatwatch.store.schema import HIST_KEY, ROLLUP_KEY, events, sessions
+from chatwatch.store.schema import HIST_KEY, ROLLUP_KEY, sessions
 
 __all__ = [
     "IngestResult",
@@ -73,6 +74,7 @@ _SESSION_COLUMNS = (
     "rating_sum",
     "rating_n",
     "first_seen",
+    "first_connect_at",
 )
 _SESSION_MERGE = {
     "user_id": "coalesce",
@@ -83,6 +85,7 @@ _SESSION_MERGE = {
     "last_seen": "greatest",
     "escalated_at": "least",
     "first_seen": "keep",
+    "first_connect_at": "least",
 }
 
 
@@ -147,9 +150,11 @@ def prepare(batch: Sequence[Event | FastEvent], *, store_text: bool) -> Prepared
     return Prepared(unique, rows, delta, len(batch), min_ts, store_text)
 
 
-def write_events(conn: Connection, batch: Sequence[Event], *, store_text: bool) -> IngestResult:
+def write_events(
+    conn: Connection, batch: Sequence[Event], *, store_text: bool, guard: LabelGuard | None = None
+) -> IngestResult:
     """Run inside a write transaction; the caller commits."""
-    return write_prepared(conn, [prepare(batch, store_text=store_text)])[0]
+    return write_prepared(conn, [prepare(batch, store_text=store_text)], guard=guard)[0]
 
 
 def write_batches(
@@ -165,6 +170,7 @@ def write_prepared(
     *,
     defer: bool = False,
     journalled: list[tuple[int, Delta]] | None = None,
+    guard: LabelGuard | None = None,
 ) -> list[IngestResult]:
     """Several batches in one transaction (group commit), with a result for each.
 
@@ -173,7 +179,8 @@ def write_prepared(
     the store's upsert would merge separate writes. Writing them together shares the
     rollup and session rows they have in common. With ``defer`` the rollup and session
     increments go to the journal (one row) instead, for :func:`fold_journal` to apply;
-    the row's id and increments are added to ``journalled`` when it is given.
+    the row's id and increments are added to ``journalled`` when it is given. A
+    ``guard`` folds label values past their cap into ``other`` (store/labels.py).
     """
     owner: dict[str, int] = {}
     rows: dict[str, tuple[Any, ...]] = {}
@@ -201,6 +208,8 @@ def write_prepared(
             total = delta
         else:
             total.merge(delta)
+    if total is not None and guard is not None:
+        guard.fold(conn, total)
     if total is not None and defer:
         min_ts = min(rows[key][1] for key in inserted)
         journal_id = journal_append(conn, total, len(inserted), min_ts)
@@ -375,32 +384,46 @@ def _apply_rollups(conn: Connection, delta: Delta) -> None:
 def _apply_sessions(conn: Connection, delta: Delta) -> None:
     """Upsert per-session state, and count sessions starting, escalating or reconnecting
     for the first time now: a session starts with its first event of any type (an
-    explicit ``session_started`` after it counts nothing), and a ``connect`` after another
-    connection of the session, from any process, is a reconnect."""
+    explicit ``session_started`` after it counts nothing), and of a session's ``connect``
+    events, from whichever process and in whatever order they arrive, only the earliest
+    counts as a connect, every other one as a reconnect."""
     if not delta.sessions:
         return
     keys = sorted(delta.sessions)
-    _reconnects_from_connects(conn, delta, keys)
-    known: dict[tuple[str, str], tuple[float | None, int, str | None, str | None]] = {}
+    known: dict[tuple[str, str], tuple[Any, ...]] = {}
     c = sessions.c
-    query = select(c.service, c.session_id, c.escalated_at, c.reconnects, c.user_type, c.channel)
+    query = select(
+        c.service,
+        c.session_id,
+        c.escalated_at,
+        c.reconnects,
+        c.user_type,
+        c.channel,
+        c.first_connect_at,
+    )
     for start in range(0, len(keys), 400):
         chunk = keys[start : start + 400]
         where = tuple_(sessions.c.service, sessions.c.session_id).in_(chunk)
-        for service, sid, escalated_at, reconnects, user_type, channel in conn.execute(
-            query.where(where)
-        ):
-            known[(service, sid)] = (escalated_at, reconnects, user_type, channel)
+        for row in conn.execute(query.where(where)):
+            known[(row[0], row[1])] = tuple(row[2:])
     for key in keys:
         s = delta.sessions[key]
         stored = known.get(key)
-        escalated_before, reconnects_before, user_type, channel = stored or (None, 0, None, None)
+        escalated_before, reconnects_before, user_type, channel, first_connect = stored or (
+            None,
+            0,
+            None,
+            None,
+            None,
+        )
         # labelled like the session's stored row (the upsert keeps the first values seen)
         labels = (user_type or s.user_type or "", channel or s.channel or "")
         if stored is None:
             begun = min(t for t in (s.started_at, s.first_seen, s.last_seen) if t is not None)
             s.started_at = begun
             _count_session(delta, s, "sessions_started", begun, labels)
+        if s.connects:
+            _connects_to_reconnects(delta, s, first_connect, labels)
         if s.escalated_at is not None and escalated_before is None:
             _count_session(delta, s, "sessions_escalated", s.escalated_at, labels)
         if s.first_reconnect is not None and not reconnects_before:
@@ -412,45 +435,38 @@ def _apply_sessions(conn: Connection, delta: Delta) -> None:
     )
 
 
-def _reconnects_from_connects(conn: Connection, delta: Delta, keys: list[tuple[str, str]]) -> None:
-    """Count as reconnects the ``connect`` events that come after an earlier connection
-    event of their session (stored by any process, this batch included)."""
-    with_connects = [key for key in keys if delta.sessions[key].connects]
-    earliest: dict[tuple[str, str], float] = {}
-    e = events.c
-    for start in range(0, len(with_connects), 400):
-        chunk = with_connects[start : start + 400]
-        query = (
-            select(e.service, e.session_id, func.min(e.ts))
-            .where(e.type == "connection", tuple_(e.service, e.session_id).in_(chunk))
-            .group_by(e.service, e.session_id)
-        )
-        for service, sid, first in conn.execute(query):
-            earliest[(service, sid)] = first
-    for key in with_connects:
-        s = delta.sessions[key]
-        first = earliest.get(key)
-        for ts, user_type, channel in s.connects:
-            if first is None or ts <= first:
-                continue
-            minute = int(ts // MINUTE) * MINUTE
-            was = (minute, s.service, "connections", "", "connect", user_type, channel)
-            cell = delta.counts.get(was)
-            if cell is not None and cell[0] > 0:
-                cell[0] -= 1
-                _add_count(delta, (*was[:4], "reconnect", user_type, channel))
-            s.reconnects += 1
-            if s.first_reconnect is None or ts < s.first_reconnect:
-                s.first_reconnect = ts
-        s.connects = []
+def _connects_to_reconnects(
+    delta: Delta, s: SessionDelta, stored_first: float | None, labels: tuple[str, str]
+) -> None:
+    """Relabel as reconnects the session's connects but its earliest one (the one stored
+    as first too, when one in this batch turns out earlier)."""
+    first = min(ts for ts, _, _ in s.connects)
+    if stored_first is not None and stored_first <= first:
+        first = stored_first
+    elif stored_first is not None:
+        _relabel(delta, s, stored_first, labels)
+    for ts, user_type, channel in s.connects:
+        if ts != first or stored_first == first:
+            _relabel(delta, s, ts, (user_type, channel))
+    s.first_connect_at = first
+    s.connects = []
 
 
-def _add_count(delta: Delta, key: tuple[int, str, str, str, str, str, str]) -> None:
+def _relabel(delta: Delta, s: SessionDelta, ts: float, labels: tuple[str, str]) -> None:
+    minute = int(ts // MINUTE) * MINUTE
+    _add_count(delta, (minute, s.service, "connections", "", "connect", *labels), -1)
+    _add_count(delta, (minute, s.service, "connections", "", "reconnect", *labels))
+    s.reconnects += 1
+    if s.first_reconnect is None or ts < s.first_reconnect:
+        s.first_reconnect = ts
+
+
+def _add_count(delta: Delta, key: tuple[int, str, str, str, str, str, str], n: int = 1) -> None:
     cell = delta.counts.get(key)
     if cell is None:
-        delta.counts[key] = [1, 0.0]
+        delta.counts[key] = [n, 0.0]
     else:
-        cell[0] += 1
+        cell[0] += n
 
 
 @cache
@@ -499,4 +515,5 @@ def _session_row(s: SessionDelta) -> tuple[Any, ...]:
         s.rating_sum,
         s.rating_n,
         s.last_seen if s.started_at is None else min(s.started_at, s.last_seen),
+        s.first_connect_at,
     )

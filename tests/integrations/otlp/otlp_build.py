@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -14,7 +15,7 @@ from sqlalchemy import select
 from chatwatch.store import Store
 from chatwatch.store.schema import events
 
-T0 = 1_796_000_000 * 10**9  # a fixed start, in nanoseconds
+T0 = (int(time.time()) - 3600) * 10**9  # an hour ago, in whole seconds (nanoseconds)
 MS = 1_000_000
 
 

@@ -342,3 +342,33 @@ def test_retried_export_changes_nothing(store: Store) -> None:
     first = stored(store)
     _ingest(store, spans)
     assert stored(store) == first and len(first) == 4
+
+
+def test_times_and_labels_outside_the_schema_reject_their_span(sqlite_store: Store) -> None:
+    """A span dated out of the event retention (or ahead of now), or a model the label rules
+    refuse, is rejected alone, named; the others are stored."""
+    llm = {"gen_ai.request.model": "gpt-4o"}
+    now = T0 / 1e9 + 3600
+    spans = [
+        span(1, 1, attrs=llm),
+        span(2, 1, start_ms=-40 * 86_400_000, attrs=llm),  # 40 days before T0
+        span(3, 1, start_ms=3 * 3_600_000, attrs=llm),  # two hours ahead of now
+        span(4, 1, attrs={"gen_ai.request.model": "<a href='x'>gpt</a>"}),
+    ]
+    result = ingest_export(
+        sqlite_store,
+        body(spans),
+        json_body=False,
+        max_spans=100,
+        settings=WAIT,
+        now=now,
+        max_age_s=30 * 86400.0,
+    )
+    reasons = {r.index: (r.field, r.reason) for r in result.rejected}
+    assert set(reasons) == {1, 2, 3}
+    assert reasons[1][0] == reasons[2][0] == "startTimeUnixNano"
+    assert "event retention" in reasons[1][1]
+    assert reasons[3] == ("model", "may hold only letters, digits, space and _ . : - / @ +")
+    flush_pending(sqlite_store, now + 60, WAIT)
+    calls = _of_type(stored(sqlite_store), "llm_call")
+    assert [c["run_id"] for c in calls] == [trace_hex(1)]

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from chatwatch.alerts.notify.email import alert_message, email_configured, send_message
+from chatwatch.alerts.notify.email import alert_messages, email_configured, send_message
 from chatwatch.alerts.notify.format import fmt_value
 from chatwatch.alerts.notify.webhook import (
     alertmanager_payload,
@@ -17,6 +17,7 @@ from chatwatch.alerts.notify.webhook import (
     slack_payload,
 )
 from chatwatch.config import Settings
+from chatwatch.logsafe import clean
 
 __all__ = ["Channel", "channels", "log_group"]
 
@@ -33,9 +34,7 @@ def channels(settings: Settings) -> dict[str, Channel]:
     """Every channel the settings configure, by id."""
     found: dict[str, Channel] = {}
     if email_configured(settings):
-        found["email"] = Channel(
-            "email", lambda group: send_message(settings, alert_message(group, settings))
-        )
+        found["email"] = Channel("email", lambda group: _send_mail(group, settings))
     for url in settings.alert_webhook_urls:
         cid = channel_id("webhook", url)
         found[cid] = Channel(cid, _poster(url, alertmanager_payload, settings))
@@ -43,6 +42,11 @@ def channels(settings: Settings) -> dict[str, Channel]:
         cid = channel_id("slack", url)
         found[cid] = Channel(cid, _poster(url, slack_payload, settings))
     return found
+
+
+def _send_mail(group: dict[str, Any], settings: Settings) -> None:
+    for message in alert_messages(group, settings):
+        send_message(settings, message)
 
 
 def _poster(
@@ -67,11 +71,11 @@ def log_group(group: dict[str, Any]) -> None:
             level,
             "ALERT %s %s: %s: value %s (threshold %s %s, window %s) %s",
             a["status"].upper(),
-            a["rule"],
-            a["annotations"].get("title") or a["rule"],
+            clean(a["rule"]),
+            clean(a["annotations"].get("title") or a["rule"]),
             fmt_value(a["value"], a["unit"]),
             a["op"],
             fmt_value(a["threshold"], a["unit"]),
             a["window"],
-            where,
+            clean(where),  # user-typed label values: one log line whatever they hold
         )

@@ -3,6 +3,7 @@ environment (``CHATWATCH_SMTP_USER`` / ``CHATWATCH_SMTP_PASSWORD``), never logge
 
 from __future__ import annotations
 
+import logging
 import smtplib
 import ssl
 from email.message import EmailMessage
@@ -11,8 +12,11 @@ from typing import Any
 
 from chatwatch.alerts.notify.format import dashboard_url, subject, templates
 from chatwatch.config import Settings
+from chatwatch.logsafe import clean
 
-__all__ = ["EmailError", "alert_message", "email_configured", "send_message"]
+__all__ = ["EmailError", "alert_message", "alert_messages", "email_configured", "send_message"]
+
+log = logging.getLogger("chatwatch.alerts")
 
 
 class EmailError(RuntimeError):
@@ -36,6 +40,27 @@ def alert_message(group: dict[str, Any], settings: Settings) -> EmailMessage:
     message.set_content(env.get_template("alert_email.txt.j2").render(context))
     message.add_alternative(env.get_template("alert_email.html.j2").render(context), subtype="html")
     return message
+
+
+def alert_messages(group: dict[str, Any], settings: Settings) -> list[EmailMessage]:
+    """The group's message; when it cannot be written (a label no e-mail can hold), one
+    message per alert, so one bad label does not stop the other alerts' mail."""
+    try:
+        return [alert_message(group, settings)]
+    except ValueError:  # UnicodeEncodeError included
+        pass
+    messages = []
+    for index, alert in enumerate(group["alerts"]):
+        try:
+            messages.append(alert_message({**group, "alerts": [alert]}, settings))
+        except ValueError as exc:
+            log.error(
+                "alert %d of rule %s cannot be written as e-mail (%s); the others are sent",
+                index,
+                clean(group["rule"], 128),
+                type(exc).__name__,
+            )
+    return messages
 
 
 def new_message(settings: Settings, title: str) -> EmailMessage:

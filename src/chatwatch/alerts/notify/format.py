@@ -2,12 +2,38 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-__all__ = ["dashboard_url", "fmt_number", "fmt_time", "fmt_value", "subject", "templates"]
+__all__ = [
+    "dashboard_url",
+    "fmt_number",
+    "fmt_time",
+    "fmt_value",
+    "one_line",
+    "slack_text",
+    "subject",
+    "templates",
+]
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+_SUBJECT_MAX = 200  # characters: a subject is a line, not a report
+
+
+def one_line(value: object) -> str:
+    """Label values and titles as header-safe text: control characters (CR and LF above
+    all: a header injection, or an e-mail the library refuses to write) become a space."""
+    return _CONTROL.sub(" ", str(value))
+
+
+def slack_text(value: object) -> str:
+    """Text for Slack mrkdwn: ``&``, ``<`` and ``>`` escaped (Slack's rule), so a label
+    such as ``<https://evil.example/r|Reset your password>`` stays text, not a link."""
+    return one_line(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
 
 _UNIT_SUFFIX = {"percent": "%", "ms": " ms", "mb": " MB", "usd": " USD", "seconds": " s"}
 
@@ -56,7 +82,10 @@ def subject(group: dict[str, Any]) -> str:
     )
     title = first["annotations"].get("title") or group["rule"]
     more = f" (+{len(alerts) - 1} more)" if len(alerts) > 1 else ""
-    return f"[{level}] {title}" + (f" [{where}]" if where else "") + more
+    line = one_line(f"[{level}] {title}" + (f" [{where}]" if where else ""))
+    if len(line) > _SUBJECT_MAX:
+        line = line[: _SUBJECT_MAX - 3] + "..."
+    return line + more
 
 
 def templates(package: str) -> Environment:

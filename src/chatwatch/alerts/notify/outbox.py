@@ -21,6 +21,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from chatwatch.alerts.notify.channels import Channel, channels
 from chatwatch.config import Settings
+from chatwatch.logsafe import clean
 from chatwatch.store import Store
 from chatwatch.store.schema import alert_outbox
 
@@ -132,7 +133,11 @@ def _finish(
         result.failed += 1
         result.given_up += 1
         log.error(
-            "notification %d via %s failed %d times, giving up: %s", row_id, cid, attempts, error
+            "notification %d via %s failed %d times, giving up: %s",
+            row_id,
+            cid,
+            attempts,
+            clean(error),
         )
     else:
         retry = backoff(attempts)
@@ -144,7 +149,7 @@ def _finish(
             cid,
             attempts,
             retry,
-            error,
+            clean(error),
         )
     with store.write() as conn:
         conn.execute(update(alert_outbox).where(o.id == row_id).values(**values))

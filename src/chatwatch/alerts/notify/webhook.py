@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from chatwatch.alerts.notify.format import dashboard_url, fmt_value, subject
+from chatwatch.alerts.notify.format import dashboard_url, fmt_value, slack_text, subject
 from chatwatch.config import Settings
 
 __all__ = [
@@ -92,7 +92,8 @@ def alertmanager_payload(group: dict[str, Any], settings: Settings) -> dict[str,
 def slack_payload(group: dict[str, Any], settings: Settings) -> dict[str, Any]:
     """A Slack incoming-webhook body: one bold subject line, one line per alert."""
     icon = {"critical": ":red_circle:", "warning": ":large_orange_circle:"}
-    lines = [f"*{subject(group)}*"]
+    # every piece that can hold a label is escaped: only chatwatch's own link is markup
+    lines = [f"*{slack_text(subject(group))}*"]
     for a in group["alerts"]:
         mark = (
             icon.get(a["level"] or "", ":white_check_mark:")
@@ -101,10 +102,10 @@ def slack_payload(group: dict[str, Any], settings: Settings) -> dict[str, Any]:
         )
         where = " ".join(f"{k}={a['labels'][k]}" for k in ("service", "model") if k in a["labels"])
         lines.append(
-            f"{mark} {a['annotations'].get('summary') or a['rule']}"
+            f"{mark} {slack_text(a['annotations'].get('summary') or a['rule'])}"
             f" (value {fmt_value(a['value'], a['unit'])}, threshold {a['op']}"
             f" {fmt_value(a['threshold'], a['unit'])}, window {a['window']}"
-            + (f", {where}" if where else "")
+            + (f", {slack_text(where)}" if where else "")
             + ")"
         )
     lines.append(f"<{dashboard_url(settings.base_url)}|Open the dashboard>")

@@ -52,16 +52,41 @@
     var d = new Date(ts * 1000);
     var hm = pad(d.getUTCHours()) + ":" + pad(d.getUTCMinutes());
     var md = pad(d.getUTCMonth() + 1) + "-" + pad(d.getUTCDate());
-    if (step >= 86400) return md;
+    if (step >= 86400) return span > 366 * 86400 ? d.getUTCFullYear() + "-" + md : md;
     return span > 86400 + step ? md + " " + hm : hm;
   }
 
-  function niceMax(max) {
-    if (!(max > 0)) return 1;
-    var exp = Math.pow(10, Math.floor(Math.log10(max)));
-    var steps = [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10];
-    for (var i = 0; i < steps.length; i++) if (steps[i] * exp >= max) return steps[i] * exp;
-    return 10 * exp;
+  // Axis ticks at round values: a step of 1, 2, 2.5 or 5 times a power of ten, 3 to 5
+  // intervals, the top the first tick at or above the data's maximum.
+  function niceTicks(max) {
+    if (!(max > 0)) return { top: 1, step: 0.25, n: 4 };
+    var rough = max / 4;
+    var exp = Math.pow(10, Math.floor(Math.log10(rough)));
+    var steps = [1, 2, 2.5, 5, 10];
+    for (var i = 0; i < steps.length; i++) {
+      var step = steps[i] * exp;
+      var n = Math.ceil(max / step - 1e-9);
+      if (n <= 5) return { top: step * n, step: step, n: Math.max(n, 1) };
+    }
+    return { top: 10 * exp * 4, step: 10 * exp, n: 4 };
+  }
+
+  function niceMax(max) { return niceTicks(max).top; }
+
+  function decimals(step) {
+    for (var d = 0; d < 4; d++) if (Math.abs(Math.round(step * Math.pow(10, d)) - step * Math.pow(10, d)) < 1e-6) return d;
+    return 4;
+  }
+
+  // Every tick of one axis in one unit and with the same decimals (no "0.0 ms" beside "1.0 s").
+  function tickLabel(v, unit, step, top) {
+    if (unit === "ms" && top >= 1000) return (v / 1000).toFixed(decimals(step / 1000)) + " s";
+    if (unit === "ms") return v.toFixed(decimals(step)) + " ms";
+    if (unit === "percent") return v.toFixed(decimals(step)) + "%";
+    if (unit === "usd") return "$" + v.toFixed(Math.max(decimals(step), top < 1 ? 2 : 0));
+    if (top >= 1e6) return (v / 1e6).toFixed(decimals(step / 1e6)) + "M";
+    if (top >= 1e4) return (v / 1e3).toFixed(decimals(step / 1e3)) + "k";
+    return v.toFixed(decimals(step));
   }
 
   function colorOf(chart, series, i) {
@@ -120,12 +145,12 @@
   }
 
   function yAxis(svg, m, w, h, max, unit) {
-    var ticks = 4;
-    for (var i = 0; i <= ticks; i++) {
-      var v = (max / ticks) * i;
-      var y = m.top + h - (h * i) / ticks;
+    var t = niceTicks(max);
+    for (var i = 0; i <= t.n; i++) {
+      var v = t.step * i;
+      var y = m.top + h - (h * v) / t.top;
       el("line", { x1: m.left, x2: m.left + w, y1: y, y2: y, class: i ? "grid" : "axis" }, svg);
-      text(svg, m.left - 6, y + 4, fmt(v, unit, true), { class: "tick", "text-anchor": "end" });
+      text(svg, m.left - 6, y + 4, tickLabel(v, unit, t.step, t.top), { class: "tick", "text-anchor": "end" });
     }
   }
 
@@ -157,6 +182,12 @@
     for (var i = 0; i < n; i += every) {
       text(svg, xOf(i), height - 6, timeLabel(chart.x[i], chart.step, span), { class: "tick", "text-anchor": "middle" });
     }
+    // the current bucket is still filling: shade it and say so, rather than draw a drop
+    var partial = n > 0 && chart.x[n - 1] + chart.step > Date.now() / 1000 ? n - 1 : -1;
+    if (partial >= 0) {
+      el("rect", { x: xOf(partial) - slot / 2, y: m.top, width: slot, height: h, class: "partial-bg" }, svg);
+      text(svg, Math.min(xOf(partial), m.left + w - 4), m.top + 10, "partial", { class: "tick partial-label", "text-anchor": "end" });
+    }
     var base = new Array(n).fill(0);
     chart.series.forEach(function (s, si) {
       var color = colorOf(chart, s, si);
@@ -166,13 +197,20 @@
           if (!v) return;
           var y0 = s.style === "stack" ? base[i] : 0;
           var top = yOf(y0 + v);
-          el("rect", { x: xOf(i) - bw / 2, y: top, width: bw, height: Math.max(yOf(y0) - top, 0.5), fill: color, class: "mark", rx: Math.min(2, bw / 4) }, svg);
+          var bar = { x: xOf(i) - bw / 2, y: top, width: bw, height: Math.max(yOf(y0) - top, 0.5), fill: color, class: "mark", rx: Math.min(2, bw / 4) };
+          if (i === partial) { bar["fill-opacity"] = 0.4; bar["class"] = "mark mark-partial"; }
+          el("rect", bar, svg);
           if (s.style === "stack") base[i] += v;
         });
         return;
       }
       var path = "", area = "", open = false, first = 0;
+      var lastFull = partial >= 0 ? partial - 1 : n - 1;
+      if (partial > 0 && s.values[partial] !== null && s.values[partial] !== undefined && s.values[partial - 1] !== null && s.values[partial - 1] !== undefined) {
+        el("path", { d: "M" + xOf(partial - 1) + "," + yOf(s.values[partial - 1]) + "L" + xOf(partial) + "," + yOf(s.values[partial]), fill: "none", stroke: color, "stroke-width": 2, "stroke-dasharray": "4 3", class: "mark mark-partial" }, svg);
+      }
       s.values.forEach(function (v, i) {
+        if (i > lastFull) return;
         if (v === null || v === undefined) {
           if (open && s.style === "area") area += "L" + xOf(i - 1) + "," + yOf(0) + "L" + xOf(first) + "," + yOf(0) + "Z";
           open = false;
@@ -184,7 +222,7 @@
         area += (open ? "L" : "M") + p;
         open = true;
       });
-      if (open && s.style === "area") area += "L" + xOf(n - 1) + "," + yOf(0) + "L" + xOf(first) + "," + yOf(0) + "Z";
+      if (open && s.style === "area") area += "L" + xOf(lastFull) + "," + yOf(0) + "L" + xOf(first) + "," + yOf(0) + "Z";
       if (s.style === "area" && area) el("path", { d: area, fill: color, "fill-opacity": 0.12, stroke: "none" }, svg);
       if (path) el("path", { d: path, fill: "none", stroke: color, "stroke-width": 2, "stroke-linejoin": "round", "stroke-linecap": "round", class: "mark" }, svg);
       s.values.forEach(function (v, i) {
@@ -204,7 +242,8 @@
       guide.setAttribute("x2", xOf(i));
       guide.setAttribute("visibility", "visible");
       var rows = chart.series.map(function (s, si) { return [colorOf(chart, s, si), s.name, fmt(s.values[i], s.unit)]; });
-      tip.show(ev.clientX - box.left, ev.clientY - box.top, timeLabel(chart.x[i], Math.min(chart.step, 3600), 2 * 86400) + " UTC", rows);
+      var title = timeLabel(chart.x[i], Math.min(chart.step, 3600), 2 * 86400) + " UTC" + (i === partial ? " (partial: so far)" : "");
+      tip.show(ev.clientX - box.left, ev.clientY - box.top, title, rows);
     });
     hit.addEventListener("mouseleave", function () { guide.setAttribute("visibility", "hidden"); tip.hide(); });
   }

@@ -247,7 +247,15 @@
     renderCards(d.cards);
     renderCharts(d.charts);
     renderTables(d.tables);
+    renderNotices(d.notices || []);
     root.dataset.updatedAt = d.updated_at;
+  }
+
+  function renderNotices(notices) {
+    var box = document.getElementById("label-notice");
+    if (!box) return;
+    box.hidden = !notices.length;
+    box.textContent = notices.join(" ");
   }
 
   function schedule() {

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
+from chatwatch.events import FUTURE_SLACK_S
 from chatwatch.integrations.otlp.classify import Kept, classify
 from chatwatch.integrations.otlp.decode import (
     BadExport,
@@ -23,7 +25,12 @@ from chatwatch.integrations.otlp.decode import (
     TooManySpans,
     decode_export,
 )
-from chatwatch.integrations.otlp.traces import TraceSettings, flush_pending, store_kept
+from chatwatch.integrations.otlp.traces import (
+    TraceSettings,
+    flush_pending,
+    has_kept_spans,
+    store_kept,
+)
 from chatwatch.store import Store
 
 __all__ = [
@@ -33,6 +40,7 @@ __all__ = [
     "TooManySpans",
     "TraceSettings",
     "flush_pending",
+    "has_kept_spans",
     "ingest_export",
 ]
 
@@ -55,6 +63,15 @@ class ExportResult:
         )
 
 
+def _check_time(ts: float, lo: float, hi: float) -> None:
+    if not lo <= ts <= hi:
+        iso = [datetime.fromtimestamp(t, UTC).isoformat(timespec="seconds") for t in (lo, hi)]
+        raise SpanError(
+            "startTimeUnixNano",
+            f"must lie between {iso[0]} (the event retention) and {iso[1]} (now + 5 minutes)",
+        )
+
+
 def ingest_export(
     store: Store,
     body: bytes,
@@ -63,17 +80,22 @@ def ingest_export(
     max_spans: int,
     settings: TraceSettings | None = None,
     now: float | None = None,
+    max_age_s: float | None = None,
 ) -> ExportResult:
     """Decode, map and store one export (blocking: run it off the event loop).
 
     Raises BadExport (400) or TooManySpans (413); a span that fails its checks is left out
-    and listed in the result, the others are stored.
+    and listed in the result, the others are stored. With ``max_age_s``, a span that
+    started before ``now - max_age_s`` or more than five minutes after ``now`` is one.
     """
+    now = time.time() if now is None else now
     spans, rejected = decode_export(body, json_body, max_spans)
     total = len(spans) + len(rejected)
     kept: list[Kept] = []
     for span in spans:
         try:
+            if max_age_s is not None:
+                _check_time(span.start_ns / 1e9, now - max_age_s, now + FUTURE_SLACK_S)
             item = classify(span)
         except SpanError as exc:
             rejected.append(Rejected(span.index, exc.field, exc.reason))
@@ -84,6 +106,5 @@ def ingest_export(
         if item is not None:
             kept.append(item)
     rejected.sort(key=lambda r: r.index)
-    now = time.time() if now is None else now
     events = store_kept(store, kept, now, settings or TraceSettings())
     return ExportResult(spans=total, events=events, rejected=rejected)

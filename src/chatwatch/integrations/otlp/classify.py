@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from chatwatch.events import LLMCall, RAGSearch
+from chatwatch.events import PATTERN_MESSAGES, LLMCall, RAGSearch
 from chatwatch.integrations.otlp.decode import Span, SpanError
 from chatwatch.integrations.otlp.fields import count, error_label, json_object, text
 from chatwatch.integrations.otlp.genai import Call, genai_call
@@ -175,5 +175,10 @@ def _rag_search(span: Span, service: str) -> RAGSearch:
 
 
 def _named(exc: ValidationError) -> SpanError:
+    """The first problem, named as the event schema names it (the event's field)."""
     err = exc.errors(include_url=False, include_input=False)[0]
-    return SpanError(".".join(str(p) for p in err["loc"]) or "span", err["msg"])
+    msg = err["msg"]
+    if err["type"] == "string_pattern_mismatch":
+        pattern = str(err.get("ctx", {}).get("pattern", ""))
+        msg = PATTERN_MESSAGES.get(pattern, msg)
+    return SpanError(".".join(str(p) for p in err["loc"]) or "span", msg[:200])

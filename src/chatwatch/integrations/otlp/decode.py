@@ -159,9 +159,14 @@ def _id_bytes(raw: bytes, size: int, name: str) -> str:
     return raw.hex()
 
 
+_MAX_NS = 2**63 - 1  # what a database BIGINT holds
+
+
 def _end(start: int, end: int) -> int:
     if start <= 0:
         raise SpanError("startTimeUnixNano", "missing")
+    if start > _MAX_NS or end > _MAX_NS:
+        raise SpanError("endTimeUnixNano" if start <= _MAX_NS else "startTimeUnixNano", "too large")
     return end if end >= start else start
 
 

@@ -44,7 +44,7 @@ def oi_call(a: Mapping[str, Any], kind: str) -> Call | None:
     answered = text(a, "embedding.model_name" if embedding else "llm.model_name", limit=128)
     if answered is None and embedding:
         answered = text(a, "llm.model_name", limit=128)
-    requested = text(params, "model", limit=128)
+    requested = text(params, "model", "model_name", limit=128)  # LangChain: model_name
     model = requested or answered
     if model is None:
         return None

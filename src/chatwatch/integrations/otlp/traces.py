@@ -25,12 +25,13 @@ never assemble one trace at once).
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import TypeAdapter
-from sqlalchemy import Connection, and_, delete, select, text, update
+from pydantic import Field, TypeAdapter, ValidationError
+from sqlalchemy import Connection, and_, bindparam, delete, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from chatwatch.events import DAY_MS, LLMCall, RAGSearch, Turn
@@ -40,11 +41,14 @@ from chatwatch.store import Store
 from chatwatch.store.schema import otlp_spans
 from chatwatch.store.writer import write_events
 
-__all__ = ["TraceSettings", "flush_pending", "store_kept"]
+__all__ = ["TraceSettings", "flush_pending", "has_kept_spans", "store_kept"]
 
+log = logging.getLogger("chatwatch.server")
 _LOCK_KEY = 0x6F746C70  # "otlp"
 _CHUNK = 500
-_span_event: TypeAdapter[LLMCall | RAGSearch] = TypeAdapter(LLMCall | RAGSearch)
+_span_event: TypeAdapter[LLMCall | RAGSearch] = TypeAdapter(
+    Annotated[LLMCall | RAGSearch, Field(discriminator="type")]
+)
 Event = LLMCall | RAGSearch | Turn
 
 
@@ -75,6 +79,11 @@ def flush_pending(store: Store, now: float, ts: TraceSettings) -> int:
         stored = _write(store, conn, events)
     _invalidate(store, events)
     return stored
+
+
+def has_kept_spans(store: Store) -> bool:
+    with store.read() as conn:
+        return conn.execute(select(otlp_spans.c.trace_id).limit(1)).first() is not None
 
 
 def _lock(conn: Connection) -> None:
@@ -151,6 +160,8 @@ def _assemble(
     """Map the traces that are due; ``late_only``: only those assembled before (their new
     spans are late) or whose root settles at once (``settle_s`` 0)."""
     events: list[Event] = []
+    done: list[dict[str, str]] = []
+    assembled: list[dict[str, str]] = []
     for trace_id, rows in _load(conn, traces).items():
         rows.sort(key=lambda r: (r.start_ns, r.span_id))
         root = next((r for r in rows if r.root), None)
@@ -159,7 +170,12 @@ def _assemble(
         else:
             due = not late_only and min(r.seen_at for r in rows) <= now - ts.wait_s
         if due:
-            events.extend(_map_trace(conn, trace_id, rows, root))
+            events.extend(_map_trace(trace_id, rows, root, done, assembled))
+    c = otlp_spans.c
+    for flag, keys in (("emitted", done), ("turn_emitted", assembled)):
+        if keys:
+            where = and_(c.trace_id == bindparam("t"), c.span_id == bindparam("s"))
+            conn.execute(update(otlp_spans).where(where).values({flag: True}), keys)
     return events
 
 
@@ -169,7 +185,14 @@ def _first(rows: Sequence[Any], root: Any, column: str) -> str | None:
     return next((str(getattr(r, column)) for r in rows if getattr(r, column) is not None), None)
 
 
-def _map_trace(conn: Connection, trace_id: str, rows: list[Any], root: Any) -> list[Event]:
+def _map_trace(
+    trace_id: str,
+    rows: list[Any],
+    root: Any,
+    done_keys: list[dict[str, str]],
+    assembled: list[dict[str, str]],
+) -> list[Event]:
+    """The trace's events now due; the spans they settle are added to the two key lists."""
     session, user = _first(rows, root, "session_id"), _first(rows, root, "user_id")
     parsed = {r.span_id: _span_event.validate_json(r.event) for r in rows if r.event is not None}
     keep: list[LLMCall | RAGSearch] = []
@@ -184,20 +207,14 @@ def _map_trace(conn: Connection, trace_id: str, rows: list[Any], root: Any) -> l
             keep.append(parsed[r.span_id])
             done.append(r.span_id)
     out: list[Event] = [e.model_copy(update={"session_id": session, "user_id": user}) for e in keep]
-    if done:
-        conn.execute(
-            update(otlp_spans)
-            .where(and_(otlp_spans.c.trace_id == trace_id, otlp_spans.c.span_id.in_(done)))
-            .values(emitted=True)
-        )
+    done_keys.extend({"t": trace_id, "s": span_id} for span_id in done)
     if root is not None and not root.turn_emitted:
         if parsed:  # a trace without calls or searches is no chat turn
-            out.append(_turn(trace_id, root, rows, parsed, session, user))
-        conn.execute(
-            update(otlp_spans)
-            .where(and_(otlp_spans.c.trace_id == trace_id, otlp_spans.c.span_id == root.span_id))
-            .values(turn_emitted=True)
-        )
+            try:
+                out.append(_turn(trace_id, root, rows, parsed, session, user))
+            except ValidationError:  # its spans were checked; the turn is left out, not a 500
+                log.warning("chatwatch: an OTLP trace's turn failed validation; left out")
+        assembled.append({"t": trace_id, "s": root.span_id})
     return out
 
 
@@ -243,6 +260,8 @@ def _turn(
         error_type=(info["error_type"] or "error") if info["failed"] else None,
         model=min(chat, key=lambda e: e.ts).model if chat else None,
         tokens=tokens if chat else None,
+        llm_calls=len(chat),  # the turn's tokens are its calls': counted once
+        rag_searches=len(searches),
         rag_used=bool(searches),
         rag_found=any(s.results > 0 for s in searches),
     )

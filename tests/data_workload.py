@@ -3,13 +3,18 @@ API: every expected row is computed here from the events the tests send."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 
-DAY1 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC).timestamp()
-DAY2 = datetime(2025, 3, 2, 8, 0, tzinfo=UTC).timestamp()
+# two whole UTC days a few days ago (ingest refuses events older than the retention)
+_FIRST = (datetime.now(UTC) - timedelta(days=4)).replace(hour=8, minute=0, second=0, microsecond=0)
+DAY1 = _FIRST.timestamp()
+DAY2 = (_FIRST + timedelta(days=1)).timestamp()
+D1 = _FIRST.date().isoformat()
+D2 = (_FIRST + timedelta(days=1)).date().isoformat()
+BEFORE = (_FIRST - timedelta(days=2)).date().isoformat()
 TOPICS = ("billing", "tech", "returns")
 MODELS = ("gpt-4o-mini", "llama-3.1-8b-instant")
 

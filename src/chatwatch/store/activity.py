@@ -1,0 +1,90 @@
+"""When each service last sent anything, and the app processes' latest heartbeats: the
+reads behind silent-service alerts and guide 003's ``system`` section.
+
+Last activity comes from the rollups (heartbeats are a series there too), to the minute:
+the hour rollups find each service's last hour, its minute rollups the last minute, and
+the service counts as seen at that minute's start (the catalogue adds the exact time of
+its latest heartbeat, so an app with the SDK is timed to the second).
+Heartbeats are read from the events themselves through a partial index that holds only
+them, so the figures are exact and the read costs a few rows per process.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from chatwatch.store.rollup import HOUR, MINUTE
+from chatwatch.store.schema import HEARTBEAT, events, rollups
+
+__all__ = ["Instance", "read_instances", "read_last_seen"]
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One app process, as its latest heartbeat describes it."""
+
+    service: str
+    host: str
+    pid: int
+    ts: float
+    memory_rss_mb: float
+    cpu_percent: float | None = None
+    threads: int | None = None
+    connections: int | None = None
+    queue_depth: int = 0
+    dropped: int = 0
+    memory_available_mb: float | None = None
+    started_at: float | None = None
+    interval_s: float = 15.0
+
+
+def read_last_seen(conn: Connection, since: float, service: str | None = None) -> dict[str, float]:
+    """Per service with rollups since ``since``: the start of its last active minute."""
+    r = rollups.c
+    hours = select(r.service, func.max(r.bucket)).where(
+        r.res == HOUR, r.bucket >= int(since) // HOUR * HOUR
+    )
+    if service is not None:
+        hours = hours.where(r.service == service)
+    out: dict[str, float] = {}
+    for svc, hour in conn.execute(hours.group_by(r.service)).all():
+        minute = conn.execute(
+            select(func.max(r.bucket)).where(
+                r.res == MINUTE, r.bucket >= hour, r.bucket < hour + HOUR, r.service == svc
+            )
+        ).scalar()
+        last = int(minute) if minute is not None else int(hour) + HOUR - MINUTE
+        out[str(svc)] = float(last)
+    return out
+
+
+def read_instances(conn: Connection, since: float, service: str | None = None) -> list[Instance]:
+    """Each process's latest heartbeat since ``since``, keyed by service, host and pid."""
+    e = events.c
+    query = select(e.service, e.ts, e.data).where(HEARTBEAT, e.ts >= since).order_by(e.ts)
+    if service is not None:
+        query = query.where(e.service == service)
+    latest: dict[tuple[str, str, int], Instance] = {}
+    for svc, ts, data in conn.execute(query):
+        d: dict[str, Any] = json.loads(data)
+        key = (str(svc), str(d["host"]), int(d["pid"]))
+        latest[key] = Instance(
+            service=key[0],
+            host=key[1],
+            pid=key[2],
+            ts=float(ts),
+            memory_rss_mb=float(d["memory_rss_mb"]),
+            cpu_percent=d.get("cpu_percent"),
+            threads=d.get("threads"),
+            connections=d.get("connections"),
+            queue_depth=int(d.get("queue_depth", 0)),
+            dropped=int(d.get("dropped", 0)),
+            memory_available_mb=d.get("memory_available_mb"),
+            started_at=d.get("started_at"),
+            interval_s=float(d.get("interval_s", 15.0)),
+        )
+    return [latest[key] for key in sorted(latest)]
