@@ -250,6 +250,9 @@ def report(r: dict[str, float], senders: int, batch: int, processes: int | None)
     staged = 0.0
     for stage in STAGES:
         us = r[f"stage:{stage}"]
+        if stage == "hand-off" and processes == 0:
+            print(f"  {stage:<25} {'-':>12}     (no worker process; it would cost {us:.1f} µs)")
+            continue
         staged += us
         print(f"  {stage:<25} {us:>12.1f} µs")
     print(f"  {'HTTP (the rest)':<25} {r['server_us'] - staged:>12.1f} µs")
