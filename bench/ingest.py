@@ -55,7 +55,13 @@ Batch = list[dict[str, Any]]
 def sdk_batches(n: int, batch_size: int) -> list[Batch]:
     """About ``n`` events as the SDK records and batches them (demo traffic, time now)."""
     capture = CaptureTransport()
-    client = Client(transport=capture, service="bench", batch_size=batch_size, max_queue=n + 1)
+    client = Client(
+        transport=capture,
+        service="bench",
+        batch_size=batch_size,
+        max_queue=n + 1,
+        heartbeat_interval=None,
+    )
     now = time.time()
     traffic = Traffic(random.Random(7), time.time, rate=50.0, start=now - 3600, daily=False)
     made = 0
