@@ -27,8 +27,9 @@ class Settings(BaseSettings):
 
     max_batch_bytes: int = 5 * 1024 * 1024
     max_batch_events: int = 10_000
-    # worker processes validating ingest batches (0: in the server's own threads)
-    ingest_processes: int = Field(1, ge=0, le=64)
+    # worker processes validating ingest batches (0, the default: in the server's own
+    # threads; msgspec made validation cheaper than the hand-off to a worker, bench/ingest.py)
+    ingest_processes: int = Field(0, ge=0, le=64)
     # --- access (chatwatch.server.auth, docs/deployment.md) ---------------------------
     # Development only: keyless GET reads from a loopback client (never writes, never
     # through a proxy). `chatwatch demo` turns it on; off everywhere else.
