@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from chatwatch.server.keys import create_key
 from chatwatch.store import Store
-from hostile import hostile_bodies, normal_body
+from hostile_payloads import hostile_bodies, normal_body
 from server_process import ServerProcess
 
 
