@@ -10,7 +10,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
 
-from chatwatch.alerts.notify.format import dashboard_url, subject, templates
+from chatwatch.alerts.notify.format import dashboard_url, one_line, subject, templates
 from chatwatch.config import Settings
 from chatwatch.logsafe import clean
 
@@ -72,7 +72,7 @@ def alert_messages(group: dict[str, Any], settings: Settings) -> list[EmailMessa
 
 def new_message(settings: Settings, title: str) -> EmailMessage:
     message = EmailMessage()
-    message["Subject"] = title
+    message["Subject"] = one_line(title)  # no CR/LF from a label can reach a header
     message["From"] = settings.alert_email_from
     message["To"] = ", ".join(settings.alert_emails)
     message["Date"] = formatdate(localtime=False, usegmt=True)
