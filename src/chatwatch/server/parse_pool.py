@@ -18,6 +18,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ import msgspec
 from pydantic import ValidationError
 
 from chatwatch.events import error_details, parse_events
+from chatwatch.events_fast import decode_batch
 from chatwatch.server.parent_watch import exit_with_parent
 from chatwatch.store.writer import Prepared, prepare
 
@@ -62,17 +64,30 @@ class BatchTooLarge(Exception):
 
 
 def parse_and_prepare(
-    body: bytes, max_events: int, store_text: bool, max_age_s: float | None = None
+    body: bytes,
+    max_events: int,
+    store_text: bool,
+    max_age_s: float | None = None,
+    now: float | None = None,
 ) -> Prepared:
     """Validate a JSON batch and make its rows and rollup increments; with ``max_age_s``,
     event times are bounded too (see chatwatch.events.check_times).
 
     Raises InvalidBatch or BatchTooLarge (plain data, so they cross process boundaries).
+    A batch msgspec finds valid (chatwatch.events_fast: one pass in C, stopping at the
+    first problem) goes straight to rows; any other is counted and left to pydantic,
+    which accepts it or names every problem.
     """
-    if count_items(body) > max_events:  # before anything is validated
+    now = time.time() if now is None else now
+    fast = decode_batch(body, max_age_s=max_age_s, now=now)
+    if fast is not None:
+        if len(fast) > max_events:
+            raise BatchTooLarge(max_events)
+        return prepare(fast, store_text=store_text)
+    if count_items(body) > max_events:  # before pydantic validates anything
         raise BatchTooLarge(max_events)
     try:
-        events = parse_events(body, max_age_s=max_age_s)
+        events = parse_events(body, max_age_s=max_age_s, now=now)
     except ValidationError as exc:
         raise InvalidBatch(error_details(exc)[:MAX_ERRORS], exc.error_count()) from None
     if len(events) > max_events:

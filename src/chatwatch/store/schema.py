@@ -109,6 +109,17 @@ user_activity = Table(
     Column("messages", BigInteger, nullable=False),
 )
 
+user_usage = Table(
+    "user_usage",
+    metadata,
+    Column("hour", BigInteger, primary_key=True),
+    Column("service", String(64), primary_key=True),
+    Column("user_id", String(128), primary_key=True),
+    Column("calls", BigInteger, nullable=False),
+    Column("tokens", BigInteger, nullable=False),
+    Column("cost_usd", Float, nullable=False),
+)
+
 rollup_journal = Table(
     "rollup_journal",
     metadata,
