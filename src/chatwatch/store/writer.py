@@ -379,6 +379,13 @@ def _apply_rollups(conn: Connection, delta: Delta) -> None:
         _upsert_sql(dialect, "user_activity", ("day", "service", "user_id"), ("messages",)),
         [(*key, n) for key, n in order(delta.users.items())],
     )
+    _execute_many(
+        conn,
+        _upsert_sql(
+            dialect, "user_usage", ("hour", "service", "user_id"), ("calls", "tokens", "cost_usd")
+        ),
+        [(*key, int(c[0]), int(c[1]), c[2]) for key, c in order(delta.usage.items())],
+    )
 
 
 def _apply_sessions(conn: Connection, delta: Delta) -> None:
