@@ -188,7 +188,12 @@ def test_silence_button_creates_a_silence(page: Any, env: Env) -> None:
     """A firing alert's Silence button stores a silence for its labels, by the logged-in user."""
     alerts = pytest.importorskip("chatwatch.alerts", reason="the alerts package has not landed")
     rule = alerts.Rule(
-        name="high_error_rate", metric="error_rate", warning=5, critical=10, window="1h"
+        name="high_error_rate",
+        metric="error_rate",
+        warning=5,
+        critical=10,
+        window="1h",
+        min_samples=1,
     )
     alerts.evaluate(env.store, env.settings, [rule], now=time.time(), deliver=False)
     page.reload()
