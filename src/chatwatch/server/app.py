@@ -27,6 +27,7 @@ from chatwatch.server import (
     openapi_doc,
     otlp,
     prometheus,
+    runbook,
     sessions_api,
 )
 from chatwatch.server.cors import ReadCors
@@ -51,6 +52,10 @@ def _background_tasks(st: AppState) -> list[BackgroundTask]:
     if st.settings.alerts_enabled:
         tasks.append(alert_task)
     tasks.append(otlp.pending_task)  # OTLP calls whose trace root never came
+    if st.settings.otlp_grpc_port:
+        from chatwatch.server.otlp_grpc import grpc_task
+
+        tasks.append(grpc_task)
     return tasks
 
 
@@ -114,6 +119,7 @@ def create_app(
         feedback,
         keys_api,
         openapi,
+        runbook,
     ):
         app.include_router(module.router)
     if settings.cors_origins:  # read routes only (server/cors.py)

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine
 
 from chatwatch.cancel import check as check_cancelled
 from chatwatch.events import Event
-from chatwatch.store.activity import Instance, read_instances, read_last_seen
+from chatwatch.store.activity import Instance, read_instances, read_last_seen, read_user_usage
 from chatwatch.store.aggregate import Aggregate, Filters
 from chatwatch.store.engine import (
     StoreUnavailable,
@@ -511,6 +511,13 @@ class Store:
         """The app processes' latest heartbeats since ``since``."""
         with self.read() as conn:
             return read_instances(conn, since, service)
+
+    def user_usage(
+        self, start: int, end: int, service: str | None = None
+    ) -> dict[str, tuple[int, int, float]]:
+        """LLM calls, tokens and cost per user over the hours overlapping [start, end)."""
+        with self._settled() as conn:
+            return read_user_usage(conn, start, end, service)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from chatwatch.store.rollup import HOUR, MINUTE
-from chatwatch.store.schema import HEARTBEAT, events, rollups
+from chatwatch.store.schema import HEARTBEAT, events, rollups, user_usage
 
-__all__ = ["Instance", "read_instances", "read_last_seen"]
+__all__ = ["Instance", "read_instances", "read_last_seen", "read_user_usage"]
 
 
 @dataclass(frozen=True)
@@ -43,23 +43,33 @@ class Instance:
 
 
 def read_last_seen(conn: Connection, since: float, service: str | None = None) -> dict[str, float]:
-    """Per service with rollups since ``since``: the start of its last active minute."""
+    """Per service with rollups since ``since``: the start of its last active minute.
+
+    One grouped query for the last hours, then one per distinct last hour (usually one
+    or two) for the last minutes within it: a read per service would cost a query per
+    service, and services can be many."""
     r = rollups.c
     hours = select(r.service, func.max(r.bucket)).where(
         r.res == HOUR, r.bucket >= int(since) // HOUR * HOUR
     )
     if service is not None:
         hours = hours.where(r.service == service)
-    out: dict[str, float] = {}
-    for svc, hour in conn.execute(hours.group_by(r.service)).all():
-        minute = conn.execute(
-            select(func.max(r.bucket)).where(
-                r.res == MINUTE, r.bucket >= hour, r.bucket < hour + HOUR, r.service == svc
+    last_hour = {str(svc): int(hour) for svc, hour in conn.execute(hours.group_by(r.service))}
+    by_hour: dict[int, list[str]] = {}
+    for svc, hour in last_hour.items():
+        by_hour.setdefault(hour, []).append(svc)
+    last_minute: dict[str, int] = {}
+    for hour, names in by_hour.items():
+        for start in range(0, len(names), 500):
+            chunk = names[start : start + 500]
+            minutes = select(r.service, func.max(r.bucket)).where(
+                r.res == MINUTE, r.bucket >= hour, r.bucket < hour + HOUR, r.service.in_(chunk)
             )
-        ).scalar()
-        last = int(minute) if minute is not None else int(hour) + HOUR - MINUTE
-        out[str(svc)] = float(last)
-    return out
+            for svc, minute in conn.execute(minutes.group_by(r.service)):
+                last_minute[str(svc)] = int(minute)
+    return {
+        svc: float(last_minute.get(svc, hour + HOUR - MINUTE)) for svc, hour in last_hour.items()
+    }
 
 
 def read_instances(conn: Connection, since: float, service: str | None = None) -> list[Instance]:
@@ -88,3 +98,17 @@ def read_instances(conn: Connection, since: float, service: str | None = None) -
             interval_s=float(d.get("interval_s", 15.0)),
         )
     return [latest[key] for key in sorted(latest)]
+
+
+def read_user_usage(
+    conn: Connection, start: int, end: int, service: str | None = None
+) -> dict[str, tuple[int, int, float]]:
+    """Per user: LLM calls, tokens and cost over the hours overlapping [start, end)."""
+    u = user_usage.c
+    query = select(u.user_id, func.sum(u.calls), func.sum(u.tokens), func.sum(u.cost_usd)).where(
+        u.hour >= start // HOUR * HOUR, u.hour < end
+    )
+    if service is not None:
+        query = query.where(u.service == service)
+    rows = conn.execute(query.group_by(u.user_id)).all()
+    return {str(user): (int(calls), int(tokens), float(cost)) for user, calls, tokens, cost in rows}
