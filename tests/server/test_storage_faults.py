@@ -14,6 +14,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine, event, insert
+from sqlalchemy.exc import OperationalError
 
 from chatwatch.config import Settings
 from chatwatch.server import create_app
@@ -133,11 +134,22 @@ def test_a_spoiled_journal_row_blocks_no_read(served: tuple[Store, httpx.Client]
     assert http.get("/readyz").status_code == 200
 
 
-def test_readyz_reports_a_fold_that_keeps_failing(served: tuple[Store, httpx.Client]) -> None:
-    """Three folds failed in a row: /readyz says not ready until one succeeds."""
+def test_readyz_reports_a_fold_that_keeps_failing(
+    served: tuple[Store, httpx.Client], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three folds failed in a row (the database refusing them): /readyz says not ready;
+    the next fold that succeeds makes it ready again."""
     store, http = served
-    store.fold_failures = 3
+
+    def refuse() -> int:
+        raise OperationalError("UPDATE rollups", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(store, "_fold_all", refuse)
+    for _ in range(3):
+        with pytest.raises(OperationalError):
+            store.fold_journal()
     response = http.get("/readyz")
     assert response.status_code == 503 and "fold" in response.json()["error"]
-    store.fold_failures = 0
+    monkeypatch.undo()
+    store.fold_journal()
     assert http.get("/readyz").status_code == 200
