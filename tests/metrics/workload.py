@@ -333,7 +333,26 @@ class Oracle:
         out.update(self._llm_metrics(q))
         out.update(self._month_metrics(q))
         out.update(self._app_metrics(q))
+        out.update(self._user_metrics(q))
         return out
+
+    def _user_metrics(self, q: Query) -> dict[str, float | None]:
+        """Chat model calls that carry a user, over the hours overlapping the window."""
+        lo = q.start // HOUR * HOUR
+        calls = [
+            e
+            for e in self.events
+            if e["type"] == "llm_call"
+            and e.get("kind", "chat") == "chat"
+            and e.get("user_id") is not None
+            and lo <= e["ts"] // HOUR * HOUR < q.end
+            and (q.service is None or e["service"] == q.service)
+        ]
+        return {
+            "user_llm_calls": len(calls),
+            "user_llm_tokens": sum(e["input_tokens"] + e.get("output_tokens", 0) for e in calls),
+            "user_llm_cost_usd": sum(cost(e) or 0.0 for e in calls),
+        }
 
     def _app_metrics(self, q: Query) -> dict[str, float | None]:
         """The app's processes (latest heartbeat per host and pid, live within 45 s) and

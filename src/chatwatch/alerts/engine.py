@@ -25,6 +25,9 @@ from sqlalchemy import text
 from chatwatch.alerts.leader import LOCK_KEY, Leadership
 from chatwatch.alerts.model import fingerprint
 from chatwatch.alerts.notify import Delivery, channels, deliver_due, enqueue, log_group
+from chatwatch.alerts.notify.alertmanager import alertmanager_alert, push_alertmanager
+from chatwatch.alerts.notify.links import absolute, dashboard_link
+from chatwatch.alerts.reload import RulesSource, watch_sighup
 from chatwatch.alerts.rules import Rule, load_rules
 from chatwatch.alerts.sampling import Sample, sample_rules
 from chatwatch.alerts.silences import active_silences, is_silenced
@@ -72,6 +75,7 @@ class Round:
     groups: list[dict[str, Any]] = field(default_factory=list)  # what was notified
     held: int = 0  # alerts whose notification a silence held back
     delivery: Delivery = field(default_factory=Delivery)
+    pushed: list[dict[str, Any]] = field(default_factory=list)  # to Alertmanager this round
     skipped: bool = False  # another process holds the evaluation lock
 
     @property
@@ -133,6 +137,7 @@ def evaluate(
         result = _evaluate(store, settings, rules, now, process_rules, dry)
         if deliver and not dry:
             result.delivery = deliver_due(store, settings, now)
+            push_alertmanager(result.pushed, settings)
     return result
 
 
@@ -168,6 +173,7 @@ def _evaluate(
     samples = sample_rules(catalogue, list(by_name.values()), watched.values())
     result = Round(evaluated_at=now)
     configured = list(channels(settings))
+    push = bool(settings.alertmanager_urls)
     with _transaction(store, dry) as conn:
         states = load_states(conn)
         silences = active_silences(conn, now)
@@ -178,9 +184,25 @@ def _evaluate(
             if not rule_samples:
                 result.evaluations.append(Evaluation(rule_name, {}, "no data", None, rule.unit))
             for sample in rule_samples:
+                if sample.summary:  # the label sets past max_series: shown, never alerted
+                    result.evaluations.append(
+                        Evaluation(
+                            rule_name,
+                            sample.labels,
+                            "summary",
+                            sample.value,
+                            rule.unit,
+                            rule.threshold(None),
+                            sample.samples,
+                        )
+                    )
+                    continue
                 row = _advance(conn, states, rule, sample, now, result)
                 result.evaluations.append(_evaluation(rule, sample, row))
-                entry = _notification(row, rule, now, repeat)
+                pushed = alertmanager_alert(row, rule, settings, now) if push else None
+                if pushed is not None and not is_silenced(silences, pushed["labels"]):
+                    result.pushed.append(pushed)
+                entry = _notification(row, rule, now, repeat, settings)
                 if entry is not None:
                     silenced = is_silenced(silences, row.labels_with_level())
                     _mark_notified(conn, row, entry, silenced, now)
@@ -264,7 +286,7 @@ def _mark_notified(
 
 
 def _notification(
-    row: StateRow, rule: Rule, now: float, repeat_interval_s: float
+    row: StateRow, rule: Rule, now: float, repeat_interval_s: float, settings: Settings
 ) -> dict[str, Any] | None:
     """The alert's entry in a notification, if one is due now."""
     if row.state == "firing":
@@ -276,14 +298,20 @@ def _notification(
             reason = "repeat"
         else:
             return None
-        return _entry(row, rule, "firing", reason)
+        return _entry(row, rule, "firing", reason, settings)
     if row.state == "resolved" and row.notified_at is not None:
-        return _entry(row, rule, "resolved", "resolved")
+        return _entry(row, rule, "resolved", "resolved", settings)
     return None
 
 
-def _entry(row: StateRow, rule: Rule, status: str, reason: str) -> dict[str, Any]:
+def _entry(
+    row: StateRow, rule: Rule, status: str, reason: str, settings: Settings
+) -> dict[str, Any]:
+    """An alert's part of a notification; every URL in it is absolute (public_url)."""
     level = row.level or row.notified_level
+    annotations = dict(row.annotations)
+    if annotations.get("runbook_url"):
+        annotations["runbook_url"] = absolute(annotations["runbook_url"], settings)
     return {
         "status": status,
         "reason": reason,
@@ -291,7 +319,8 @@ def _entry(row: StateRow, rule: Rule, status: str, reason: str) -> dict[str, Any
         "metric": rule.metric,
         "fingerprint": row.fingerprint,
         "labels": {**row.labels, **({"severity": level} if level else {})},
-        "annotations": row.annotations,
+        "annotations": annotations,
+        "dashboard_url": dashboard_link(row.labels, settings, rule.window),
         "level": level,
         "value": row.value,
         "threshold": row.threshold,
@@ -343,10 +372,13 @@ async def alert_task(st: _HasStore, clock: Callable[[], float] = time.time) -> N
     (``extras["alert_rules"]``). The lock is released when the loop is cancelled."""
     extras = getattr(st, "extras", {})
     rules = extras.get("alert_rules") or load_rules(st.settings.rules_file)
+    source = RulesSource(st.settings.rules_file, rules, extras, st.settings.rules_reload)
+    extras["rules_source"] = source
+    watch_sighup(source)
     interval = st.settings.alert_evaluation_interval_s
     leader = leadership(st)
     try:
-        await _rounds(st, leader, rules, interval, clock)
+        await _rounds(st, leader, source, interval, clock)
     finally:
         await asyncio.to_thread(leader.release)
 
@@ -354,13 +386,14 @@ async def alert_task(st: _HasStore, clock: Callable[[], float] = time.time) -> N
 async def _rounds(
     st: _HasStore,
     leader: Leadership,
-    rules: Sequence[Rule],
+    source: RulesSource,
     interval: float,
     clock: Callable[[], float],
 ) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
+            rules = await asyncio.to_thread(source.current)
             if not await asyncio.to_thread(leader.acquire):
                 continue
             now = clock()

@@ -101,6 +101,7 @@ def _template(text: str, rule: Rule, threshold: float) -> str:
         "unit": rule.unit,
         "service": "{{ $labels.service }}",
         "model": "{{ $labels.model }}",
+        "user_id": "{{ $labels.user_id }}",
         "metric": rule.metric,
         "rule": rule.name,
     }
@@ -129,10 +130,11 @@ def _one(rule: Rule, level: str, threshold: float) -> dict[str, Any]:
 
 
 def prometheus_rules(rules: Sequence[Rule], group: str = "chatwatch") -> dict[str, Any]:
-    """A rules-file document: one group, a rule per chatwatch rule and level."""
+    """A rules-file document: one group, a rule per chatwatch rule and level (rules on
+    metrics Prometheus does not see, per-user ones, are left out)."""
     out: list[dict[str, Any]] = []
     for rule in rules:
-        if not rule.enabled:
+        if not rule.enabled or "user_id" in rule.by or rule.metric.startswith("user_"):
             continue
         for level, threshold in (("warning", rule.warning), ("critical", rule.critical)):
             if threshold is not None:

@@ -39,10 +39,22 @@ _METRICS = {m.name: m for m in METRICS}
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$")
 _UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 _NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
-_FIELDS = {"value", "threshold", "window", "level", "unit", "service", "model", "metric", "rule"}
+_FIELDS = {
+    "value",
+    "threshold",
+    "window",
+    "level",
+    "unit",
+    "service",
+    "model",
+    "user_id",
+    "metric",
+    "rule",
+}
 DEFAULT_RULES = "default_rules.yaml"
 SILENCE_METRIC = "seconds_since_last_event"
 DEFAULT_SILENT_FOR = 600.0
+DEFAULT_MIN_SAMPLES = 10
 
 
 class RulesError(ValueError):
@@ -94,7 +106,9 @@ class Rule(BaseModel):
     # what a window with no samples (or fewer than min_samples) does: ``ok`` shows
     # "no data" and never pages, ``keep`` holds the alert's state, ``alerting`` fires
     no_data: Literal["ok", "keep", "alerting"] = "ok"
-    by: tuple[Literal["service", "model"], ...] = ("service",)
+    by: tuple[Literal["service", "model", "user_id"], ...] = ("service",)
+    # with by model or user_id: the label sets tracked, worst first (the rest summarised)
+    max_series: int = Field(20, ge=1, le=1000)
     labels: dict[str, str] = Field(default_factory=dict)
     title: str = ""
     summary: str = ""
@@ -165,8 +179,15 @@ class Rule(BaseModel):
             )
         if self.min_samples and metric.samples is None:
             raise ValueError(f"min_samples: {self.metric} is not a rate over samples")
+        if metric.samples is not None and "min_samples" not in self.model_fields_set:
+            # every ratio needs a floor: two requests do not make a 50 % error rate
+            object.__setattr__(self, "min_samples", DEFAULT_MIN_SAMPLES)
         if "model" in self.by and "model" not in metric.labels:
             raise ValueError(f"by: {self.metric} has no model label")
+        if "user_id" in self.by and "user_id" not in metric.labels:
+            raise ValueError(f"by: {self.metric} has no user_id label (see user_llm_*)")
+        if "user_id" in self.by and "model" in self.by:
+            raise ValueError("by: user_id and model cannot be combined")
         if "service" not in metric.filters and "service" in self.by:
             object.__setattr__(self, "by", tuple(b for b in self.by if b != "service"))
         return self

@@ -14,7 +14,10 @@ from chatwatch.alerts.rules import Rule
 from chatwatch.alerts.state import StateRow
 from chatwatch.metrics import Catalogue, Reading
 
-__all__ = ["Sample", "sample_rules"]
+__all__ = ["OTHER", "Sample", "sample_rules"]
+
+OTHER = "other"
+_SPLIT = ("service", "model", "user_id")
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,7 @@ class Sample:
     value: float | None
     samples: float | None
     enough: bool
+    summary: bool = False  # the label sets past max_series, as one line: never an alert
 
     def annotations(self, rule: Rule, level: str | None, threshold: float | None) -> dict[str, str]:
         fields = {
@@ -37,6 +41,7 @@ class Sample:
             "unit": rule.unit,
             "service": self.labels.get("service", "all"),
             "model": self.labels.get("model", "all"),
+            "user_id": self.labels.get("user_id", "all"),
             "metric": rule.metric,
             "rule": rule.name,
         }
@@ -84,18 +89,46 @@ def sample_rules(
         found: list[Sample] = []
         for labels, reading in readings.values():
             if "model" in rule.by:
-                for model in cat.by_model(rule.metric, reading):
-                    found.append(
-                        _sample(cat, rule, reading.for_model(model), {**labels, "model": model})
-                    )
+                per = [
+                    _sample(cat, rule, reading.for_model(m), {**labels, "model": m})
+                    for m in cat.by_model(rule.metric, reading)
+                ]
+                found.extend(_capped(rule, per, labels, "model"))
+            elif "user_id" in rule.by:
+                per = [
+                    Sample({**labels, "user_id": user}, value, None, True)
+                    for user, value in cat.by_user(rule.metric, reading).items()
+                ]
+                found.extend(_capped(rule, per, labels, "user_id"))
             else:
                 found.append(_sample(cat, rule, reading, labels))
         seen = {tuple(sorted(s.labels.items())) for s in found}
         for row in watched:
             if row.rule != rule.name:
                 continue
-            labels = {k: v for k, v in row.labels.items() if k in ("service", "model")}
+            labels = {k: v for k, v in row.labels.items() if k in _SPLIT}
             if tuple(sorted(labels.items())) not in seen:
                 found.append(Sample(labels, None, None, False))
         out[rule.name] = found
     return out
+
+
+def _capped(rule: Rule, samples: list[Sample], base: dict[str, str], label: str) -> list[Sample]:
+    """The ``max_series`` worst label sets (highest for ``>``, lowest for ``<``, those
+    with too few samples last), and the rest as one summary (``label="other"``) that
+    never becomes an alert: 10 000 users make at most ``max_series`` alert states."""
+    if len(samples) <= rule.max_series:
+        return samples
+    high = rule.comparison.startswith(">")
+
+    def badness(s: Sample) -> tuple[int, float]:
+        if s.value is None or not s.enough:
+            return (0, 0.0)
+        return (1, s.value if high else -s.value)
+
+    ranked = sorted(samples, key=badness, reverse=True)
+    kept, rest = ranked[: rule.max_series], ranked[rule.max_series :]
+    values = [s.value for s in rest if s.value is not None and s.enough]
+    worst = (max(values) if high else min(values)) if values else None
+    other = Sample({**base, label: OTHER}, worst, float(len(rest)), False, summary=True)
+    return [*kept, other]

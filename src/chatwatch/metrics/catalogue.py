@@ -82,6 +82,14 @@ class Catalogue:
         seen = scoped.month.models("llm_input_tokens") if metric.instant else scoped.agg.models()
         return {m: self.value(name, reading.for_model(m)) for m in seen}
 
+    def by_user(self, name: str, reading: Reading) -> dict[str, float | None]:
+        """A per-user metric for each user with usage in the window."""
+        metric = self.metric(name)
+        if "user_id" not in metric.labels:
+            raise ValueError(f"{name} has no user_id label")
+        scoped = reading.scoped(metric.filters)
+        return {u: self.value(name, scoped.for_user(u)) for u in sorted(scoped.user_usage)}
+
     def breakdown(self, name: str, reading: Reading) -> dict[str, float]:
         breakdown = self.breakdowns[name]
         return breakdown.compute(reading.scoped(breakdown.filters))

@@ -29,6 +29,7 @@ __all__ = [
     "FilterScope",
     "Metric",
     "Threshold",
+    "unhonoured",
 ]
 
 FilterScope = frozenset[str]
@@ -39,6 +40,12 @@ PLAIN: FilterScope = frozenset({"service", "user_type"})
 TURN: FilterScope = PLAIN | {"model"}
 LLM: FilterScope = TURN
 SESSION: FilterScope = PLAIN | {"channel"}
+
+
+def unhonoured(scope: FilterScope, given: dict[str, str | None]) -> list[str]:
+    """The filters given (not None) that a metric of this scope cannot narrow by: an
+    answer says so instead of silently ignoring them."""
+    return sorted(name for name, value in given.items() if value is not None and name not in scope)
 
 
 @dataclass(frozen=True)
@@ -152,6 +159,7 @@ def _m(
 
 
 _MODEL = ("model",)
+_USER = ("user_id",)
 
 METRICS: tuple[Metric, ...] = (
     # chat turns (guides 000 and 003)
@@ -562,6 +570,28 @@ METRICS: tuple[Metric, ...] = (
         Threshold(">", 80.0, 95.0),
         instant=True,
         filters=LLM,
+    ),
+    # per user, over the window's whole hours: rolling cost and token limits
+    _m(
+        "user_llm_calls",
+        "count",
+        "Model calls made for the user (calls that carry a user_id)",
+        lambda r: r.usage(0),
+        labels=_USER,
+    ),
+    _m(
+        "user_llm_tokens",
+        "tokens",
+        "Prompt and completion tokens of the user's model calls",
+        lambda r: r.usage(1),
+        labels=_USER,
+    ),
+    _m(
+        "user_llm_cost_usd",
+        "usd",
+        "Cost of the user's model calls (priced calls only)",
+        lambda r: r.usage(2),
+        labels=_USER,
     ),
     # RAG (guide 003)
     _m(

@@ -35,11 +35,32 @@ class Reading:
     filters: Filters
     now: float
     model: str | None = None
+    user: str | None = None  # per-user metrics: one user's value (None: every user's)
     _shared: dict[Hashable, object] = field(default_factory=dict, repr=False)
 
     def for_model(self, model: str) -> Reading:
         """The same reading (and the same cached reads) narrowed to one model."""
         return replace(self, model=model, _shared=self._shared)
+
+    def for_user(self, user: str) -> Reading:
+        """The same reading narrowed to one user (per-user metrics)."""
+        return replace(self, user=user, _shared=self._shared)
+
+    @property
+    def user_usage(self) -> dict[str, tuple[int, int, float]]:
+        """LLM calls, tokens and cost per user over the window's hours (rolled out to
+        whole hours: a 24 h window reads 24 or 25 hours)."""
+        w, service = self.window, self.filters.service
+        return self._cached("usage", lambda: self.store.user_usage(w.start, w.end, service))
+
+    def usage(self, index: int) -> float:
+        """One column of per-user usage (0 calls, 1 tokens, 2 cost) for ``self.user``, or
+        summed over users."""
+        found = self.user_usage
+        if self.user is not None:
+            row = found.get(self.user)
+            return float(row[index]) if row else 0.0
+        return float(sum(row[index] for row in found.values()))
 
     def scoped(self, applies: FilterScope) -> Reading:
         """The same reading with only the filters in ``applies`` kept."""

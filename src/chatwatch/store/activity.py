@@ -18,9 +18,9 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from chatwatch.store.rollup import HOUR, MINUTE
-from chatwatch.store.schema import HEARTBEAT, events, rollups
+from chatwatch.store.schema import HEARTBEAT, events, rollups, user_usage
 
-__all__ = ["Instance", "read_instances", "read_last_seen"]
+__all__ = ["Instance", "read_instances", "read_last_seen", "read_user_usage"]
 
 
 @dataclass(frozen=True)
@@ -98,3 +98,17 @@ def read_instances(conn: Connection, since: float, service: str | None = None) -
             interval_s=float(d.get("interval_s", 15.0)),
         )
     return [latest[key] for key in sorted(latest)]
+
+
+def read_user_usage(
+    conn: Connection, start: int, end: int, service: str | None = None
+) -> dict[str, tuple[int, int, float]]:
+    """Per user: LLM calls, tokens and cost over the hours overlapping [start, end)."""
+    u = user_usage.c
+    query = select(u.user_id, func.sum(u.calls), func.sum(u.tokens), func.sum(u.cost_usd)).where(
+        u.hour >= start // HOUR * HOUR, u.hour < end
+    )
+    if service is not None:
+        query = query.where(u.service == service)
+    rows = conn.execute(query.group_by(u.user_id)).all()
+    return {str(user): (int(calls), int(tokens), float(cost)) for user, calls, tokens, cost in rows}

@@ -49,7 +49,7 @@ def encode(delta: Delta) -> bytes:
     """The delta as a pickle of plain dicts, tuples and numbers: eight times cheaper
     than JSON for ingest's hot path, and read back by an unpickler that loads no class."""
     sessions = [tuple(vars(s).values()) for s in delta.sessions.values()]
-    return pickle.dumps((delta.counts, delta.hist, delta.users, sessions), protocol=5)
+    return pickle.dumps((delta.counts, delta.hist, delta.users, sessions, delta.usage), protocol=5)
 
 
 class _PlainUnpickler(pickle.Unpickler):
@@ -58,8 +58,8 @@ class _PlainUnpickler(pickle.Unpickler):
 
 
 def decode(blob: bytes) -> Delta:
-    counts, hist, users, sessions = _PlainUnpickler(io.BytesIO(blob)).load()
-    delta = Delta(counts=counts, hist=hist, users=users)
+    counts, hist, users, sessions, *rest = _PlainUnpickler(io.BytesIO(blob)).load()
+    delta = Delta(counts=counts, hist=hist, users=users, usage=rest[0] if rest else {})
     for row in sessions:
         s = SessionDelta(*row)
         delta.sessions[(s.service, s.session_id)] = s

@@ -45,6 +45,9 @@ session and connection series, empty elsewhere (``sessions_escalated`` and
 | thumbs | thumbs feedback | | up / down | |
 | heartbeats | SDK heartbeat (the app's process) | | | |
 
+Per user (``user_usage``, by hour, for rolling per-user limits): LLM calls, their tokens
+and their priced cost, for calls that carry a ``user_id``.
+
 The writer starts a session with its first event of any type, and counts a ``connect``
 that follows another connection of its session as a reconnect.
 
@@ -183,6 +186,18 @@ def add_cells(into: dict[Any, list[float]], cells: dict[Any, list[float]]) -> No
             cell[1] += total
 
 
+def add_cells3(into: dict[Any, list[float]], cells: dict[Any, list[float]]) -> None:
+    """Add per-user usage cells (calls, tokens, cost) key by key."""
+    for key, (calls, tokens, cost) in cells.items():
+        cell = into.get(key)
+        if cell is None:
+            into[key] = [calls, tokens, cost]
+        else:
+            cell[0] += calls
+            cell[1] += tokens
+            cell[2] += cost
+
+
 def add_counts(into: dict[Any, int], counts: dict[Any, int]) -> None:
     """Add integer counts key by key (histogram bins, user messages)."""
     for key, n in counts.items():
@@ -204,6 +219,8 @@ class Delta:
     hist: dict[HistKey, int] = field(default_factory=dict)
     sessions: dict[tuple[str, str], SessionDelta] = field(default_factory=dict)
     users: dict[tuple[int, str, str], int] = field(default_factory=dict)
+    # (hour, service, user_id) -> [LLM calls, tokens, priced cost]: per-user limits
+    usage: dict[tuple[int, str, str], list[float]] = field(default_factory=dict)
     # while counting: the batch, and the (type, run_id) of its LLM calls and searches
     batch: Sequence[Event] = ()
     runs: set[tuple[str, str | None]] | None = None
@@ -242,6 +259,7 @@ class Delta:
         add_cells(self.counts, other.counts)
         add_counts(self.hist, other.hist)
         add_counts(self.users, other.users)
+        add_cells3(self.usage, other.usage)
 
     def merge(self, other: Delta) -> None:
         """Add all of ``other``, sessions included (its session deltas are consumed)."""
@@ -351,6 +369,16 @@ def _llm_call(d: Delta, e: LLMCall, ts: float, m: int, ut: str) -> None:
         _add(c, (m, svc, "llm_unpriced", model, "", ut, ""))
     if not e.success:
         _add(c, (m, svc, "llm_failed", model, e.error_type or "unknown", ut, ""))
+    if e.user_id is not None:
+        key = (int(ts // HOUR) * HOUR, svc, e.user_id)
+        cell = d.usage.get(key)
+        tokens = float(e.input_tokens + e.output_tokens)
+        if cell is None:
+            d.usage[key] = [1.0, tokens, cost or 0.0]
+        else:
+            cell[0] += 1
+            cell[1] += tokens
+            cell[2] += cost or 0.0
     d.session(e, ts)
 
 

@@ -95,6 +95,7 @@ sessions = Table(
     Column("first_connect_at", Float),  # the connect counted as the first (later: reconnects)
     Index("ix_sessions_last_seen", "last_seen"),
     Index("ix_sessions_first_seen", "first_seen"),
+    Index("ix_sessions_service_first_seen", "service", "first_seen"),
     Index("ix_sessions_user", "user_id"),
     Index("ix_sessions_sid", "session_id"),
 )
@@ -106,6 +107,17 @@ user_activity = Table(
     Column("service", String(64), primary_key=True),
     Column("user_id", String(128), primary_key=True),
     Column("messages", BigInteger, nullable=False),
+)
+
+user_usage = Table(
+    "user_usage",
+    metadata,
+    Column("hour", BigInteger, primary_key=True),
+    Column("service", String(64), primary_key=True),
+    Column("user_id", String(128), primary_key=True),
+    Column("calls", BigInteger, nullable=False),
+    Column("tokens", BigInteger, nullable=False),
+    Column("cost_usd", Float, nullable=False),
 )
 
 rollup_journal = Table(

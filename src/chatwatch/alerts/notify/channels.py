@@ -10,6 +10,7 @@ from typing import Any
 
 from chatwatch.alerts.notify.email import alert_messages, email_configured, send_message
 from chatwatch.alerts.notify.format import fmt_value
+from chatwatch.alerts.notify.pagerduty import send_pagerduty
 from chatwatch.alerts.notify.webhook import (
     alertmanager_payload,
     channel_id,
@@ -41,6 +42,9 @@ def channels(settings: Settings) -> dict[str, Channel]:
     for url in settings.alert_slack_webhook_urls:
         cid = channel_id("slack", url)
         found[cid] = Channel(cid, _poster(url, slack_payload, settings))
+    if settings.pagerduty_routing_key is not None:
+        cid = channel_id("pagerduty", settings.pagerduty_routing_key.get_secret_value())
+        found[cid] = Channel(cid, lambda group: send_pagerduty(group, settings))
     return found
 
 

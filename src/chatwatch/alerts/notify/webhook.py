@@ -68,7 +68,7 @@ def alertmanager_payload(group: dict[str, Any], settings: Settings) -> dict[str,
         "groupLabels": group_labels,
         "commonLabels": _common([a["labels"] for a in alerts]),
         "commonAnnotations": _common([a["annotations"] for a in alerts]),
-        "externalURL": settings.base_url,
+        "externalURL": settings.public_url or settings.base_url,
         "alerts": [
             {
                 "status": a["status"],
@@ -81,7 +81,7 @@ def alertmanager_payload(group: dict[str, Any], settings: Settings) -> dict[str,
                 },
                 "startsAt": _rfc3339(a["starts_at"]),
                 "endsAt": _rfc3339(a["ends_at"]) if a["status"] == "resolved" else _ZERO_TIME,
-                "generatorURL": dashboard_url(settings.base_url),
+                "generatorURL": a.get("dashboard_url") or dashboard_url(settings.base_url),
                 "fingerprint": a["fingerprint"],
             }
             for a in alerts
@@ -108,11 +108,14 @@ def slack_payload(group: dict[str, Any], settings: Settings) -> dict[str, Any]:
             + (f", {slack_text(where)}" if where else "")
             + ")"
         )
-    lines.append(f"<{dashboard_url(settings.base_url)}|Open the dashboard>")
+    first = group["alerts"][0] if group["alerts"] else {}
+    lines.append(
+        f"<{first.get('dashboard_url') or dashboard_url(settings.base_url)}|Open the dashboard>"
+    )
     return {"text": "\n".join(lines)}
 
 
-def post_json(url: str, body: dict[str, Any], timeout: float) -> None:
+def post_json(url: str, body: dict[str, Any] | list[Any], timeout: float) -> None:
     """POST ``body``; any transport error or non-2xx answer raises WebhookError."""
     try:
         response = httpx.post(url, json=body, timeout=timeout)

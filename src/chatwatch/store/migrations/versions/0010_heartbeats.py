@@ -1,4 +1,5 @@
-"""Heartbeats: a partial index over the SDK's heartbeat events (the app's processes).
+"""Heartbeats and per-user usage: a partial index over the SDK's heartbeat events (the
+app's processes), and LLM calls, tokens and cost per user and hour (per-user limits).
 
 Revision ID: 0010
 Revises: 0008
@@ -18,6 +19,15 @@ _HEARTBEAT = sa.text("type = 'heartbeat'")
 
 
 def upgrade() -> None:
+    op.create_table(
+        "user_usage",
+        sa.Column("hour", sa.BigInteger, primary_key=True),
+        sa.Column("service", sa.String(64), primary_key=True),
+        sa.Column("user_id", sa.String(128), primary_key=True),
+        sa.Column("calls", sa.BigInteger, nullable=False),
+        sa.Column("tokens", sa.BigInteger, nullable=False),
+        sa.Column("cost_usd", sa.Float, nullable=False),
+    )
     op.create_index(
         "ix_events_heartbeat",
         "events",
@@ -29,3 +39,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_index("ix_events_heartbeat", table_name="events")
+    op.drop_table("user_usage")
