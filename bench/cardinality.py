@@ -18,6 +18,7 @@ the wall figures move with the load, the CPU figures much less.
 from __future__ import annotations
 
 import argparse
+import logging
 import tempfile
 import time
 import uuid
@@ -135,6 +136,7 @@ def main() -> None:
     parser.add_argument("--uncapped-n", type=int, default=3000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
+    logging.getLogger("chatwatch").setLevel(logging.CRITICAL + 1)  # no line per firing alert
     hook_cost(args.runs)
     reads(args.n, None, args.runs, "default caps")
     big = {"max_services": 10**9, "max_models": 10**9, "max_topics": 10**9}
