@@ -33,6 +33,7 @@ MINIMAL: dict[str, dict[str, Any]] = {
     "feedback": {"rating": 4},
     "escalation": {},
     "message": {"sender_type": "user"},
+    "heartbeat": {"host": "web-1", "pid": 1, "memory_rss_mb": 100.0},
 }
 CONTROLS = ["\x00", "\x01", "\x1b", "\x7f", "\x85"]
 READS = ["/monitoring/metrics", "/monitoring/stats/summary", "/api/v1/metrics", "/metrics"]
