@@ -56,6 +56,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/queries.py
 	$(BIN)/python bench/alerts.py
 	$(BIN)/python bench/dashboard.py
+	$(BIN)/python bench/sessions.py
+	$(BIN)/python bench/export.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -13,9 +13,11 @@ raw's time per row, the peak resident memory of the server and its workers, and 
 budget: CPU per event of each stage of the pipeline (bench/_stages.py), the rest of the
 server's CPU being HTTP. Several sizes (``--events 100000,1000000``) also compare the rate
 at the largest with the smallest (the cost per event must not grow with the table).
+Each size is run again with ``CHATWATCH_SQLITE_SYNCHRONOUS=full`` (an fsync per commit,
+durable through a power cut) and its rate printed beside NORMAL's (``--no-full`` skips it).
 
     .venv/bin/python bench/ingest.py [--events N[,N...]] [--senders N] [--batch N]
-                                     [--processes N]
+                                     [--processes N] [--no-full]
 """
 
 from __future__ import annotations
@@ -55,7 +57,13 @@ Batch = list[dict[str, Any]]
 def sdk_batches(n: int, batch_size: int) -> list[Batch]:
     """About ``n`` events as the SDK records and batches them (demo traffic, time now)."""
     capture = CaptureTransport()
-    client = Client(transport=capture, service="bench", batch_size=batch_size, max_queue=n + 1)
+    client = Client(
+        transport=capture,
+        service="bench",
+        batch_size=batch_size,
+        max_queue=n + 1,
+        heartbeat_interval=None,
+    )
     now = time.time()
     traffic = Traffic(random.Random(7), time.time, rate=50.0, start=now - 3600, daily=False)
     made = 0
@@ -70,13 +78,16 @@ def sdk_batches(n: int, batch_size: int) -> list[Batch]:
     return [events[i : i + batch_size] for i in range(0, len(events), batch_size)]
 
 
-def start_server(db: Path, port: int, processes: int | None = None) -> subprocess.Popen[bytes]:
+def start_server(
+    db: Path, port: int, processes: int | None = None, synchronous: str = "normal"
+) -> subprocess.Popen[bytes]:
     code = "from chatwatch.cli import main; main()"
     args = ["serve", "--port", str(port), "--db", f"sqlite:///{db}", "--log-level", "warning"]
     env = {
         **os.environ,
         "CHATWATCH_ALERTS_ENABLED": "false",
         "CHATWATCH_MAINTENANCE_INTERVAL_S": "0",
+        "CHATWATCH_SQLITE_SYNCHRONOUS": synchronous,
     }
     if processes is not None:
         env["CHATWATCH_INGEST_PROCESSES"] = str(processes)
@@ -192,7 +203,14 @@ class PeakRSS:
         self._thread.join()
 
 
-def run(n_events: int, senders: int, batch: int, processes: int | None) -> dict[str, float]:
+def run(
+    n_events: int,
+    senders: int,
+    batch: int,
+    processes: int | None,
+    synchronous: str = "normal",
+    stages_too: bool = True,
+) -> dict[str, float]:
     """One measured run: HTTP ingest, the stage budget and raw executemany of the same."""
     batches = sdk_batches(n_events, batch)
     n = sum(len(b) for b in batches)
@@ -202,7 +220,7 @@ def run(n_events: int, senders: int, batch: int, processes: int | None) -> dict[
         key = create_key(store, "ingest", "bench")
         store.close()
         port = free_port()
-        server = start_server(db, port, processes)
+        server = start_server(db, port, processes, synchronous)
         process = psutil.Process(server.pid)
         try:
             cpu_before = cpu_seconds(process)
@@ -218,7 +236,7 @@ def run(n_events: int, senders: int, batch: int, processes: int | None) -> dict[
         if stored != n:
             raise SystemExit(f"stored {stored} events, sent {n}")
         raw_s = raw_sqlite(Path(tmp) / "raw.db", batches)
-        stages = budget(bodies_of(batches), Path(tmp) / "stages.db", n)
+        stages = budget(bodies_of(batches), Path(tmp) / "stages.db", n) if stages_too else {}
     return {
         "events": n,
         "batches": len(batches),
@@ -237,7 +255,13 @@ def run(n_events: int, senders: int, batch: int, processes: int | None) -> dict[
 
 def report(r: dict[str, float], senders: int, batch: int, processes: int | None) -> None:
     n = int(r["events"])
-    workers = "default" if processes is None else str(processes)
+    if "stage:" + STAGES[0] not in r:  # a durability run: the rate and CPU only
+        print(
+            f"  synchronous=FULL          {r['eps']:>12,.0f} events/s  ({r['http_s']:.2f} s, "
+            f"{r['server_us']:.1f} µs server CPU per event)"
+        )
+        return
+    workers = "0 (default)" if processes is None else str(processes)
     print(f"events                      {n:>12,}  ({int(r['batches'])} SDK batches of {batch})")
     print(
         f"HTTP ingest into SQLite     {r['eps']:>12,.0f} events/s  ({r['http_s']:.2f} s, "
@@ -250,6 +274,9 @@ def report(r: dict[str, float], senders: int, batch: int, processes: int | None)
     staged = 0.0
     for stage in STAGES:
         us = r[f"stage:{stage}"]
+        if stage == "hand-off" and not processes:  # None: the default, 0
+            print(f"  {stage:<25} {'-':>12}     (no worker process; it would cost {us:.1f} µs)")
+            continue
         staged += us
         print(f"  {stage:<25} {us:>12.1f} µs")
     print(f"  {'HTTP (the rest)':<25} {r['server_us'] - staged:>12.1f} µs")
@@ -281,6 +308,12 @@ def main() -> None:
     parser.add_argument(
         "--processes", type=int, default=None, help="CHATWATCH_INGEST_PROCESSES for the server"
     )
+    parser.add_argument(
+        "--no-full",
+        dest="full",
+        action="store_false",
+        help="skip the run with CHATWATCH_SQLITE_SYNCHRONOUS=full beside the default NORMAL",
+    )
     args = parser.parse_args()
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     results = []
@@ -288,6 +321,13 @@ def main() -> None:
         result = run(size, args.senders, args.batch, args.processes)
         report(result, args.senders, args.batch, args.processes)
         results.append(result)
+        if args.full:  # the same load with CHATWATCH_SQLITE_SYNCHRONOUS=full, beside it
+            full = run(size, args.senders, args.batch, args.processes, "full", stages_too=False)
+            report(full, args.senders, args.batch, args.processes)
+            print(
+                f"  full vs normal            {full['eps'] / result['eps'] - 1:>+12.1%} rate, "
+                f"{full['server_us'] / result['server_us'] - 1:+.1%} server CPU per event"
+            )
     if len(results) > 1:
         first, last = results[0], results[-1]
         change = last["eps"] / first["eps"] - 1

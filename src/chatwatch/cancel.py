@@ -19,8 +19,11 @@ __all__ = ["ReadCancelled", "cancellable", "check"]
 _TOKEN: ContextVar[threading.Event | None] = ContextVar("chatwatch_read_token", default=None)
 
 
-class ReadCancelled(Exception):
-    """The read's client left or the server is stopping: nobody waits for the answer."""
+class ReadCancelled(BaseException):
+    """The read's client left or the server is stopping: nobody waits for the answer.
+
+    A BaseException, like asyncio's CancelledError: code that catches ``Exception`` to
+    log a failed read and go on must not swallow it."""
 
 
 def check() -> None:

@@ -27,8 +27,9 @@ class Settings(BaseSettings):
 
     max_batch_bytes: int = 5 * 1024 * 1024
     max_batch_events: int = 10_000
-    # worker processes validating ingest batches (0: in the server's own threads)
-    ingest_processes: int = Field(1, ge=0, le=64)
+    # worker processes validating ingest batches (0, the default: in the server's own
+    # threads; msgspec made validation cheaper than the hand-off to a worker, bench/ingest.py)
+    ingest_processes: int = Field(0, ge=0, le=64)
     # --- access (chatwatch.server.auth, docs/deployment.md) ---------------------------
     # Development only: keyless GET reads from a loopback client (never writes, never
     # through a proxy). `chatwatch demo` turns it on; off everywhere else.
@@ -51,7 +52,14 @@ class Settings(BaseSettings):
     otlp_trace_settle_s: float = Field(10.0, ge=0)
     otlp_trace_wait_s: float = Field(60.0, ge=0)
     otlp_span_keep_s: float = Field(3600.0, gt=0)
+    # OTLP/gRPC on its own port (4317 is the convention); None: not served. Needs grpcio.
+    otlp_grpc_port: int | None = Field(None, gt=0, le=65535)
+    otlp_grpc_host: str = "127.0.0.1"
 
+    # SQLite durability: "normal" (WAL) keeps every acknowledged batch through a crash of
+    # the process, "full" through a power cut too, at the cost of an fsync per commit
+    # (README, Performance; docs/events.md)
+    sqlite_synchronous: Literal["normal", "full"] = "normal"
     minute_retention_days: int = Field(7, gt=0)
     event_retention_days: int = Field(30, gt=0)
     # --- maintenance and /metrics (docs/metrics.md) ---------------------------------

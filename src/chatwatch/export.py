@@ -234,8 +234,14 @@ def _iso(value: Any) -> Any:
 
 def _shaped(rows: Iterable[dict[str, Any]], columns: tuple[str, ...]) -> Iterator[dict[str, Any]]:
     """Each row with exactly the type's columns (absent fields None), times as ISO 8601."""
+    times = [c for c in columns if c in _TIMES]
     for row in rows:
-        yield {c: _iso(row.get(c)) if c in _TIMES else row.get(c) for c in columns}
+        shaped = {c: row.get(c) for c in columns}
+        for c in times:
+            value = shaped[c]
+            if value is not None:
+                shaped[c] = datetime.fromtimestamp(float(value), UTC).isoformat()
+        yield shaped
 
 
 def export_records(catalogue: Catalogue, kind: str, f: RowFilter) -> Iterator[dict[str, Any]]:
@@ -276,7 +282,14 @@ def _csv(rows: Iterable[dict[str, Any]], columns: tuple[str, ...]) -> Iterator[b
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
     for n, row in enumerate(rows, 1):
-        writer.writerow([_csv_value(row[c]) for c in columns])
+        writer.writerow(
+            [
+                "" if v is None else ("true" if v else "false") if v is True or v is False else v
+                for v in row.values()
+            ]
+            if len(row) == len(columns)
+            else [_csv_value(row.get(c)) for c in columns]
+        )
         if n % CHUNK == 0:
             yield out.getvalue().encode()
             out.seek(0)

@@ -119,7 +119,13 @@ def test_smtp_login_password_never_logged(
     """User and password log in; a refused login is logged without the password."""
     caplog.set_level(logging.DEBUG, logger="chatwatch")
     turns(sqlite_store, T0, 40, failed=5)
-    good = _settings(sqlite_store, smtp_server, smtp_user="alerts", smtp_password="s3cret-pass")
+    good = _settings(
+        sqlite_store,
+        smtp_server,
+        smtp_user="alerts",
+        smtp_password="s3cret-pass",
+        smtp_allow_plaintext_auth=True,  # the test server has no TLS
+    )
     assert evaluate(sqlite_store, good, RULES, now=T0 + 10).delivery.sent == 1
     assert smtp_server.logins == [("alerts", "s3cret-pass")]
     turns(sqlite_store, T0 + 4 * MIN, 40, failed=40)
@@ -128,6 +134,7 @@ def test_smtp_login_password_never_logged(
         smtp_server,
         smtp_user="alerts",
         smtp_password="wrong-pass-123",
+        smtp_allow_plaintext_auth=True,
         alert_repeat_interval_s=1,
         smtp_timeout_s=1,
     )
@@ -138,6 +145,24 @@ def test_smtp_login_password_never_logged(
     assert "wrong-pass-123" not in ours and "s3cret-pass" not in ours
     row = _outbox(sqlite_store)[-1]
     assert "wrong-pass-123" not in row.last_error
+
+
+def test_plaintext_smtp_auth_is_refused_unless_allowed(
+    sqlite_store: Store, smtp_server: Mailbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    """CHATWATCH_SMTP_SECURITY=none with a user: the password is never sent in clear text
+    (the server, without TLS, sees no login and no mail) unless explicitly allowed."""
+    caplog.set_level(logging.DEBUG, logger="chatwatch")
+    turns(sqlite_store, T0, 40, failed=5)
+    plain = _settings(sqlite_store, smtp_server, smtp_user="alerts", smtp_password="s3cret-pass")
+    assert plain.smtp_security == "none" and not plain.smtp_allow_plaintext_auth
+    result = evaluate(sqlite_store, plain, RULES, now=T0 + 10)
+    assert result.delivery.sent == 0 and result.delivery.failed == 1
+    assert smtp_server.logins == [] and smtp_server.messages == []
+    error = _outbox(sqlite_store)[-1].last_error
+    assert "CHATWATCH_SMTP_ALLOW_PLAINTEXT_AUTH" in error and "s3cret-pass" not in error
+    ours = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("chatwatch"))
+    assert "s3cret-pass" not in ours
 
 
 def test_smtp_down_is_retried_and_webhook_still_delivered(

@@ -1,4 +1,5 @@
-"""Make docs/dashboard-overview.png and docs/dashboard-session.png from demo-style data.
+"""Make docs/dashboard-overview.png, docs/dashboard-session.png, docs/dashboard-sessions.png
+and docs/dashboard-run.png from demo-style data.
 
     .venv/bin/python tests/dashboard/screenshots.py [--phone]
 
@@ -75,6 +76,12 @@ def _showcase(store: Store, now: float) -> str:
     return session_href("/chat/analytics", best.service, best.session_id)
 
 
+def _failed_run(store: Store, now: float) -> str:
+    """A failed turn's run id (from the traffic, not the incident: several turns around it)."""
+    turns = store.error_turns(now - 86400, now - 3600, limit=50)
+    return next(t.run_id for t in turns if t.run_id)
+
+
 def main(phone: bool = False) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/chatwatch.db"
@@ -109,6 +116,12 @@ def main(phone: bool = False) -> None:
                 page.goto(server.url + _showcase(store, now))
                 page.wait_for_selector(".runs")
                 page.screenshot(path=str(out / f"dashboard-session{suffix}.png"), full_page=True)
+                page.goto(server.url + "/chat/analytics/sessions?has_error=true")
+                page.wait_for_selector("#sessions-table")
+                page.screenshot(path=str(out / f"dashboard-sessions{suffix}.png"))
+                page.goto(server.url + f"/chat/analytics/r/{_failed_run(store, now)}")
+                page.wait_for_selector(".run-highlight")
+                page.screenshot(path=str(out / f"dashboard-run{suffix}.png"))
                 browser.close()
         finally:
             server.stop()

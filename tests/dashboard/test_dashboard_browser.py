@@ -18,7 +18,7 @@ from chatwatch.dashboard.format import format_value
 from chatwatch.dashboard.users import create_user
 from chatwatch.server import create_app
 from chatwatch.store import Store
-from live_server import LiveServer
+from live_server import LiveServer, bearer
 
 pytestmark = [
     pytest.mark.browser,
@@ -89,7 +89,8 @@ def _cards(page: Any) -> dict[str, dict[str, str]]:
 def test_login_then_cards_equal_the_monitoring_api(page: Any, env: Env) -> None:
     """After logging in, the cards show the numbers /monitoring/metrics gives for 24 h."""
     assert page.url.endswith("/analytics/")
-    api = httpx.get(f"{env.url}/monitoring/metrics", params={"window": "24h"}).json()
+    read = bearer(env.store, "read")
+    api = httpx.get(f"{env.url}/monitoring/metrics", params={"window": "24h"}, headers=read).json()
     cards = _cards(page)
     pairs = [
         ("avg_response_time_ms", api["chat"]["avg_response_time_ms"], "ms", 2),

@@ -320,3 +320,21 @@ def test_cli_and_django_take_the_same_options(
         if s["service"] == "svc-b" and s["user_type"] == "premium"
     }
     assert {r["session_id"] for r in rows} == expected_sessions
+
+
+def test_parquet_export_with_the_extra(server: dict[str, Any], tmp_path: Path) -> None:
+    """With pyarrow installed, a Parquet export holds the same rows, typed columns."""
+    pq = pytest.importorskip("pyarrow.parquet")
+    response = _get(server, type="turns", format="parquet", service="svc-b")
+    assert response.status_code == 200
+    path = tmp_path / "turns.parquet"
+    path.write_bytes(response.content)
+    table = pq.read_table(path)
+    expected = [
+        e
+        for e in sorted(of_type(EVENTS, "turn"), key=lambda e: (e["ts"], e["id"]))
+        if e["service"] == "svc-b"
+    ]
+    assert table.column("id").to_pylist() == [e["id"] for e in expected]
+    assert table.column("success").to_pylist() == [e["success"] for e in expected]
+    assert table.column("tokens").to_pylist() == [e["tokens"] for e in expected]

@@ -13,6 +13,7 @@ from django.conf import settings as django_settings
 
 from chatwatch.events import parse_events
 from chatwatch.store import Store
+from live_server import free_port
 
 DAY = datetime(2025, 1, 1, 12, tzinfo=UTC).timestamp()
 
@@ -81,7 +82,8 @@ def test_export_command_refuses_bad_dates(tmp_path, monkeypatch) -> None:
 
 
 def test_analytics_view_is_for_staff_only(monkeypatch) -> None:
-    """/chat/analytics/ sends non-staff to the admin login and staff on to the dashboard."""
+    """Staff go on to the dashboard; others get a 403, not a redirect to a login route the
+    site does not have; with a login route, anonymous visitors go there."""
     from django.test import RequestFactory
 
     from chatwatch.integrations.django.views import analytics
@@ -90,9 +92,83 @@ def test_analytics_view_is_for_staff_only(monkeypatch) -> None:
         django_settings, "CHATWATCH", {"DASHBOARD_URL": "http://cw:8000/analytics/"}
     )
     request = RequestFactory().get("/chat/analytics/")
-    request.user = SimpleNamespace(is_active=True, is_staff=False)
+    request.user = SimpleNamespace(is_active=True, is_staff=False, is_authenticated=False)
+    assert analytics(request).status_code == 403  # /admin/login/ is not routed here
+    monkeypatch.setattr(django_settings, "LOGIN_URL", "/chat/analytics/")  # a routed path
     denied = analytics(request)
-    assert denied.status_code == 302 and "/admin/login/" in denied["Location"]
-    request.user = SimpleNamespace(is_active=True, is_staff=True)
+    assert denied.status_code == 302 and denied["Location"].startswith("/chat/analytics/?next=")
+    request.user = SimpleNamespace(is_active=True, is_staff=False, is_authenticated=True)
+    assert analytics(request).status_code == 403
+    request.user = SimpleNamespace(is_active=True, is_staff=True, is_authenticated=True)
     allowed = analytics(request)
     assert allowed.status_code == 302 and allowed["Location"] == "http://cw:8000/analytics/"
+
+
+def test_bad_arguments_are_one_line_command_errors(tmp_path, monkeypatch) -> None:
+    """A mistyped date or an unknown value ends in CommandError with the CLI's message."""
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    monkeypatch.setattr(
+        django_settings, "CHATWATCH", {"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
+    )
+    with pytest.raises(CommandError, match="2025-13-01"):
+        call_command(
+            "export_chat_analytics", "--start-date", "2025-13-01", "--end-date", "2025-01-01"
+        )
+    with pytest.raises(CommandError, match="does not match"):
+        call_command("generate_chat_report", "--date", "yesterday")
+
+
+def test_commands_take_every_option_of_their_cli_twin() -> None:
+    """--service, --granularity, --quiet, --rules... are there, read from the CLI itself."""
+    from django.core.management import load_command_class
+
+    def options(name: str) -> set[str]:
+        parser = load_command_class("chatwatch.integrations.django", name).create_parser(
+            "manage.py", name
+        )
+        return {o for action in parser._actions for o in action.option_strings}
+
+    assert {"--service", "--granularity", "--type", "--format", "--output"} <= options(
+        "export_chat_analytics"
+    )
+    assert {"--rules", "--quiet", "--store"} <= options("check_chat_health")
+    assert {"--email", "--date", "--service", "--output"} <= options("generate_chat_report")
+
+
+def test_report_email_uses_djangos_email_settings(tmp_path, monkeypatch) -> None:
+    """generate_chat_report --email with no CHATWATCH_SMTP_HOST sends through EMAIL_*."""
+    from aiosmtpd.controller import Controller
+    from django.core.management import call_command
+
+    received: list[bytes] = []
+
+    class Handler:
+        async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+            received.append(envelope.content)
+            return "250 OK"
+
+    port = free_port()
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        monkeypatch.delenv("CHATWATCH_SMTP_HOST", raising=False)
+        monkeypatch.setenv("CHATWATCH_ALERT_EMAILS", "ops@example.com")
+        url = f"sqlite:///{tmp_path / 'r.db'}"
+        Store(url).close()  # the chatwatch database exists (migrated)
+        monkeypatch.setattr(django_settings, "CHATWATCH", {"DATABASE_URL": url})
+        for name, value in {
+            "EMAIL_HOST": "127.0.0.1",
+            "EMAIL_PORT": port,
+            "EMAIL_USE_TLS": False,
+            "EMAIL_USE_SSL": False,
+            "EMAIL_HOST_USER": "",
+            "EMAIL_HOST_PASSWORD": "",
+            "DEFAULT_FROM_EMAIL": "bot@example.com",
+        }.items():
+            monkeypatch.setattr(django_settings, name, value, raising=False)
+        call_command("generate_chat_report", "--email", "--date", "2025-01-01")
+    finally:
+        controller.stop()
+    assert received and b"bot@example.com" in received[0]

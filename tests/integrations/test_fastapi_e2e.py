@@ -165,3 +165,29 @@ def test_websocket_route_records_its_life_without_calls(
         "reconnect": 2.0,
     }
     assert doc["breakdowns"]["errors_by_type"] == {"RuntimeError": 1.0}
+
+
+def test_one_document_agrees_with_itself(chatwatch_server: Chatwatch) -> None:
+    """Two guide-003 POSTs with llm_tokens=100 and rag_used: 200 tokens and 2 searches in
+    every section; a filter a metric cannot honour is said, not silently ignored."""
+    key = {"Authorization": f"Bearer {chatwatch_server.ingest_key}"}
+    params = {"success": "true", "response_time_ms": "500", "rag_used": "true"}
+    with httpx.Client(base_url=chatwatch_server.url, headers=key) as http:
+        for _ in range(2):
+            r = http.post(
+                "/monitoring/chat/metrics",
+                params={**params, "llm_tokens": "100", "service": "guide"},
+            )
+            assert r.status_code == 200, r.text
+    doc = chatwatch_server.get("/monitoring/metrics", service="guide", window="all")
+    assert doc["chat"]["llm_tokens_used"] == 200 == doc["llm"]["total_tokens"]
+    assert doc["chat"]["rag_queries"] == 2 == doc["rag"]["total_searches"]
+    assert "ignored_filters" not in doc
+    narrowed = chatwatch_server.get(
+        "/monitoring/metrics", service="guide", window="all", channel="websocket"
+    )
+    assert "total_requests" in narrowed["ignored_filters"]["channel"]
+    assert "sessions" not in narrowed["ignored_filters"]["channel"]
+    api = chatwatch_server.get("/api/v1/metrics", service="guide", channel="websocket")
+    assert api["metrics"]["total_requests"]["ignored_filters"] == ["channel"]
+    assert "ignored_filters" not in api["metrics"]["sessions"]

@@ -41,7 +41,26 @@ def _shifted() -> list[dict[str, Any]]:
     """The metrics tests' workload moved to end now, its last week only."""
     shift = time.time() - 60 - metrics_workload.NOW
     events = [{**e, "ts": e["ts"] + shift} for e in metrics_workload.workload(sessions=160)]
-    return [e for e in events if e["ts"] > time.time() - 6 * 86400]
+    recent = [e for e in events if e["ts"] > time.time() - 6 * 86400]
+    # each service's app process reports itself (the chat_app_* gauges)
+    for n, service in enumerate(metrics_workload.SERVICES):
+        for k in range(2):
+            recent.append(
+                {
+                    "id": f"hb-{service}-{k}",
+                    "type": "heartbeat",
+                    "service": service,
+                    "ts": time.time() - 5 + k,
+                    "host": "web-1",
+                    "pid": 100 + n,
+                    "memory_rss_mb": 210.0,
+                    "cpu_percent": 12.5,
+                    "threads": 9,
+                    "queue_depth": 2,
+                    "dropped": 1,
+                }
+            )
+    return recent
 
 
 @pytest.fixture(scope="module")

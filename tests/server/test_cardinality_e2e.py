@@ -85,15 +85,18 @@ def cardinal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cardinal]:
     store.close()
 
 
-def best_of(tries: int, fn: Callable[[], Any]) -> tuple[float, float, Any]:
+def best_of(
+    tries: int, fn: Callable[[], Any], clock: Callable[[], float] = time.process_time
+) -> tuple[float, float, Any]:
     """The fastest of a few runs: (CPU seconds, wall seconds, result). The server runs in
-    this process, so its CPU time is the load-independent cost the bound is about; the
-    wall time, on a machine shared with other jobs, gets a generous margin."""
+    this process, so its CPU time is the load-independent cost the bound is about (for a
+    call made in this thread, ``time.thread_time`` counts it alone); the wall time, on a
+    machine shared with other jobs, gets a generous margin."""
     best_cpu, best_wall, result = float("inf"), float("inf"), None
     for _ in range(tries):
-        cpu, wall = time.process_time(), time.monotonic()
+        cpu, wall = clock(), time.monotonic()
         result = fn()
-        best_cpu = min(best_cpu, time.process_time() - cpu)
+        best_cpu = min(best_cpu, clock() - cpu)
         best_wall = min(best_wall, time.monotonic() - wall)
     return best_cpu, best_wall, result
 
@@ -144,6 +147,9 @@ def test_alert_round_is_fast(cardinal: Cardinal) -> None:
     """One evaluation of every shipped rule, per service and per model, under 1 s."""
     store = cardinal.server.app.state.chatwatch.store
     rules = load_rules(None)
-    cpu, wall, result = best_of(3, lambda: evaluate(store, cardinal.settings, rules, deliver=False))
+    cpu, wall, result = best_of(
+        3, lambda: evaluate(store, cardinal.settings, rules, deliver=False), time.thread_time
+    )
     assert not result.skipped
-    assert cpu < 1.0 and wall < WALL_MARGIN
+    assert cpu < 1.0, f"{cpu:.2f} s of CPU"
+    assert wall < WALL_MARGIN, f"{wall:.2f} s"

@@ -159,3 +159,12 @@ def test_feedback_is_rate_limited_per_run_and_per_address(
     runs = [_guide_turn(srv) for _ in range(3)]
     answers = [srv.post({"run_id": r, "thumbs": "up"}).status_code for r in runs]
     assert answers == [202, 429, 429]  # the address has used its posts
+
+
+def test_guessing_run_ids_is_rate_limited_per_address(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(feedback, "PER_ADDRESS", (3, 60.0))
+    guesses = [served.post({"run_id": f"guess-{i}", "thumbs": "up"}) for i in range(5)]
+    answers = [answer.status_code for answer in guesses]
+    assert answers == [404, 404, 404, 429, 429]

@@ -6,56 +6,20 @@ machine is shared."""
 
 from __future__ import annotations
 
-import functools
-import gzip
-import json
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from chatwatch.server.keys import create_key
 from chatwatch.store import Store
+from hostile_inputs import hostile_bodies, message
 from server_process import ServerProcess
 
 LIMIT_S, LIMIT_BYTES, LIMIT_MB, SMALL_S = 5.0, 64_000, 200.0, 1.0
-
-
-def _message(i: int, **fields: Any) -> dict[str, Any]:
-    return {
-        "type": "message",
-        "id": f"m{i}-{uuid.uuid4().hex[:8]}",
-        "ts": time.time(),
-        "sender_type": "user",
-        **fields,
-    }
-
-
-@functools.cache
-def _hostile() -> dict[str, tuple[bytes, dict[str, str]]]:
-    gz = {"Content-Encoding": "gzip"}
-    ones = gzip.compress(b"[" + b"1," * 999_999 + b"1]", 9)
-    event = json.dumps(_message(0)).encode()
-    many = gzip.compress(b"[" + b",".join([event] * 400_000) + b"]", 9)
-    over = json.dumps([_message(i) for i in range(10_001)]).encode()
-    garbage = json.dumps(
-        [{"type": "turn", "id": f"x{i}", "ts": "no", "bad": 1} for i in range(10_000)]
-    ).encode()
-    deep = gzip.compress(b"[" * 1_000_000 + b"]" * 1_000_000, 9)
-    key = json.dumps([{"k" * 1_000_000: 1, "type": "t" * 1_000_000}]).encode()
-    return {
-        "a million 1s in 2 KB of gzip": (ones, gz),
-        "400 000 events gzipped": (many, gz),
-        "10 001 events": (over, {}),
-        "10 000 invalid events": (garbage, {}),
-        "a million nested arrays": (deep, gz),
-        "a megabyte key and tag": (key, {}),
-    }
 
 
 @pytest.fixture(scope="module")
@@ -90,14 +54,14 @@ class Sampler:
         self._thread.join()
 
 
-@pytest.mark.parametrize("name", list(_hostile()))
+@pytest.mark.parametrize("name", list(hostile_bodies()))
 def test_a_hostile_body_costs_little(server: tuple[ServerProcess, str], name: str) -> None:
     """A 4xx in < 5 s, < 64 KB, < 200 MB of growth; a small batch meanwhile < 1 s."""
     srv, key = server
-    body, headers = _hostile()[name]
+    body, headers = hostile_bodies()[name]
     auth = {"Authorization": f"Bearer {key}"}
     with httpx.Client(base_url=srv.url, headers=auth, timeout=60) as http:
-        http.post("/api/v1/events", json=[_message(0)])  # warm: the worker is up
+        http.post("/api/v1/events", json=[message(0)])  # warm: the worker is up
         baseline = srv.rss_mb()
         small: list[float] = []
 
@@ -105,7 +69,7 @@ def test_a_hostile_body_costs_little(server: tuple[ServerProcess, str], name: st
             with httpx.Client(base_url=srv.url, headers=auth, timeout=60) as other:
                 time.sleep(0.05)
                 start = time.monotonic()
-                response = other.post("/api/v1/events", json=[_message(1)])
+                response = other.post("/api/v1/events", json=[message(1)])
                 small.append(time.monotonic() - start)
                 assert response.status_code == 202
 
@@ -121,7 +85,7 @@ def test_a_hostile_body_costs_little(server: tuple[ServerProcess, str], name: st
         assert len(response.content) < LIMIT_BYTES
         assert sampler.peak - baseline < LIMIT_MB, (baseline, sampler.peak)
         assert small and small[0] < SMALL_S, small
-        assert http.post("/api/v1/events", json=[_message(2)]).status_code == 202
+        assert http.post("/api/v1/events", json=[message(2)]).status_code == 202
 
 
 def test_an_invalid_batch_names_at_most_100_problems(server: tuple[ServerProcess, str]) -> None:
@@ -147,9 +111,9 @@ def test_the_worker_returns_to_its_baseline(server: tuple[ServerProcess, str]) -
     srv, key = server
     auth = {"Authorization": f"Bearer {key}"}
     with httpx.Client(base_url=srv.url, headers=auth, timeout=60) as http:
-        http.post("/api/v1/events", json=[_message(0)])
+        http.post("/api/v1/events", json=[message(0)])
         baseline = srv.rss_mb()
-        for body, headers in _hostile().values():
+        for body, headers in hostile_bodies().values():
             for _ in range(2):
                 http.post("/api/v1/events", content=body, headers=headers)
         time.sleep(0.5)

@@ -5,6 +5,7 @@ read still answers 200 afterwards, on SQLite and on PostgreSQL. Event times outs
 
 from __future__ import annotations
 
+import json
 import time
 import typing
 import uuid
@@ -33,7 +34,7 @@ MINIMAL: dict[str, dict[str, Any]] = {
     "feedback": {"rating": 4},
     "escalation": {},
     "message": {"sender_type": "user"},
-    "heartbeat": {"host": "web-1", "pid": 1, "memory_rss_mb": 100.0},
+    "heartbeat": {"host": "web-1", "pid": 4242, "memory_rss_mb": 120.0},
 }
 CONTROLS = ["\x00", "\x01", "\x1b", "\x7f", "\x85"]
 READS = ["/monitoring/metrics", "/monitoring/stats/summary", "/api/v1/metrics", "/metrics"]
@@ -164,9 +165,19 @@ def test_guide_query_parameters_refuse_controls(client: httpx.Client, param: str
 
 
 def test_read_filters_refuse_controls(client: httpx.Client) -> None:
-    """A NUL in a read's filter is a 422, not a database error."""
-    for param in ["service", "model", "user_type", "channel"]:
-        response = client.get("/monitoring/metrics", params={param: "a\x00"})
+    """A NUL in a read's filter is a 422, not a database error; a blank filter is none."""
+    reads = {
+        "/monitoring/metrics": ["service", "model", "user_type", "channel"],
+        "/api/v1/sessions": ["service", "user_id", "user_type", "topic", "q"],
+    }
+    for path, params in reads.items():
+        for param in params:
+            response = client.get(path, params={param: "a\x00"})
+            assert response.status_code == 422, (path, param)
+            assert response.json()["detail"][0]["loc"] == ["query", param]
+            assert client.get(path, params={param: ""}).status_code == 200, (path, param)
+    for param in ["since", "until"]:
+        response = client.get("/api/v1/sessions", params={param: "0.5"})
         assert response.status_code == 422
         assert response.json()["detail"][0]["loc"] == ["query", param]
 
@@ -212,3 +223,13 @@ def test_start_equal_to_end_is_one_minute_and_numbers_are_not_dates(client: http
         assert response.json()["detail"][0]["loc"] == ["query", param]
     response = client.get("/monitoring/metrics", params={"start": "0", "end": "5"})
     assert response.status_code == 422
+
+
+def test_a_batch_must_be_json(client: httpx.Client) -> None:
+    """Another declared Content-Type is a 415; none at all is read as JSON."""
+    body = json.dumps([_event("turn")]).encode()
+    response = client.post("/api/v1/events", content=body, headers={"Content-Type": "text/csv"})
+    assert response.status_code == 415
+    response = client.post("/api/v1/events", content=body)  # httpx declares no type here
+    assert "content-type" not in response.request.headers
+    assert response.status_code == 202

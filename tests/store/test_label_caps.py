@@ -4,6 +4,7 @@ holds across store instances (replicas, restarts), and nothing counted is lost."
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from typing import Any
@@ -11,7 +12,10 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from chatwatch.config import Settings
+from chatwatch.dashboard.data import label_notices
 from chatwatch.events import Event, parse_events
+from chatwatch.metrics import Catalogue
 from chatwatch.store import Filters, Store
 from chatwatch.store.writer import prepare
 
@@ -124,4 +128,46 @@ def test_deferred_writes_fold_before_the_journal(db_url: str) -> None:
     batches = [prepare(events(call(f"m{i}")), store_text=False) for i in range(3)]
     store.ingest_prepared(batches, defer=True)
     assert models_in_rollups(store) == {"m0": 1, "other": 2}
+    store.close()
+
+
+def test_replicas_admitting_at_once_keep_the_cap_exact(db_url: str) -> None:
+    """Four stores (replicas) each sending 20 new services at the same moment, cap 30:
+    exactly 30 are admitted (PostgreSQL serialises admissions with an advisory lock)."""
+    stores = [Store(db_url, label_caps={"service": 30}) for _ in range(4)]
+    barrier = threading.Barrier(len(stores))
+    errors: list[BaseException] = []
+
+    def send(index: int, store: Store) -> None:
+        barrier.wait()
+        try:
+            for k in range(20):
+                store.ingest(events(call("m", service=f"r{index}-s{k}")))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=send, args=(i, s)) for i, s in enumerate(stores)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors
+    agg = stores[0].aggregate_by(("service",), int(NOW) - 3600, int(NOW) + 60, now=NOW)
+    counts = {key[0]: value.n("llm_calls") for key, value in agg.items()}
+    assert len(counts) == 31 and counts["other"] == 80 - 30
+    assert sum(counts.values()) == 80
+    assert {s.label: s.values for s in stores[1].label_status()}["service"] == 30
+    for store in stores:
+        store.close()
+
+
+def test_dashboard_notice_names_the_folded_label(sqlite_url: str) -> None:
+    """The overview carries one notice per label that folded something (none before)."""
+    store = Store(sqlite_url, label_caps={"model": 1})
+    cat = Catalogue(store, Settings(_env_file=None))  # type: ignore[call-arg]
+    store.ingest(events(call("m0")))
+    assert label_notices(cat) == []
+    store.ingest(events(call("m1"), call("m2")))
+    (notice,) = label_notices(cat)
+    assert notice.startswith("model keeps its first 1 values") and "'other'" in notice
     store.close()

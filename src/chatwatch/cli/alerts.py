@@ -104,8 +104,9 @@ def check(
     ] = False,
 ) -> None:
     """Evaluate every rule once, notify, print the states; exit 0 ok, 1 warning, 2 critical,
-    3 unknown (guide 000's cron job; a Nagios plugin). With ``--rules`` that are not the
-    server's, a dry run: printed, nothing stored or sent (unless ``--store``)."""
+    3 unknown: the rules or the database could not be read (for cron, and as a Nagios
+    plugin). With ``--rules`` that are not the server's, a dry run: printed, nothing
+    stored or sent (unless ``--store``)."""
     settings = settings_for(db)
     try:
         served = load_rules(settings.rules_file)
@@ -183,7 +184,7 @@ def test_email(
     ] = None,
     db: DbOption = None,
 ) -> None:
-    """Send a test message through the configured SMTP server (guide 000's check)."""
+    """Send a test message through the configured SMTP server."""
     settings = settings_for(db)
     if to:
         settings = settings.model_copy(update={"alert_emails": list(to)})

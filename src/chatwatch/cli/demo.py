@@ -289,6 +289,7 @@ def _announce(info: dict[str, str], url: str) -> None:
         "",
         "chatwatch demo is running",
         f"  dashboard    {base}/chat/analytics/   (login: {ADMIN} / {info['password']})",
+        f"  sessions     {base}/chat/analytics/sessions   (every run: /chat/analytics/r/<run_id>)",
         f"  metrics      {base}/monitoring/metrics",
         f"  summary      {base}/monitoring/stats/summary",
         f"  prometheus   {base}/metrics",

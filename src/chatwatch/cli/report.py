@@ -35,7 +35,8 @@ def report(
     service: Annotated[str | None, typer.Option(help="Only this service")] = None,
     db: DbOption = None,
 ) -> None:
-    """The day's KPIs against guide 003's targets, with a chart, as HTML or by e-mail."""
+    """The day's KPIs against their targets (error rate < 5 %, success rate > 95 %, ...),
+    with a chart, as HTML or by e-mail."""
     settings = settings_for(db)
     the_day: date = day.date() if day else (datetime.now(UTC) - timedelta(days=1)).date()
     try:

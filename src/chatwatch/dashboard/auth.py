@@ -29,6 +29,7 @@ from chatwatch.dashboard.throttle import HashPool, LoginThrottle, PoolBusy
 from chatwatch.dashboard.users import User, end_sessions, get_user, verify_user
 from chatwatch.server.proxy import public_url
 from chatwatch.server.state import AppState, state
+from chatwatch.store import Store
 
 __all__ = [
     "CSRF_COOKIE",
@@ -205,12 +206,31 @@ def hash_pool(st: AppState) -> HashPool:
     return pool
 
 
+def _check(
+    throttle: LoginThrottle, store: Store, address: str, username: str, password: str
+) -> tuple[float, User | None]:
+    """On the login pool: count the attempt, then (if allowed) hash the password."""
+    wait = throttle.attempt(address, username)
+    if wait > 0:
+        return wait, None
+    return 0.0, verify_user(store, username, password)
+
+
+_BUSY_PAGE = (
+    "<!doctype html><title>chatwatch: busy</title>"
+    "<p>Too many logins at once; <a href='login'>try again</a> in a few seconds.</p>"
+)
+
+
+def _busy() -> Response:
+    """The cheap 429 a flood gets: no template, no cookie, no database."""
+    headers = {"Retry-After": "1", "Cache-Control": "no-store"}
+    return HTMLResponse(_BUSY_PAGE, status_code=429, headers=headers)
+
+
 async def _too_many(request: Request, target: str, wait: float, username: str) -> Response:
     minutes = max(1, math.ceil(wait / 60))
-    if wait < 60:
-        error = "Too many logins at once; try again in a few seconds."
-    else:
-        error = f"Too many failed logins; try again in {minutes} minute(s)."
+    error = f"Too many failed logins; try again in {minutes} minute(s)."
     page = await run_in_threadpool(_login_page, request, target, error, 429, username[:64])
     page.headers["Retry-After"] = str(math.ceil(wait))
     return page
@@ -241,14 +261,16 @@ def login_router(base: str) -> APIRouter:
         st = state(request)
         throttle = _throttle(st)
         address = request.client.host if request.client is not None else ""
-        # counted before the hash, atomically in the database (shared by replicas)
-        wait = await run_in_threadpool(throttle.attempt, address, username)
+        # one of a few slots on the login pool, else 429 at once (nothing counted or
+        # hashed); then the attempt is counted before the hash, atomically in the database
+        try:
+            wait, user = await hash_pool(st).run(
+                lambda: _check(throttle, st.store, address, username, password)
+            )
+        except PoolBusy:
+            return _busy()
         if wait > 0:
             return await _too_many(request, target, wait, username)
-        try:
-            user = await hash_pool(st).run(lambda: verify_user(st.store, username, password))
-        except PoolBusy:
-            return await _too_many(request, target, 1.0, username)
         if user is None:
             error = "Wrong username or password."
             return await run_in_threadpool(_login_page, request, target, error, 401, username[:64])

@@ -5,10 +5,11 @@ hashes run a few at a time on their own threads.
 so replicas share the counts and concurrent attempts cannot slip past a check-then-act
 race: per client address (the real client behind a trusted proxy) and per user name,
 whose window doubles while the name keeps being over its limit. A success clears the
-name's count. ``HashPool`` runs argon2 (64 MiB and tens of milliseconds per hash) on
-``workers`` threads of its own, with at most ``pending`` hashes admitted at once; beyond
-that a login is refused at once (429), so a flood cannot grow memory or delay API-key
-checks and ingest, which use other threads.
+name's count. ``HashPool`` runs each admitted login (the count, then argon2: 64 MiB and
+tens of milliseconds, four lanes, per hash) on ``workers`` threads of its own, with at
+most ``pending`` logins admitted at once; beyond that a login is refused at once (429,
+nothing counted or hashed), so a flood cannot grow memory or delay API-key checks and
+ingest, which use other threads.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ class PoolBusy(Exception):
 
 
 class HashPool:
-    def __init__(self, workers: int = 2, pending: int = 4) -> None:
+    def __init__(self, workers: int = 1, pending: int = 3) -> None:
         self.pending = pending
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="chatwatch-login")
         self._admitted = 0

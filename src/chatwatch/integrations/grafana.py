@@ -15,7 +15,8 @@ import json
 from typing import Any
 
 from chatwatch.metrics.definitions import METRICS
-from chatwatch.metrics.prometheus import COUNTERS, GAUGES, HISTOGRAMS
+from chatwatch.metrics.operational import OPERATIONAL_FAMILIES
+from chatwatch.metrics.prometheus import COUNTERS, GAUGES, HISTOGRAMS, LABEL_FAMILIES
 
 __all__ = ["DASHBOARD_UID", "GUIDE_PANELS", "dashboard", "panel_queries", "provisioning_files"]
 
@@ -123,6 +124,16 @@ def _family_queries() -> list[tuple[str, str, str, str, str]]:
             continue  # already on the first row
         section = {"process": "Process", "now": "Now"}.get(g.kind, "Over the Prometheus window")
         out.append((section, g.name, expr, _unit(g.name), f"catalogue metric {g.metric}"))
+    own = "chatwatch itself"
+    for name in OPERATIONAL_FAMILIES:
+        out.append((own, name, name, "short", "the store's rollup journal"))
+    for name in LABEL_FAMILIES:
+        expr = (
+            f"sum by (label) (rate({name}[$__rate_interval]))"
+            if name.endswith("_total")
+            else (f"max by (label) ({name})")
+        )
+        out.append((own, name, expr, "short", "label caps (values beyond a cap count as other)"))
     return out
 
 

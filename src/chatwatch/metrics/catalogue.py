@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from chatwatch.cancel import check as check_cancelled
 from chatwatch.config import Settings
@@ -38,6 +38,7 @@ class Catalogue:
         self.clock = clock
         self.metrics: dict[str, Metric] = {m.name: m for m in METRICS}
         self.breakdowns: dict[str, Breakdown] = {b.name: b for b in BREAKDOWNS}
+        self._bulk_memo: tuple[float, dict[str, Any]] = (float("nan"), {})
 
     def metric(self, name: str) -> Metric:
         try:
@@ -108,7 +109,12 @@ class Catalogue:
         query per kind of read: what ``/metrics`` needs to label samples by service."""
         if not isinstance(window, Window):
             window = self.window(window)
-        return bulk_readings(self.store, self.settings, window, self.clock(), services)
+        now = self.clock()
+        stamp, memo = self._bulk_memo
+        if stamp != now:  # window-independent reads shared at one instant (an alert round)
+            memo = {}
+            self._bulk_memo = (now, memo)
+        return bulk_readings(self.store, self.settings, window, now, services, memo)
 
     def totals(
         self, series: Sequence[str]

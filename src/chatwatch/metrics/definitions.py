@@ -29,6 +29,7 @@ __all__ = [
     "FilterScope",
     "Metric",
     "Threshold",
+    "unhonoured",
 ]
 
 FilterScope = frozenset[str]
@@ -39,6 +40,12 @@ PLAIN: FilterScope = frozenset({"service", "user_type"})
 TURN: FilterScope = PLAIN | {"model"}
 LLM: FilterScope = TURN
 SESSION: FilterScope = PLAIN | {"channel"}
+
+
+def unhonoured(scope: FilterScope, given: dict[str, str | None]) -> list[str]:
+    """The filters given (not None) that a metric of this scope cannot narrow by: an
+    answer says so instead of silently ignoring them."""
+    return sorted(name for name, value in given.items() if value is not None and name not in scope)
 
 
 @dataclass(frozen=True)

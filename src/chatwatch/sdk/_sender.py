@@ -73,7 +73,8 @@ class Sender:
 
     def _reset(self) -> None:
         """Fresh state: at start, and in a forked child (whose copies belong to the parent)."""
-        self.queue: deque[dict[str, Any]] = deque(maxlen=self._max_queue)
+        # events as dicts, or tuples (maker, *values) from the hot record calls
+        self.queue: deque[Any] = deque(maxlen=self._max_queue)
         self._recorded = itertools.count()
         self._tick = self._recorded.__next__
         self._taken = self._sent = self._rejected = self._retries = self._lost = 0
@@ -94,7 +95,7 @@ class Sender:
 
     # -- the app's side ---------------------------------------------------------------
 
-    def put(self, event: dict[str, Any]) -> None:
+    def put(self, event: dict[str, Any] | tuple[Any, ...]) -> None:
         q = self.queue
         self._tick()
         q.append(event)
@@ -232,13 +233,14 @@ class Sender:
             with self._done:
                 self._done.notify_all()
 
-    def _take(self, q: deque[dict[str, Any]]) -> Batch:
+    def _take(self, q: deque[Any]) -> Batch:
         # Only this thread pops, and appends never shrink the deque, so n pops succeed.
         n = min(len(q), self.batch_size)
         pop = q.popleft
         batch = [pop() for _ in range(n)]
         self._taken += n
-        return batch
+        # the hot record calls queue a tuple whose first item makes it the event's dict
+        return [e if type(e) is dict else e[0](e) for e in batch]
 
     def _deliver(self, batch: Batch, failing_since: int | None = None) -> None:
         attempt = server_errors = 0

@@ -185,52 +185,37 @@ class Client:
         try:
             ts = _time()
             eid = new_id(ts)
-            e: dict[str, Any] = {
-                "type": "turn",
-                "id": eid,
-                "ts": ts,
-                "service": self.service,
-                "run_id": run_id or eid,
-                "response_time_ms": response_time_ms,
-            }
-            if not success:
-                e["success"] = False
-            if error_type is not None:
-                e["error_type"] = error_type
-            if cached is not None:  # None: not recorded, which is not a miss
-                e["cached"] = bool(cached)
-            if topic is not None:
-                e["topic"] = topic
-            if model is not None:
-                e["model"] = model
-            if tokens is not None:
-                e["tokens"] = tokens
-            if rag_used:
-                e["rag_used"] = True
-            if rag_found:
-                e["rag_found"] = True
-            if status_code is not None:
-                e["status_code"] = status_code
-            if llm_calls is not None:
-                e["llm_calls"] = llm_calls
-            if rag_searches is not None:
-                e["rag_searches"] = rag_searches
-            if sender_type is not None:
-                e["sender_type"] = sender_type
-            if input_text is not None:
-                e["input_text"] = input_text
-            if output_text is not None:
-                e["output_text"] = output_text
-            if session_id is not None:
-                e["session_id"] = session_id
-            if user_id is not None:
-                e["user_id"] = user_id
-            if user_type is not None:
-                e["user_type"] = user_type
-            if attributes:
-                e["attributes"] = dict(attributes)
-            self._put(e)
-            return e["run_id"]  # type: ignore[no-any-return]
+            run_id = run_id or eid
+            # a tuple now, the event's dict in the sender thread (off the app's time)
+            self._put(
+                (
+                    _turn_event,
+                    ts,
+                    eid,
+                    self.service,
+                    run_id,
+                    response_time_ms,
+                    success,
+                    error_type,
+                    cached,
+                    topic,
+                    model,
+                    tokens,
+                    rag_used,
+                    rag_found,
+                    status_code,
+                    llm_calls,
+                    rag_searches,
+                    sender_type,
+                    input_text,
+                    output_text,
+                    session_id,
+                    user_id,
+                    user_type,
+                    dict(attributes) if attributes else None,
+                )
+            )
+            return run_id
         except Exception:
             return _failed("record_turn")
 
@@ -261,27 +246,29 @@ class Client:
                 run_id = scope.run_id
                 session_id, user_id, user_type = scope.identity(session_id, user_id, user_type)
             ts = _time()
-            e: dict[str, Any] = {
-                "type": "llm_call",
-                "id": new_id(ts),
-                "ts": ts,
-                "service": self.service,
-                "model": model,
-                "input_tokens": input_tokens,
-                "output_tokens": output_tokens,
-                "latency_ms": latency_ms,
-            }
-            if run_id is not None:
-                e["run_id"] = run_id
-            if provider is not None:
-                e["provider"] = provider
-            if not success:
-                e["success"] = False
-            if error_type is not None:
-                e["error_type"] = error_type
-            if cost_usd is not None:
-                e["cost_usd"] = cost_usd
-            return self._emit(e, session_id, user_id, user_type, attributes)
+            eid = new_id(ts)
+            self._put(
+                (
+                    _llm_event,
+                    ts,
+                    eid,
+                    self.service,
+                    model,
+                    input_tokens,
+                    output_tokens,
+                    latency_ms,
+                    run_id,
+                    provider,
+                    success,
+                    error_type,
+                    cost_usd,
+                    session_id,
+                    user_id,
+                    user_type,
+                    dict(attributes) if attributes else None,
+                )
+            )
+            return eid
         except Exception:
             return _failed("llm_call")
 
@@ -307,23 +294,26 @@ class Client:
                 run_id = scope.run_id
                 session_id, user_id, user_type = scope.identity(session_id, user_id, user_type)
             ts = _time()
-            e: dict[str, Any] = {
-                "type": "rag_search",
-                "id": new_id(ts),
-                "ts": ts,
-                "service": self.service,
-                "results": results,
-                "search_time_ms": search_time_ms,
-            }
-            if similarity is not None:
-                e["similarity"] = similarity
-            if top_similarity is not None:
-                e["top_similarity"] = top_similarity
-            if cache_hit:
-                e["cache_hit"] = True
-            if run_id is not None:
-                e["run_id"] = run_id
-            return self._emit(e, session_id, user_id, user_type, attributes)
+            eid = new_id(ts)
+            self._put(
+                (
+                    _rag_event,
+                    ts,
+                    eid,
+                    self.service,
+                    results,
+                    search_time_ms,
+                    similarity,
+                    top_similarity,
+                    cache_hit,
+                    run_id,
+                    session_id,
+                    user_id,
+                    user_type,
+                    dict(attributes) if attributes else None,
+                )
+            )
+            return eid
         except Exception:
             return _failed("rag_search")
 
@@ -545,3 +535,111 @@ def _default_transport(
 
 def _discard(batch: list[dict[str, Any]]) -> None:
     return None
+
+
+# -- events queued as tuples, made dicts by the sender thread -------------------------
+# (the same keys in the same order as a dict made at the call; unset ones left out)
+
+
+def _identity(e: dict[str, Any], session_id: Any, user_id: Any, user_type: Any, attrs: Any) -> None:
+    if session_id is not None:
+        e["session_id"] = session_id
+    if user_id is not None:
+        e["user_id"] = user_id
+    if user_type is not None:
+        e["user_type"] = user_type
+    if attrs:
+        e["attributes"] = attrs
+
+
+def _turn_event(t: tuple[Any, ...]) -> dict[str, Any]:
+    (_, ts, eid, service, run_id, rt, success, error_type, cached, topic, model, tokens) = t[:12]
+    e: dict[str, Any] = {
+        "type": "turn",
+        "id": eid,
+        "ts": ts,
+        "service": service,
+        "run_id": run_id,
+        "response_time_ms": rt,
+    }
+    if not success:
+        e["success"] = False
+    if error_type is not None:
+        e["error_type"] = error_type
+    if cached is not None:  # None: not recorded, which is not a miss
+        e["cached"] = bool(cached)
+    if topic is not None:
+        e["topic"] = topic
+    if model is not None:
+        e["model"] = model
+    if tokens is not None:
+        e["tokens"] = tokens
+    rag_used, rag_found, status_code, llm_calls, rag_searches, sender_type = t[12:18]
+    if rag_used:
+        e["rag_used"] = True
+    if rag_found:
+        e["rag_found"] = True
+    if status_code is not None:
+        e["status_code"] = status_code
+    if llm_calls is not None:
+        e["llm_calls"] = llm_calls
+    if rag_searches is not None:
+        e["rag_searches"] = rag_searches
+    if sender_type is not None:
+        e["sender_type"] = sender_type
+    input_text, output_text = t[18:20]
+    if input_text is not None:
+        e["input_text"] = input_text
+    if output_text is not None:
+        e["output_text"] = output_text
+    _identity(e, *t[20:])
+    return e
+
+
+def _llm_event(t: tuple[Any, ...]) -> dict[str, Any]:
+    _, ts, eid, service, model, tokens_in, tokens_out, latency, run_id, provider = t[:10]
+    e: dict[str, Any] = {
+        "type": "llm_call",
+        "id": eid,
+        "ts": ts,
+        "service": service,
+        "model": model,
+        "input_tokens": tokens_in,
+        "output_tokens": tokens_out,
+        "latency_ms": latency,
+    }
+    success, error_type, cost = t[10:13]
+    if run_id is not None:
+        e["run_id"] = run_id
+    if provider is not None:
+        e["provider"] = provider
+    if not success:
+        e["success"] = False
+    if error_type is not None:
+        e["error_type"] = error_type
+    if cost is not None:
+        e["cost_usd"] = cost
+    _identity(e, *t[13:])
+    return e
+
+
+def _rag_event(t: tuple[Any, ...]) -> dict[str, Any]:
+    _, ts, eid, service, results, took, similarity, top, cache_hit, run_id = t[:10]
+    e: dict[str, Any] = {
+        "type": "rag_search",
+        "id": eid,
+        "ts": ts,
+        "service": service,
+        "results": results,
+        "search_time_ms": took,
+    }
+    if similarity is not None:
+        e["similarity"] = similarity
+    if top is not None:
+        e["top_similarity"] = top
+    if cache_hit:
+        e["cache_hit"] = True
+    if run_id is not None:
+        e["run_id"] = run_id
+    _identity(e, *t[10:])
+    return e

@@ -30,6 +30,17 @@ __all__ = [
 ]
 
 Batch = list[dict[str, Any]]
+_encoders: list[Callable[[Any], bytes]] = []  # msgspec's, made on first send
+
+
+def _fast_encode() -> Callable[[Any], bytes]:
+    if not _encoders:
+        import msgspec  # on first send: `import chatwatch` stays cheap
+
+        _encoders.append(msgspec.json.Encoder().encode)
+    return _encoders[0]
+
+
 _MAX_RETRY_AFTER = 300.0
 
 
@@ -102,7 +113,7 @@ class HTTPTransport:
     def send(self, batch: Batch) -> None:
         body = encode(batch)
         if self._gzip:
-            body = _gzip.compress(body, compresslevel=5)
+            body = _gzip.compress(body, compresslevel=1)  # 3x less time than 5, ~10 % larger
         response = self._client().post(self.endpoint, content=body, headers=self._headers)
         check_response(response, len(batch))
 
@@ -122,7 +133,18 @@ class HTTPTransport:
 
 
 def encode(batch: Batch) -> bytes:
-    """Compact JSON; events that cannot be encoded are rejected by index, not retried."""
+    """Compact JSON; events that cannot be encoded are rejected by index, not retried.
+
+    msgspec's encoder (C, a fifth of ``json.dumps``' time); it writes NaN and infinity as
+    ``null``, and the SDK leaves unset fields out, so a ``null`` sends the batch through
+    ``json.dumps``, which refuses them."""
+    try:
+        body = _fast_encode()(batch)
+    except (TypeError, ValueError, OverflowError):
+        pass
+    else:
+        if b"null" not in body:
+            return body
     try:
         return json.dumps(batch, separators=(",", ":"), allow_nan=False).encode()
     except (TypeError, ValueError):

@@ -26,7 +26,7 @@ from chatwatch.sdk._ids import new_id
 if TYPE_CHECKING:
     from chatwatch.sdk.client import Client
 
-__all__ = ["TurnScope", "current_turn", "last_turn", "on_turn_start", "turn_of"]
+__all__ = ["TurnScope", "current_turn", "last_turn", "turn_of"]
 
 log = logging.getLogger("chatwatch.sdk")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -35,7 +35,6 @@ _current: ContextVar[TurnScope | None] = ContextVar("chatwatch_turn", default=No
 # later in the same request or task (by a framework's Sentry integration, a log handler)
 # still knows which run it belongs to.
 _last: ContextVar[TurnScope | None] = ContextVar("chatwatch_last_turn", default=None)
-_start_hooks: list[Callable[[TurnScope], None]] = []
 _EXC_ATTR = "__chatwatch_turn__"  # the turn an exception failed, set on the exception
 
 _FIELDS = (
@@ -74,12 +73,6 @@ def turn_of(exc: BaseException | None) -> TurnScope | None:
             return turn
         exc = exc.__cause__ or exc.__context__
     return None
-
-
-def on_turn_start(hook: Callable[[TurnScope], None]) -> None:
-    """Call ``hook(turn)`` when an outermost turn begins (once per hook)."""
-    if hook not in _start_hooks:
-        _start_hooks.append(hook)
 
 
 class TurnScope:
@@ -207,8 +200,6 @@ class TurnScope:
             else:
                 self._start = time.perf_counter()
                 _last.set(self)
-                for hook in _start_hooks:
-                    hook(self)
             self._token = _current.set(self)
         except Exception:
             log.debug("chatwatch: entering a turn failed", exc_info=True)

@@ -24,6 +24,7 @@ from chatwatch.server import (
     keys_api,
     monitoring,
     openapi,
+    openapi_doc,
     otlp,
     prometheus,
     runbook,
@@ -51,6 +52,10 @@ def _background_tasks(st: AppState) -> list[BackgroundTask]:
     if st.settings.alerts_enabled:
         tasks.append(alert_task)
     tasks.append(otlp.pending_task)  # OTLP calls whose trace root never came
+    if st.settings.otlp_grpc_port:
+        from chatwatch.server.otlp_grpc import grpc_task
+
+        tasks.append(grpc_task)
     return tasks
 
 
@@ -85,6 +90,7 @@ def create_app(
         store_text=settings.store_text,
         minute_retention_s=settings.minute_retention_days * 86400,
         label_caps=settings.label_caps(),
+        sqlite_synchronous=settings.sqlite_synchronous,
     )
     st = AppState(settings=settings, store=store, catalogue=Catalogue(store, settings))
     st.extras["background"] = list(background or [])
@@ -119,4 +125,5 @@ def create_app(
     if settings.cors_origins:  # read routes only (server/cors.py)
         app.add_middleware(ReadCors, origins=settings.cors_origins)
     app.add_middleware(ProxyMiddleware, settings=settings)  # real client, scheme, Host check
+    openapi_doc.install(app, settings.max_batch_events)  # every body and status documented
     return app

@@ -2,8 +2,9 @@
 with a ``feedback`` key that is safe to embed in a browser front end.
 
 The run must exist (a stored turn whose run id, or event id, it is); the feedback joins
-that turn's service and session. Posts are rate-limited per run and per client address
-(counters shared by replicas, ``chatwatch.server.attempts``), beyond → 429.
+that turn's service and session. Posts are rate-limited per client address (unknown run
+ids included, so they cannot be guessed at speed) and per run (counters shared by
+replicas, ``chatwatch.server.attempts``), beyond → 429.
 """
 
 from __future__ import annotations
@@ -60,6 +61,14 @@ def _run(st: AppState, run_id: str) -> tuple[str, str | None, str | None] | None
     return None if row is None else (str(row.service), row.session_id, row.user_id)
 
 
+async def _limit(st: AppState, limit: Limit) -> None:
+    wait = await run_in_threadpool(count, st.store, [limit])
+    if wait > 0:
+        raise HTTPException(
+            429, "too much feedback; try again later", {"Retry-After": str(math.ceil(wait))}
+        )
+
+
 @router.post("/feedback", status_code=202)
 async def post_feedback(
     request: Request,
@@ -67,19 +76,13 @@ async def post_feedback(
     _key: Annotated[object, Depends(require("feedback"))],
 ) -> dict[str, Any]:
     st = state(request)
+    address = request.client.host if request.client is not None else ""
+    # the address first, so guessing run ids is rate-limited too; then the run itself
+    await _limit(st, Limit(key_of("feedback-address", address), *PER_ADDRESS))
     run = await run_in_threadpool(_run, st, body.run_id)
     if run is None:
         raise HTTPException(404, "no run with that run_id")
-    address = request.client.host if request.client is not None else ""
-    limits = [
-        Limit(key_of("feedback-run", body.run_id), *PER_RUN),
-        Limit(key_of("feedback-address", address), *PER_ADDRESS),
-    ]
-    wait = await run_in_threadpool(count, st.store, limits)
-    if wait > 0:
-        raise HTTPException(
-            429, "too much feedback; try again later", {"Retry-After": str(math.ceil(wait))}
-        )
+    await _limit(st, Limit(key_of("feedback-run", body.run_id), *PER_RUN))
     service, session_id, user_id = run
     event = Feedback(
         type="feedback",

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from chatwatch.events import Turn
 from chatwatch.server.auth import require
 from chatwatch.server.group_commit import GroupWriter
+from chatwatch.server.openapi_doc import INGEST_RESPONSES
 from chatwatch.server.params import LabelQuery, LongLabelQuery, NameQuery
 from chatwatch.server.parse_pool import BatchTooLarge, InvalidBatch, ParsePool
 from chatwatch.server.state import AppState, state
@@ -56,6 +57,16 @@ async def write(st: AppState, batch: Prepared) -> IngestResult:
         raise HTTPException(
             503, "the database cannot take writes now; retry later", {"Retry-After": RETRY_AFTER}
         ) from None
+
+
+def _json_only(request: Request) -> None:
+    """A batch is JSON: another declared Content-Type is a 415 (none at all is taken)."""
+    declared = request.headers.get("content-type")
+    if declared is None:
+        return
+    media = declared.split(";", 1)[0].strip().lower()
+    if media != "application/json" and not media.endswith("+json"):
+        raise HTTPException(415, "send the batch as application/json")
 
 
 def server_id() -> str:
@@ -98,11 +109,12 @@ def parse_pool(st: AppState) -> ParsePool:
     return pool
 
 
-@router.post("/api/v1/events", status_code=202)
+@router.post("/api/v1/events", status_code=202, responses=INGEST_RESPONSES)
 async def ingest_events(
     request: Request, _key: Annotated[object, Depends(require("ingest", open_on_loopback=False))]
 ) -> JSONResponse:
     st = state(request)
+    _json_only(request)
     body = await read_body(request, st.settings.max_batch_bytes)
     try:
         batch = await parse_pool(st).prepare(

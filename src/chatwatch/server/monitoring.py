@@ -7,6 +7,7 @@ Every number comes from the metric catalogue; this module only names and rounds 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -14,8 +15,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from chatwatch.metrics import Catalogue, Reading, explicit_window
+from chatwatch.metrics.definitions import unhonoured
 from chatwatch.server.auth import require
-from chatwatch.server.params import IsoDateTime, LabelQuery, LongLabelQuery
+from chatwatch.server.params import FilterLabel, FilterLongLabel, IsoDateTime
 from chatwatch.server.reads import run_read
 from chatwatch.server.state import state
 from chatwatch.store import Filters
@@ -35,10 +37,10 @@ class ReadingParams:
         ] = None,
         start: Annotated[IsoDateTime | None, Query(description="explicit start (UTC)")] = None,
         end: Annotated[IsoDateTime | None, Query(description="explicit end (UTC)")] = None,
-        service: LabelQuery | None = None,
-        model: LongLabelQuery | None = None,
-        user_type: LabelQuery | None = None,
-        channel: LabelQuery | None = None,
+        service: FilterLabel | None = None,
+        model: FilterLongLabel | None = None,
+        user_type: FilterLabel | None = None,
+        channel: FilterLabel | None = None,
     ) -> None:
         self.window = window
         self.start = start
@@ -110,9 +112,22 @@ def _model_calls(cat: Catalogue, r: Reading) -> dict[str, int]:
     return out
 
 
+def ignored_filters(cat: Catalogue, r: Reading, names: list[str] | None = None) -> dict[str, Any]:
+    """``{"ignored_filters": {filter: [metrics that cannot honour it]}}``, or ``{}``
+    (the process's own figures, which no filter narrows, are not listed)."""
+    given = dataclasses.asdict(r.filters)
+    ignored: dict[str, list[str]] = {}
+    for name in names or list(cat.metrics):
+        scope = cat.metric(name).filters
+        for f in unhonoured(scope, given) if scope else ():
+            ignored.setdefault(f, []).append(name)
+    return {"ignored_filters": ignored} if ignored else {}
+
+
 def metrics_document(cat: Catalogue, r: Reading) -> dict[str, Any]:
     v = cat.values(r)
     return {
+        **ignored_filters(cat, r, list(v)),
         "timestamp": datetime.fromtimestamp(r.now, UTC).isoformat(timespec="seconds"),
         "uptime_seconds": _i(v["uptime_seconds"]),
         "system": {  # the monitored app's processes, from their SDK heartbeats
@@ -226,11 +241,14 @@ async def catalogue_values(
     reading = params.reading(cat)
 
     def build() -> dict[str, Any]:
-        metrics = {}
+        metrics: dict[str, dict[str, Any]] = {}
         for name, value in cat.values(reading).items():
             metric = cat.metric(name)
             level = metric.threshold.level(value) if metric.threshold else "ok"
             metrics[name] = {"value": value, "unit": metric.unit, "level": level}
+            ignored = unhonoured(metric.filters, dataclasses.asdict(reading.filters))
+            if ignored:
+                metrics[name]["ignored_filters"] = ignored
         return {
             "window": {"start": reading.window.start, "end": reading.window.end},
             "metrics": metrics,

@@ -33,7 +33,7 @@ from chatwatch.integrations.otlp import (
 from chatwatch.server.auth import require
 from chatwatch.server.state import AppState, state
 
-__all__ = ["pending_task", "router"]
+__all__ = ["mark_active", "pending_task", "router", "trace_settings"]
 
 log = logging.getLogger("chatwatch.server")
 router = APIRouter()
@@ -62,6 +62,11 @@ _BODY: dict[str, Any] = {
         },
     }
 }
+
+
+def mark_active(st: AppState) -> None:
+    """An export came: the assembly task starts working."""
+    st.extras[_ACTIVE] = True
 
 
 def trace_settings(st: AppState) -> TraceSettings:
@@ -101,7 +106,7 @@ async def otlp_traces(
     request: Request, _key: Annotated[object, Depends(require("ingest", open_on_loopback=False))]
 ) -> Response:
     st = state(request)
-    st.extras[_ACTIVE] = True
+    mark_active(st)
     ctype = request.headers.get("content-type", "application/x-protobuf")
     media = ctype.split(";", 1)[0].strip().lower()
     if media not in _PROTOBUF | _JSON:

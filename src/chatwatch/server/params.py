@@ -11,7 +11,15 @@ from pydantic import BeforeValidator, Field
 
 from chatwatch.events import LABEL_PATTERN, NAME_PATTERN
 
-__all__ = ["IsoDateTime", "LabelQuery", "LongLabelQuery", "NameQuery"]
+__all__ = [
+    "FilterLabel",
+    "FilterLongLabel",
+    "FilterName",
+    "IsoDateTime",
+    "LabelQuery",
+    "LongLabelQuery",
+    "NameQuery",
+]
 
 _NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
 
@@ -27,3 +35,9 @@ IsoDateTime = Annotated[datetime, BeforeValidator(_iso_only)]
 LabelQuery = Annotated[str, Field(min_length=1, max_length=64, pattern=LABEL_PATTERN)]
 LongLabelQuery = Annotated[str, Field(min_length=1, max_length=128, pattern=LABEL_PATTERN)]
 NameQuery = Annotated[str, Field(min_length=1, max_length=128, pattern=NAME_PATTERN)]
+
+# Read filters: the same characters, and empty allowed (a form's blank field: no filter).
+_EMPTY_OR = "^$|"
+FilterLabel = Annotated[str, Field(max_length=64, pattern=_EMPTY_OR + LABEL_PATTERN)]
+FilterLongLabel = Annotated[str, Field(max_length=128, pattern=_EMPTY_OR + LABEL_PATTERN)]
+FilterName = Annotated[str, Field(max_length=128, pattern=_EMPTY_OR + NAME_PATTERN)]

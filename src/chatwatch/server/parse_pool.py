@@ -1,9 +1,10 @@
-"""Validation and preparation of ingest batches in worker processes.
+"""Validation and preparation of ingest batches: in the server's threads, or in workers.
 
-Validating a batch and turning it into rows and rollup increments is pure Python and
-holds the GIL: in the server's own process it takes more than half of every event's CPU
-and leaves the writer waiting for the interpreter. Done in ``ingest_processes`` worker
-processes, it runs on other cores; the server process only answers HTTP and writes.
+A batch is decoded and validated in one pass by msgspec (chatwatch.events_fast), pydantic
+only naming the problems of a batch msgspec refuses, then turned into rows and rollup
+increments. That costs less than handing the batch to another process and back
+(bench/ingest.py prints both), so by default it runs in the server's own threads
+(``ingest_processes`` = 0). With ``ingest_processes`` workers it runs on other cores.
 
 A worker returns the prepared rows and increments without the event models (pickling
 those would cost what was saved); the rare write that needs them (a batch meeting ids
@@ -18,6 +19,7 @@ import logging
 import multiprocessing
 import os
 import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -27,6 +29,7 @@ import msgspec
 from pydantic import ValidationError
 
 from chatwatch.events import error_details, parse_events
+from chatwatch.events_fast import decode_batch
 from chatwatch.server.parent_watch import exit_with_parent
 from chatwatch.store.writer import Prepared, prepare
 
@@ -62,17 +65,30 @@ class BatchTooLarge(Exception):
 
 
 def parse_and_prepare(
-    body: bytes, max_events: int, store_text: bool, max_age_s: float | None = None
+    body: bytes,
+    max_events: int,
+    store_text: bool,
+    max_age_s: float | None = None,
+    now: float | None = None,
 ) -> Prepared:
     """Validate a JSON batch and make its rows and rollup increments; with ``max_age_s``,
     event times are bounded too (see chatwatch.events.check_times).
 
     Raises InvalidBatch or BatchTooLarge (plain data, so they cross process boundaries).
+    A batch msgspec finds valid (chatwatch.events_fast: one pass in C, stopping at the
+    first problem) goes straight to rows; any other is counted and left to pydantic,
+    which accepts it or names every problem.
     """
-    if count_items(body) > max_events:  # before anything is validated
+    now = time.time() if now is None else now
+    fast = decode_batch(body, max_age_s=max_age_s, now=now)
+    if fast is not None:
+        if len(fast) > max_events:
+            raise BatchTooLarge(max_events)
+        return prepare(fast, store_text=store_text)
+    if count_items(body) > max_events:  # before pydantic validates anything
         raise BatchTooLarge(max_events)
     try:
-        events = parse_events(body, max_age_s=max_age_s)
+        events = parse_events(body, max_age_s=max_age_s, now=now)
     except ValidationError as exc:
         raise InvalidBatch(error_details(exc)[:MAX_ERRORS], exc.error_count()) from None
     if len(events) > max_events:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from chatwatch.server.auth import require
+from chatwatch.server.params import FilterLabel, FilterLongLabel, FilterName, IsoDateTime
 from chatwatch.server.session_doc import locate_session, run_doc, session_doc, session_row_doc
 from chatwatch.server.state import state
 from chatwatch.store.session_query import BadCursor, SessionFilter, Sort, read_session_page
@@ -26,21 +27,21 @@ class SessionParams:
 
     def __init__(
         self,
-        service: Annotated[str | None, Query(max_length=64)] = None,
-        user_id: Annotated[str | None, Query(max_length=128)] = None,
-        user_type: Annotated[str | None, Query(max_length=64)] = None,
-        topic: Annotated[str | None, Query(max_length=128, description="a turn's topic")] = None,
+        service: FilterLabel | None = None,
+        user_id: FilterName | None = None,
+        user_type: FilterLabel | None = None,
+        topic: Annotated[FilterLongLabel | None, Query(description="a turn's topic")] = None,
         has_error: Annotated[bool | None, Query(description="had a failed turn")] = None,
         escalated: Annotated[bool | None, Query(description="handed to a human")] = None,
         rated: Annotated[bool | None, Query(description="has any rating")] = None,
         min_rating: Annotated[float | None, Query(ge=1, le=5, description="mean rating")] = None,
         max_rating: Annotated[float | None, Query(ge=1, le=5, description="mean rating")] = None,
         since: Annotated[
-            datetime | None, Query(description="active at or after (ISO 8601, UTC)")
+            IsoDateTime | None, Query(description="active at or after (ISO 8601, UTC)")
         ] = None,
-        until: Annotated[datetime | None, Query(description="first seen before")] = None,
+        until: Annotated[IsoDateTime | None, Query(description="first seen before")] = None,
         q: Annotated[
-            str | None, Query(max_length=128, description="a user id or session id, exactly")
+            FilterName | None, Query(description="a user id or session id, exactly")
         ] = None,
     ) -> None:
         self.filter = SessionFilter(

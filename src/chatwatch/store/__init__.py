@@ -20,7 +20,14 @@ from chatwatch.cancel import check as check_cancelled
 from chatwatch.events import Event
 from chatwatch.store.activity import Instance, read_instances, read_last_seen, read_user_usage
 from chatwatch.store.aggregate import Aggregate, Filters
-from chatwatch.store.engine import StoreUnavailable, is_sqlite, make_engine, migrate, must_exist
+from chatwatch.store.engine import (
+    StoreUnavailable,
+    Synchronous,
+    is_sqlite,
+    make_engine,
+    migrate,
+    must_exist,
+)
 from chatwatch.store.journal import (
     has_pending,
     pending_ids,
@@ -99,13 +106,14 @@ class Store:
         cache_ttl_s: float = 60.0,
         label_caps: Mapping[str, int] | None = None,
         create: bool = True,
+        sqlite_synchronous: Synchronous = "normal",
     ) -> None:
         """``create=False`` (every command but migrate, serve and demo) never makes a
         database: a missing SQLite file, an empty schema or a database that cannot be
         read raises :class:`StoreUnavailable` instead."""
         if not create:
             must_exist(url)
-        self.engine: Engine = make_engine(url)
+        self.engine: Engine = make_engine(url, sqlite_synchronous=sqlite_synchronous)
         # distinct values per label admitted to the rollups (store/labels.py)
         self.labels = LabelGuard(label_caps)
         self.store_text = store_text

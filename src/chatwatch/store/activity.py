@@ -43,23 +43,33 @@ class Instance:
 
 
 def read_last_seen(conn: Connection, since: float, service: str | None = None) -> dict[str, float]:
-    """Per service with rollups since ``since``: the start of its last active minute."""
+    """Per service with rollups since ``since``: the start of its last active minute.
+
+    One grouped query for the last hours, then one per distinct last hour (usually one
+    or two) for the last minutes within it: a read per service would cost a query per
+    service, and services can be many."""
     r = rollups.c
     hours = select(r.service, func.max(r.bucket)).where(
         r.res == HOUR, r.bucket >= int(since) // HOUR * HOUR
     )
     if service is not None:
         hours = hours.where(r.service == service)
-    out: dict[str, float] = {}
-    for svc, hour in conn.execute(hours.group_by(r.service)).all():
-        minute = conn.execute(
-            select(func.max(r.bucket)).where(
-                r.res == MINUTE, r.bucket >= hour, r.bucket < hour + HOUR, r.service == svc
+    last_hour = {str(svc): int(hour) for svc, hour in conn.execute(hours.group_by(r.service))}
+    by_hour: dict[int, list[str]] = {}
+    for svc, hour in last_hour.items():
+        by_hour.setdefault(hour, []).append(svc)
+    last_minute: dict[str, int] = {}
+    for hour, names in by_hour.items():
+        for start in range(0, len(names), 500):
+            chunk = names[start : start + 500]
+            minutes = select(r.service, func.max(r.bucket)).where(
+                r.res == MINUTE, r.bucket >= hour, r.bucket < hour + HOUR, r.service.in_(chunk)
             )
-        ).scalar()
-        last = int(minute) if minute is not None else int(hour) + HOUR - MINUTE
-        out[str(svc)] = float(last)
-    return out
+            for svc, minute in conn.execute(minutes.group_by(r.service)):
+                last_minute[str(svc)] = int(minute)
+    return {
+        svc: float(last_minute.get(svc, hour + HOUR - MINUTE)) for svc, hour in last_hour.items()
+    }
 
 
 def read_instances(conn: Connection, since: float, service: str | None = None) -> list[Instance]:

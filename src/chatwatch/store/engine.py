@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
+
+Synchronous = Literal["normal", "full"]
 
 __all__ = ["StoreUnavailable", "is_sqlite", "make_engine", "migrate", "must_exist", "normalize_url"]
 
@@ -66,17 +68,22 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, sqlite_synchronous: Synchronous = "normal") -> Engine:
+    """``sqlite_synchronous``: NORMAL (WAL) loses no commit when the process dies, FULL
+    none when the machine loses power either (an fsync per commit: bench/ingest.py)."""
     url = normalize_url(url)
     if make_url(url).get_backend_name() == "sqlite":
-        return _sqlite_engine(url)
+        return _sqlite_engine(url, sqlite_synchronous)
     # hide_parameters: an error's log line names the statement, never the user's values
     return create_engine(
         url, pool_pre_ping=True, pool_size=5, max_overflow=10, hide_parameters=True
     )
 
 
-def _sqlite_engine(url: str) -> Engine:
+def _sqlite_engine(url: str, synchronous: Synchronous = "normal") -> Engine:
+    if synchronous not in ("normal", "full"):
+        raise ValueError(f"sqlite_synchronous must be normal or full, not {synchronous!r}")
+    pragma = f"PRAGMA synchronous={synchronous.upper()}"
     memory = make_url(url).database in (None, "", ":memory:")
     kwargs: dict[str, Any] = {
         "connect_args": {"check_same_thread": False, "timeout": 30},
@@ -95,7 +102,7 @@ def _sqlite_engine(url: str) -> Engine:
         cursor = dbapi_connection.cursor()
         if not memory:
             cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(pragma)
         cursor.execute("PRAGMA busy_timeout=30000")
         # The events' session index takes a page per open session at every commit: a
         # 32 MB cache keeps those pages, and checkpointing the WAL every 10,000 pages

@@ -95,6 +95,7 @@ sessions = Table(
     Column("first_connect_at", Float),  # the connect counted as the first (later: reconnects)
     Index("ix_sessions_last_seen", "last_seen"),
     Index("ix_sessions_first_seen", "first_seen"),
+    Index("ix_sessions_service_first_seen", "service", "first_seen"),
     Index("ix_sessions_user", "user_id"),
     Index("ix_sessions_sid", "session_id"),
 )

@@ -132,11 +132,13 @@ def _decode(cursor: str, sort: Sort) -> tuple[float, str, str]:
 def _after(key: KeyedColumnElement[Any], desc: bool, cursor: tuple[float, str, str]):  # type: ignore[no-untyped-def]
     s = sessions.c
     value, service, session_id = cursor
+    # the plain bound lets the database walk the index from the cursor on; the OR alone
+    # would make SQLite read every row before it (2 s at page 21 of 670 000 sessions)
     if desc:
         tie = or_(s.service < service, and_(s.service == service, s.session_id < session_id))
-        return or_(key < value, and_(key == value, tie))
+        return and_(key <= value, or_(key < value, tie))
     tie = or_(s.service > service, and_(s.service == service, s.session_id > session_id))
-    return or_(key > value, and_(key == value, tie))
+    return and_(key >= value, or_(key > value, tie))
 
 
 def read_session_page(

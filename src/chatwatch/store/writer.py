@@ -17,9 +17,12 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+import msgspec
 from sqlalchemy import Connection, select, tuple_
 
 from chatwatch.events import Event, parse_events
+from chatwatch.events_fast import FastEvent, decode_batch
+from chatwatch.events_fast import LLMCall as FastLLMCall
 from chatwatch.store.journal import append as journal_append
 from chatwatch.store.journal import take as journal_take
 from chatwatch.store.labels import LabelGuard
@@ -117,7 +120,9 @@ class Prepared:
             if self.body is None:
                 raise ValueError("a prepared batch needs its events or its body")
             self.events = {}
-            for e in parse_events(self.body):
+            # as the worker read them: msgspec's Structs, or pydantic's models if it was unsure
+            parsed: Sequence[Any] | None = decode_batch(self.body)
+            for e in parse_events(self.body) if parsed is None else parsed:
                 self.events.setdefault(e.id, e)
         return self.events
 
@@ -128,13 +133,18 @@ class Prepared:
         return fresh
 
 
-def prepare(batch: Sequence[Event], *, store_text: bool) -> Prepared:
-    unique: dict[str, Event] = {}
+def prepare(batch: Sequence[Event | FastEvent], *, store_text: bool) -> Prepared:
+    """Rows and rollup increments of validated events: pydantic models or the msgspec
+    Structs of the ingest hot path (chatwatch.events_fast), which give the same."""
+    unique: dict[str, Any] = {}
     for e in batch:
         if e.id not in unique:
             unique[e.id] = e
-    exclude = _COMMON if store_text else _COMMON | _TEXT
-    rows = {key: _row(e, exclude) for key, e in unique.items()}
+    if batch and isinstance(batch[0], msgspec.Struct):
+        rows = {key: _struct_row(e, store_text) for key, e in unique.items()}
+    else:
+        exclude = _COMMON if store_text else _COMMON | _TEXT
+        rows = {key: _row(e, exclude) for key, e in unique.items()}
     min_ts = min((row[1] for row in rows.values()), default=0.0)
     delta = compute_delta(unique.values())
     return Prepared(unique, rows, delta, len(batch), min_ts, store_text)
@@ -251,6 +261,40 @@ def _row(e: Event, exclude: set[str]) -> tuple[Any, ...]:
         d.get("run_id"),
         d["user_id"],
         data,
+    )
+
+
+_DATA_FIELDS: dict[tuple[type, bool], tuple[str, ...]] = {}
+_ENCODE = msgspec.json.Encoder().encode
+
+
+def _struct_row(e: Any, store_text: bool) -> tuple[Any, ...]:
+    """The row of a msgspec event: as :func:`_row` makes it of the pydantic model (the
+    data column holds the same JSON object: fields in order, None left out)."""
+    kind = type(e)
+    names = _DATA_FIELDS.get((kind, store_text))
+    if names is None:
+        exclude = _COMMON if store_text else _COMMON | _TEXT
+        names = tuple(f for f in kind.__struct_fields__ if f not in exclude)
+        _DATA_FIELDS[(kind, store_text)] = names
+    data = {}
+    for name in names:
+        value = getattr(e, name)
+        if value is not None:
+            data[name] = value
+    if kind is FastLLMCall and e.cost_usd is None:
+        cost = priced_cost(e)
+        if cost is not None:
+            data["cost_usd"] = cost
+    return (
+        e.id,
+        e.ts,
+        kind.type,
+        e.service,
+        e.session_id,
+        getattr(e, "run_id", None),
+        e.user_id,
+        _ENCODE(data).decode(),
     )
 
 

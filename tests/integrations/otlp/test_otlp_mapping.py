@@ -372,3 +372,31 @@ def test_times_and_labels_outside_the_schema_reject_their_span(sqlite_store: Sto
     flush_pending(sqlite_store, now + 60, WAIT)
     calls = _of_type(stored(sqlite_store), "llm_call")
     assert [c["run_id"] for c in calls] == [trace_hex(1)]
+
+
+def test_a_root_assembled_before_its_calls_still_makes_the_turn(sqlite_store: Store) -> None:
+    """A root alone (its calls exported later, past the settle time) makes no turn at first;
+    the first call to come stores the call and the turn, once."""
+    llm = {"gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": 9}
+    _ingest(sqlite_store, [span(1, 1, attrs={"session.id": "s-1"})])
+    assert stored(sqlite_store) == {}
+    _ingest(sqlite_store, [span(1, 2, 1, attrs=llm)], now=NOW + 60)
+    _ingest(sqlite_store, [span(1, 3, 1, start_ms=300, attrs=llm)], now=NOW + 70)
+    events = stored(sqlite_store)
+    (turn,) = _of_type(events, "turn")
+    assert (turn["session_id"], turn["tokens"]) == ("s-1", 9)
+    assert len(_of_type(events, "llm_call")) == 2
+
+
+def test_models_past_their_cap_fold_into_other(tmp_path: Path) -> None:
+    """OTLP calls go through the same label caps as the SDK's: the third model is 'other'."""
+    store = Store(f"sqlite:///{tmp_path / 'caps.db'}", label_caps={"model": 2})
+    try:
+        spans = [span(i, 1, attrs={"gen_ai.request.model": f"m{i}"}) for i in (1, 2, 3)]
+        _ingest(store, spans)
+        now = NOW + 60
+        totals = store.aggregate(int(T0 / 1e9) - 60, int(now), series=["llm_calls"], now=now)
+        assert totals.n("llm_calls") == 3
+        assert totals.n("llm_calls", model="other") == 1
+    finally:
+        store.close()

@@ -10,11 +10,18 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Any
 
-from chatwatch.alerts.notify.format import dashboard_url, subject, templates
+from chatwatch.alerts.notify.format import dashboard_url, one_line, subject, templates
 from chatwatch.config import Settings
 from chatwatch.logsafe import clean
 
-__all__ = ["EmailError", "alert_message", "alert_messages", "email_configured", "send_message"]
+__all__ = [
+    "EmailError",
+    "alert_message",
+    "alert_messages",
+    "email_configured",
+    "plaintext_auth_refused",
+    "send_message",
+]
 
 log = logging.getLogger("chatwatch.alerts")
 
@@ -65,7 +72,7 @@ def alert_messages(group: dict[str, Any], settings: Settings) -> list[EmailMessa
 
 def new_message(settings: Settings, title: str) -> EmailMessage:
     message = EmailMessage()
-    message["Subject"] = title
+    message["Subject"] = one_line(title)  # no CR/LF from a label can reach a header
     message["From"] = settings.alert_email_from
     message["To"] = ", ".join(settings.alert_emails)
     message["Date"] = formatdate(localtime=False, usegmt=True)
@@ -80,6 +87,12 @@ def send_message(settings: Settings, message: EmailMessage) -> None:
     if not settings.alert_emails:
         raise EmailError("no recipients configured (CHATWATCH_ALERT_EMAILS)")
     password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+    if plaintext_auth_refused(settings):
+        raise EmailError(
+            f"SMTP {settings.smtp_host}:{settings.smtp_port}: refusing to send the SMTP "
+            "password without TLS (CHATWATCH_SMTP_SECURITY=none); use starttls or tls, or "
+            "set CHATWATCH_SMTP_ALLOW_PLAINTEXT_AUTH=true"
+        )
     try:
         with _connect(settings) as smtp:
             if settings.smtp_user and password is not None:
@@ -92,6 +105,16 @@ def send_message(settings: Settings, message: EmailMessage) -> None:
         raise EmailError(
             f"SMTP {settings.smtp_host}:{settings.smtp_port} ({settings.smtp_security}): {text}"
         ) from None
+
+
+def plaintext_auth_refused(settings: Settings) -> bool:
+    """Credentials would cross the network in clear text and nobody allowed it."""
+    return (
+        settings.smtp_security == "none"
+        and bool(settings.smtp_user)
+        and settings.smtp_password is not None
+        and not settings.smtp_allow_plaintext_auth
+    )
 
 
 def _connect(settings: Settings) -> smtplib.SMTP:

@@ -13,7 +13,8 @@ trace is mapped from what is kept, never from one export alone:
   turn: run id = trace id, response time = the root's duration, failed when the root's
   status is ERROR or its HTTP status is 5xx;
 - a span arriving after its trace was assembled is stored at once, with what the trace
-  knows; it changes neither the turn nor the session.
+  knows; it changes neither the turn nor the session (but the first call or search to
+  come for a root assembled without any still makes the trace's turn).
 
 Event ids come from trace and span ids, and a kept span is never kept twice, so a retried
 export changes nothing. Hence: whatever the order and split of the exports, the events are
@@ -26,7 +27,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -46,6 +48,7 @@ __all__ = ["TraceSettings", "flush_pending", "has_kept_spans", "store_kept"]
 log = logging.getLogger("chatwatch.server")
 _LOCK_KEY = 0x6F746C70  # "otlp"
 _CHUNK = 500
+_EMPTY = "empty"  # a root assembled before any call or search of its trace came
 _span_event: TypeAdapter[LLMCall | RAGSearch] = TypeAdapter(
     Annotated[LLMCall | RAGSearch, Field(discriminator="type")]
 )
@@ -61,22 +64,22 @@ class TraceSettings:
 
 def store_kept(store: Store, kept: Sequence[Kept], now: float, ts: TraceSettings) -> int:
     """Keep the spans, store every event now due; returns the events stored."""
-    with store.write() as conn:
+    with _write(store) as conn:
         _lock(conn)
         _insert(conn, kept, now)
         events = _assemble(conn, {k.trace_id for k in kept}, now, ts, late_only=True)
         events += _due(conn, now, ts)
-        stored = _write(store, conn, events)
+        stored = _store_events(store, conn, events)
     _invalidate(store, events)
     return stored
 
 
 def flush_pending(store: Store, now: float, ts: TraceSettings) -> int:
     """Store the calls of traces whose root did not come in time; prune old spans."""
-    with store.write() as conn:
+    with _write(store) as conn:
         _lock(conn)
         events = _due(conn, now, ts)
-        stored = _write(store, conn, events)
+        stored = _store_events(store, conn, events)
     _invalidate(store, events)
     return stored
 
@@ -91,10 +94,22 @@ def _lock(conn: Connection) -> None:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
 
 
-def _write(store: Store, conn: Connection, events: list[Event]) -> int:
+@contextmanager
+def _write(store: Store) -> Iterator[Connection]:
+    """A write transaction that may admit label values: rolled back, the guard forgets them."""
+    try:
+        with store.write() as conn:
+            yield conn
+    except BaseException:
+        store.labels.forget()
+        raise
+
+
+def _store_events(store: Store, conn: Connection, events: list[Event]) -> int:
+    """The events, with label values past their caps folded into ``other`` like any."""
     if not events:
         return 0
-    return write_events(conn, events, store_text=store.store_text).accepted
+    return write_events(conn, events, store_text=store.store_text, guard=store.labels).accepted
 
 
 def _invalidate(store: Store, events: Sequence[Event]) -> None:
@@ -172,10 +187,12 @@ def _assemble(
         if due:
             events.extend(_map_trace(trace_id, rows, root, done, assembled))
     c = otlp_spans.c
-    for flag, keys in (("emitted", done), ("turn_emitted", assembled)):
-        if keys:
-            where = and_(c.trace_id == bindparam("t"), c.span_id == bindparam("s"))
-            conn.execute(update(otlp_spans).where(where).values({flag: True}), keys)
+    where = and_(c.trace_id == bindparam("t"), c.span_id == bindparam("s"))
+    if done:
+        conn.execute(update(otlp_spans).where(where).values(emitted=True), done)
+    if assembled:
+        values = {"turn_emitted": True, "role": bindparam("role")}
+        conn.execute(update(otlp_spans).where(where).values(values), assembled)
     return events
 
 
@@ -208,13 +225,17 @@ def _map_trace(
             done.append(r.span_id)
     out: list[Event] = [e.model_copy(update={"session_id": session, "user_id": user}) for e in keep]
     done_keys.extend({"t": trace_id, "s": span_id} for span_id in done)
-    if root is not None and not root.turn_emitted:
-        if parsed:  # a trace without calls or searches is no chat turn
-            try:
-                out.append(_turn(trace_id, root, rows, parsed, session, user))
-            except ValidationError:  # its spans were checked; the turn is left out, not a 500
-                log.warning("chatwatch: an OTLP trace's turn failed validation; left out")
-        assembled.append({"t": trace_id, "s": root.span_id})
+    if root is None or (root.turn_emitted and root.role != _EMPTY):
+        return out
+    if parsed:
+        try:
+            out.append(_turn(trace_id, root, rows, parsed, session, user))
+        except ValidationError:  # its spans were checked; the turn is left out, not a 500
+            log.warning("chatwatch: an OTLP trace's turn failed validation; left out")
+        role = "context" if root.role == _EMPTY else root.role
+        assembled.append({"t": trace_id, "s": root.span_id, "role": role})
+    elif not root.turn_emitted:  # no call or search yet: a later one still makes the turn
+        assembled.append({"t": trace_id, "s": root.span_id, "role": _EMPTY})
     return out
 
 

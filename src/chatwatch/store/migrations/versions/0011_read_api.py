@@ -21,6 +21,7 @@ def upgrade() -> None:
         batch.add_column(sa.Column("first_seen", sa.Float))
     op.execute("UPDATE sessions SET first_seen = coalesce(started_at, last_seen)")
     op.create_index("ix_sessions_first_seen", "sessions", ["first_seen"])
+    op.create_index("ix_sessions_service_first_seen", "sessions", ["service", "first_seen"])
     op.create_index("ix_sessions_user", "sessions", ["user_id"])
     op.create_index("ix_sessions_sid", "sessions", ["session_id"])
     op.create_index("ix_events_run", "events", ["run_id"])
@@ -30,6 +31,7 @@ def downgrade() -> None:
     op.drop_index("ix_events_run", "events")
     op.drop_index("ix_sessions_sid", "sessions")
     op.drop_index("ix_sessions_user", "sessions")
+    op.drop_index("ix_sessions_service_first_seen", "sessions")
     op.drop_index("ix_sessions_first_seen", "sessions")
     with op.batch_alter_table("sessions") as batch:
         batch.drop_column("first_seen")

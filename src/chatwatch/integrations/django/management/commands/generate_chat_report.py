@@ -1,4 +1,6 @@
-"""Guide 000's daily report (``0 9 * * *``): ``generate_chat_report --email``."""
+"""Guide 000's daily report (``0 9 * * *``): ``generate_chat_report --email``, with every
+option of ``chatwatch report``; ``--email`` uses Django's ``EMAIL_*`` settings when
+chatwatch has no SMTP server of its own."""
 
 from __future__ import annotations
 
@@ -6,25 +8,16 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from chatwatch.integrations.django.bridge import run_cli
+from chatwatch.integrations.django.bridge import add_cli_arguments, cli_args, run_cli
 
 
 class Command(BaseCommand):
     help = "Generate the daily chat report, as a file or by e-mail"
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--email", action="store_true", help="Send it to the alert recipients")
-        parser.add_argument("--date", help="The day to report (YYYY-MM-DD, default yesterday)")
-        parser.add_argument("--output", help="Write the HTML report to this file")
+        add_cli_arguments(parser, "report")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        cli = ["report"]
-        if options["email"]:
-            cli.append("--email")
-        if options["date"]:
-            cli += ["--date", options["date"]]
-        if options["output"]:
-            cli += ["--output", options["output"]]
-        code = run_cli(cli)
+        code = run_cli(cli_args("report", options))
         if code:
-            raise CommandError(f"chatwatch report exited with {code}")
+            raise CommandError(f"chatwatch report exited with {code}", returncode=code)

@@ -1,0 +1,215 @@
+"""The event schema of :mod:`chatwatch.events` again, as msgspec Structs: ingest's hot path.
+
+msgspec decodes and validates a JSON batch in one pass in C, into Structs with the same
+field names, types, defaults and bounds as the pydantic models (a tagged union on
+``type``). The pydantic models stay the schema (OpenAPI, docs, every 422 message): this
+mirror only ever says "valid, and here are the values" or "not sure". It is never more
+lenient, so anything it refuses — a bad event, but also input pydantic takes that this
+mirror does not bother with (an ISO date for ``ts``, ``"1"`` for a number, non-ASCII
+label values) — goes through pydantic, which accepts it or names every problem. A
+hypothesis test (tests/test_events_fast.py) holds the two to the same verdicts and values.
+
+Patterns are those of events.py made strict for Python's ``re``: ``\\A…\\Z`` (``$`` would
+let a trailing newline through), ASCII for ``\\w``, lone surrogates refused.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, ClassVar, Literal
+
+import msgspec
+
+from chatwatch.events import (
+    _TEXT_CONTROL,
+    DAY_MS,
+    FUTURE_SLACK_S,
+    MAX_ATTRIBUTE_VALUE,
+    MAX_ATTRIBUTES,
+    MAX_TS,
+)
+
+__all__ = ["FastEvent", "decode_batch"]
+
+_LABEL = r"\A[A-Za-z0-9_ .:/@+\-]+\Z"
+_ID = r"\A[A-Za-z0-9_.:\-]+\Z"
+_NAME = r"\A[^\x00-\x1f\x7f-\x9f\ud800-\udfff]+\Z"
+_TEXT = r"\A[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]*\Z"
+
+Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=_ID)]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=_NAME)]
+Label = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=_LABEL)]
+LongLabel = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=_LABEL)]
+Millis = Annotated[float, msgspec.Meta(ge=0, le=DAY_MS)]
+Count = Annotated[int, msgspec.Meta(ge=0, le=100_000_000)]
+Similarity = Annotated[float, msgspec.Meta(ge=-1.0, le=1.0)]
+Text = Annotated[str, msgspec.Meta(max_length=32_000, pattern=_TEXT)]
+AttrKey = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=_LABEL)]
+Seconds = Annotated[float, msgspec.Meta(ge=0, le=MAX_TS)]
+Status = Annotated[int, msgspec.Meta(ge=100, le=599)]
+Rating = Annotated[int, msgspec.Meta(ge=1, le=5)]
+Cost = Annotated[float, msgspec.Meta(ge=0, le=1_000_000)]
+
+
+class _Base(msgspec.Struct, tag_field="type", forbid_unknown_fields=True, kw_only=True):
+    id: Id
+    ts: Seconds
+    service: Label = "default"
+    session_id: Name | None = None
+    user_id: Name | None = None
+    user_type: Label | None = None
+    attributes: dict[AttrKey, str | int | float | bool] = msgspec.field(default_factory=dict)
+
+
+class SessionStarted(_Base, tag="session_started", kw_only=True):
+    type: ClassVar[str] = "session_started"
+    channel: Label = "websocket"
+
+
+class SessionEnded(_Base, tag="session_ended", kw_only=True):
+    type: ClassVar[str] = "session_ended"
+    channel: Label | None = None
+    reason: Name | None = None
+
+
+class Turn(_Base, tag="turn", kw_only=True):
+    type: ClassVar[str] = "turn"
+    run_id: Id | None = None
+    sender_type: Label = "user"
+    response_time_ms: Millis
+    success: bool = True
+    error_type: LongLabel | None = None
+    cached: bool | None = None
+    topic: LongLabel | None = None
+    model: LongLabel | None = None
+    tokens: Count | None = None
+    rag_used: bool = False
+    rag_found: bool = False
+    input_text: Text | None = None
+    output_text: Text | None = None
+    status_code: Status | None = None
+    llm_calls: Count | None = None
+    rag_searches: Count | None = None
+
+    @property
+    def effective_run_id(self) -> str:
+        return self.run_id or self.id
+
+
+class LLMCall(_Base, tag="llm_call", kw_only=True):
+    type: ClassVar[str] = "llm_call"
+    run_id: Id | None = None
+    model: LongLabel
+    provider: Label | None = None
+    input_tokens: Count = 0
+    output_tokens: Count = 0
+    latency_ms: Millis
+    success: bool = True
+    error_type: LongLabel | None = None
+    cost_usd: Cost | None = None
+    kind: Literal["chat", "embedding"] = "chat"
+    response_model: Name | None = None
+
+
+class RAGSearch(_Base, tag="rag_search", kw_only=True):
+    type: ClassVar[str] = "rag_search"
+    run_id: Id | None = None
+    similarity: Similarity | None = None
+    top_similarity: Similarity | None = None
+    results: Count = 0
+    search_time_ms: Millis = 0.0
+    cache_hit: bool = False
+
+
+class CacheLookup(_Base, tag="cache_lookup", kw_only=True):
+    type: ClassVar[str] = "cache_lookup"
+    run_id: Id | None = None
+    hit: bool
+    kind: Label = "response"
+
+
+class Connection(_Base, tag="connection", kw_only=True):
+    type: ClassVar[str] = "connection"
+    action: Literal["connect", "disconnect", "reconnect"]
+    channel: Label = "websocket"
+
+
+class Feedback(_Base, tag="feedback", kw_only=True):
+    type: ClassVar[str] = "feedback"
+    run_id: Id | None = None
+    rating: Rating | None = None
+    thumbs: Literal["up", "down"] | None = None
+    comment: Text | None = None
+
+
+class Escalation(_Base, tag="escalation", kw_only=True):
+    type: ClassVar[str] = "escalation"
+    run_id: Id | None = None
+    reason: Name | None = None
+
+
+class Message(_Base, tag="message", kw_only=True):
+    type: ClassVar[str] = "message"
+    sender_type: Label
+    text: Text | None = None
+
+
+class Heartbeat(_Base, tag="heartbeat", kw_only=True):
+    type: ClassVar[str] = "heartbeat"
+    host: Label
+    pid: Annotated[int, msgspec.Meta(ge=0, le=2**32)]
+    memory_rss_mb: Annotated[float, msgspec.Meta(ge=0, le=1e9)]
+    cpu_percent: Annotated[float, msgspec.Meta(ge=0, le=1e6)] | None = None
+    threads: Count | None = None
+    connections: Count | None = None
+    queue_depth: Count = 0
+    dropped: Count = 0
+    memory_available_mb: Annotated[float, msgspec.Meta(ge=0, le=1e9)] | None = None
+    started_at: Seconds | None = None
+    interval_s: Annotated[float, msgspec.Meta(gt=0, le=300)] = 15.0
+
+
+FastEvent = (
+    SessionStarted
+    | SessionEnded
+    | Turn
+    | LLMCall
+    | RAGSearch
+    | CacheLookup
+    | Connection
+    | Feedback
+    | Escalation
+    | Message
+    | Heartbeat
+)
+_DECODER = msgspec.json.Decoder(list[FastEvent])
+
+
+def decode_batch(
+    body: bytes, *, max_age_s: float | None = None, now: float = 0.0
+) -> list[FastEvent] | None:
+    """The batch's events when they are certainly valid (as ``parse_events`` with the
+    same ``max_age_s`` and ``now`` would find them); None: ask pydantic."""
+    try:
+        batch = _DECODER.decode(body)
+    except (msgspec.DecodeError, RecursionError):  # msgspec.ValidationError included
+        return None
+    lo, hi = (now - max_age_s, now + FUTURE_SLACK_S) if max_age_s is not None else (0.0, MAX_TS)
+    for e in batch:
+        if not lo <= e.ts <= hi or (e.attributes and not _bounded(e.attributes)):
+            return None
+        if type(e) is Feedback and e.rating is None and e.thumbs is None:
+            return None
+    return batch
+
+
+def _bounded(attributes: dict[str, Any]) -> bool:
+    if len(attributes) > MAX_ATTRIBUTES:
+        return False
+    for value in attributes.values():
+        if isinstance(value, str):
+            if len(value) > MAX_ATTRIBUTE_VALUE or _TEXT_CONTROL.search(value):
+                return False
+        elif isinstance(value, float) and not math.isfinite(value):
+            return False
+    return True
