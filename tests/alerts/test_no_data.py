@@ -138,3 +138,27 @@ def test_guide_003_only_traffic_checks_ok(
     assert " no data " in lines["low_cache_hit_rate"]
     assert " ok " in lines["high_error_rate"] and "samples=100" in lines["high_error_rate"]
     assert "low_rag_success_rate" not in lines  # a KPI target, not a page
+
+
+def test_the_server_shows_no_data_in_its_status(tmp_path: Path, make_server: type) -> None:
+    """GET /api/v1/alerts/status lists every rule of the last round, ``no data`` included."""
+    settings = make_settings(f"sqlite:///{tmp_path / 'cw.db'}", alert_evaluation_interval_s=0.1)
+    application = create_app(settings)
+    store: Store = application.state.chatwatch.store
+    turns(store, time.time() - 30, 40)
+    key = create_key(store, "read")
+    server = make_server(application).start()
+    try:
+        deadline = time.monotonic() + 15
+        body: dict[str, object] = {"rules": []}
+        while not body["rules"] and time.monotonic() < deadline:
+            time.sleep(0.1)
+            body = httpx.get(
+                f"{server.url}/api/v1/alerts/status", headers={"Authorization": f"Bearer {key}"}
+            ).json()
+    finally:
+        server.stop()
+        store.close()
+    statuses = {(r["rule"], r["status"]) for r in body["rules"]}  # type: ignore[attr-defined]
+    assert ("high_error_rate", "ok") in statuses
+    assert ("low_cache_hit_rate", "no data") in statuses

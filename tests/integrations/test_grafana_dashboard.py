@@ -23,6 +23,8 @@ from chatwatch.config import Settings
 from chatwatch.events import parse_events
 from chatwatch.integrations.grafana import GUIDE_PANELS, dashboard, panel_queries
 from chatwatch.metrics.prometheus import family_names
+from chatwatch.sdk import Client
+from chatwatch.sdk.transports import StoreTransport
 from chatwatch.server import create_app
 from chatwatch.server.keys import create_key
 from live_server import LiveServer, free_port
@@ -81,6 +83,11 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     store = app.state.chatwatch.store
     events = _shifted()
     store.ingest(parse_events([e for i, e in enumerate(events) if i % 2 == 0]))
+    # a live app process: its SDK heartbeats feed the chat_app_* families
+    app_client = Client(
+        service="shop", transport=StoreTransport(store), heartbeat_interval=1.0, flush_interval=0.2
+    )
+    app_client.heartbeat()
     key = create_key(store, "read", "prometheus")
     config = tmp / "prometheus.yml"
     config.write_text(
@@ -112,6 +119,7 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         proc.terminate()
         proc.wait(10)
         log.close()
+        app_client.close()
         server.stop()
         store.close()
 

@@ -401,6 +401,7 @@ async def _rounds(
                 evaluate, st.store, st.settings, rules, now=now, locked=True
             )
             leader.evaluated(now)
+            getattr(st, "extras", {})["last_round"] = done  # for GET /api/v1/alerts/status
             if done.transitions or done.notifications:
                 log.info(
                     "alerts: %d transitions, %d notifications, %d delivered, %d failed",

@@ -98,6 +98,19 @@ async def rules(request: Request) -> dict[str, Any]:
     return {"rules": [r.model_dump(by_alias=True) for r in loaded]}
 
 
+@router.get("/alerts/status", dependencies=[_read])
+async def status(request: Request) -> dict[str, Any]:
+    """Every rule's status per label set at the server's last round (``ok``, ``no data``,
+    ``pending``, ``firing``, ``resolved``, ``summary``): what ``chatwatch check`` prints."""
+    done = state(request).extras.get("last_round")
+    if done is None:
+        return {"evaluated_at": None, "rules": []}
+    return {
+        "evaluated_at": _jsonable(datetime.fromtimestamp(done.evaluated_at, UTC)),
+        "rules": [_jsonable(e) for e in done.evaluations],
+    }
+
+
 class MatcherIn(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
