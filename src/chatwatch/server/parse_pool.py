@@ -1,9 +1,10 @@
-"""Validation and preparation of ingest batches in worker processes.
+"""Validation and preparation of ingest batches: in the server's threads, or in workers.
 
-Validating a batch and turning it into rows and rollup increments is pure Python and
-holds the GIL: in the server's own process it takes more than half of every event's CPU
-and leaves the writer waiting for the interpreter. Done in ``ingest_processes`` worker
-processes, it runs on other cores; the server process only answers HTTP and writes.
+A batch is decoded and validated in one pass by msgspec (chatwatch.events_fast), pydantic
+only naming the problems of a batch msgspec refuses, then turned into rows and rollup
+increments. That costs less than handing the batch to another process and back
+(bench/ingest.py prints both), so by default it runs in the server's own threads
+(``ingest_processes`` = 0). With ``ingest_processes`` workers it runs on other cores.
 
 A worker returns the prepared rows and increments without the event models (pickling
 those would cost what was saved); the rare write that needs them (a batch meeting ids
