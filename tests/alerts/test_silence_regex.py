@@ -3,7 +3,6 @@ service name is evaluated in linear time, and what RE2 cannot do is refused."""
 
 from __future__ import annotations
 
-import re
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -29,16 +28,6 @@ RULES = parse_rules(
         ]
     }
 )
-
-
-def test_python_re_would_backtrack() -> None:
-    """The pattern is the hostile one: with re, each extra character doubles the time."""
-    times = []
-    for n in (16, 18):
-        start = time.monotonic()
-        re.fullmatch(EVIL, "a" * n + "_")
-        times.append(time.monotonic() - start)
-    assert times[1] > times[0] * 2
 
 
 @pytest.mark.parametrize("length", [29, 64, 100_000])

@@ -4,6 +4,7 @@ formatter lives in ``pythonjsonlogger.jsonlogger``)."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -33,7 +34,9 @@ print(importlib.metadata.version("python-json-logger"))
 @pytest.fixture(scope="module")
 def lowest(tmp_path_factory: pytest.TempPathFactory) -> Path:
     target = tmp_path_factory.mktemp("pjl")
-    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target"]
+    # the Makefile's virtualenv has no pip of its own: the base interpreter's installs
+    python = sys.executable if importlib.util.find_spec("pip") else sys._base_executable
+    pip = [python, "-m", "pip", "install", "--quiet", "--no-deps", "--target"]
     done = subprocess.run(
         [*pip, str(target), f"python-json-logger=={LOWEST}"],
         capture_output=True,
