@@ -3,50 +3,28 @@
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from chatwatch.config import Settings
 from chatwatch.server import create_app
 from chatwatch.store import Store
 from live_server import LiveServer
+from module_db import throwaway_db
 
 # Servers made by tests validate batches in their own threads: a worker process per app
 # would cost each test a second of start-up. The core end-to-end tests
 # (tests/server/test_core_e2e.py) and tests/server/test_parse_pool.py use the worker.
 os.environ.setdefault("CHATWATCH_INGEST_PROCESSES", "0")
 
-PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
-
-
-def _pg_available() -> bool:
-    try:
-        with psycopg.connect(PG_ADMIN, connect_timeout=2):
-            return True
-    except psycopg.OperationalError:
-        return False
-
-
-PG_UP = _pg_available()
-
 
 @pytest.fixture
-def pg_url() -> Iterator[str]:
+def pg_url(tmp_path: Path) -> Iterator[str]:
     """A fresh PostgreSQL database for one test, dropped afterwards."""
-    if not PG_UP:
-        pytest.skip("PostgreSQL is not running on 127.0.0.1:5432")
-    name = f"cw_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with throwaway_db("postgresql", tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
