@@ -122,10 +122,15 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "rag_found",
         "input_text",
         "output_text",
+        "status_code",
+        "llm_calls",
+        "rag_searches",
     ),
     "llm_calls": (
         *_EVENT,
+        "kind",
         "model",
+        "response_model",
         "provider",
         "input_tokens",
         "output_tokens",
@@ -168,7 +173,8 @@ _EVENT_TYPE = {
 }
 _BOOLS = {"success", "cached", "rag_used", "rag_found", "cache_hit"}
 _INTS = {"turns", "errors", "messages", "reconnects", "rating_sum", "rating_n", "tokens"}
-_INTS |= {"input_tokens", "output_tokens", "results", "rating"}
+_INTS |= {"input_tokens", "output_tokens", "results", "rating", "status_code"}
+_INTS |= {"llm_calls", "rag_searches"}
 _FLOATS = {"response_time_ms", "latency_ms", "cost_usd", "similarity", "top_similarity"}
 _FLOATS |= {"search_time_ms", "value", "threshold"}
 _TIMES = {"ts", "first_seen", "started_at", "ended_at", "last_seen", "escalated_at"}
