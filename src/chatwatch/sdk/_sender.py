@@ -18,6 +18,7 @@ import weakref
 from collections import deque
 from typing import Any
 
+from chatwatch.logsafe import clean
 from chatwatch.sdk.transports import RejectedBatch, RetryAfter, ServerError, Transport
 
 __all__ = ["Sender"]
@@ -284,7 +285,12 @@ class Sender:
         self._rejected += 1
         level = logging.DEBUG if self._warned_poison else logging.WARNING
         self._warned_poison = True
-        log.log(level, "chatwatch: dropped an event the server failed on %d times (%s)", tries, exc)
+        log.log(
+            level,
+            "chatwatch: dropped an event the server failed on %d times (%s)",
+            tries,
+            clean(exc),
+        )
 
     def _rejected_part(self, batch: Batch, exc: RejectedBatch) -> Batch:
         """Drop what was rejected; return what should be sent again."""
@@ -297,7 +303,8 @@ class Sender:
         self._rejected += len(bad)
         level = logging.DEBUG if self._warned_reject else logging.WARNING
         self._warned_reject = True
-        log.log(level, "chatwatch: %d of %d events rejected: %s", len(bad), len(batch), exc)
+        # the server's answer may quote a field name the app sent: one line, escaped
+        log.log(level, "chatwatch: %d of %d events rejected: %s", len(bad), len(batch), clean(exc))
         return [e for i, e in enumerate(batch) if i not in bad]
 
     def _backoff(self, attempt: int, exc: Exception) -> float:
