@@ -30,6 +30,7 @@ from chatwatch.server import (
     runbook,
     sessions_api,
 )
+from chatwatch.server.body_limit import BodyLimit
 from chatwatch.server.cors import ReadCors
 from chatwatch.server.proxy import ProxyMiddleware
 from chatwatch.server.reads import ClientGone, client_gone
@@ -124,6 +125,7 @@ def create_app(
         app.include_router(module.router)
     if settings.cors_origins:  # read routes only (server/cors.py)
         app.add_middleware(ReadCors, origins=settings.cors_origins)
+    app.add_middleware(BodyLimit)  # bodies of every route but ingest: at most 1 MiB
     app.add_middleware(ProxyMiddleware, settings=settings)  # real client, scheme, Host check
     openapi_doc.install(app, settings.max_batch_events)  # every body and status documented
     return app
