@@ -126,6 +126,13 @@ _tricky = st.sampled_from(
         '"',
         "\\",
         "<b>",
+        # printable ASCII that ids and labels refuse, JSON's own punctuation too: in a plain
+        # body these are found by the decoder's whole-batch character check
+        "a,b",
+        "{x}",
+        "[1]",
+        "a?b#",
+        "x:y,",
     ]
 )
 _strings = st.one_of(

@@ -11,11 +11,23 @@ hypothesis test (tests/test_events_fast.py) holds the two to the same verdicts a
 
 Patterns are those of events.py made strict for Python's ``re``: ``\\A…\\Z`` (``$`` would
 let a trailing newline through), ASCII for ``\\w``, lone surrogates refused.
+
+A pattern costs a call of Python's ``re`` per string field (most of the decode's time), so
+a plain body — printable ASCII, no backslash, which is what the SDK sends — is decoded
+without them and checked whole instead: in such a body no string can hold a control
+character, a surrogate or a non-ASCII letter (they would need an escape), which is all
+names and texts refuse; and two searches over the body, in C, find any id or label field
+whose value holds a character those refuse (a string's quotes are the only quotes in such
+a body, so a field's value is the text between them). Any other body is decoded with the
+patterns.
 """
 
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Callable
+from operator import attrgetter
 from typing import Annotated, Any, ClassVar, Literal
 
 import msgspec
@@ -36,15 +48,15 @@ _ID = r"\A[A-Za-z0-9_.:\-]+\Z"
 _NAME = r"\A[^\x00-\x1f\x7f-\x9f\ud800-\udfff]+\Z"
 _TEXT = r"\A[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]*\Z"
 
-Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=_ID)]
-Name = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=_NAME)]
-Label = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=_LABEL)]
-LongLabel = Annotated[str, msgspec.Meta(min_length=1, max_length=128, pattern=_LABEL)]
+Id = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
+Label = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
+LongLabel = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 Millis = Annotated[float, msgspec.Meta(ge=0, le=DAY_MS)]
 Count = Annotated[int, msgspec.Meta(ge=0, le=100_000_000)]
 Similarity = Annotated[float, msgspec.Meta(ge=-1.0, le=1.0)]
-Text = Annotated[str, msgspec.Meta(max_length=32_000, pattern=_TEXT)]
-AttrKey = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=_LABEL)]
+Text = Annotated[str, msgspec.Meta(max_length=32_000)]
+AttrKey = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 Seconds = Annotated[float, msgspec.Meta(ge=0, le=MAX_TS)]
 Status = Annotated[int, msgspec.Meta(ge=100, le=599)]
 Rating = Annotated[int, msgspec.Meta(ge=1, le=5)]
@@ -182,7 +194,42 @@ FastEvent = (
     | Message
     | Heartbeat
 )
-_DECODER = msgspec.json.Decoder(list[FastEvent])
+_DECODER = msgspec.json.Decoder(list[FastEvent])  # lengths and bounds; no patterns
+
+
+# bytes of a plain body: printable ASCII but the backslash, and \t \n \r (only ever
+# between tokens: JSON strings cannot hold them raw)
+_PLAIN = bytes(sorted({*range(0x20, 0x7F), 9, 10, 13} - {0x5C}))
+_LABEL_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_ .:/@+-"
+_ID_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-"
+_LABEL_FIELDS = ("service", "user_type", "channel", "sender_type", "error_type", "topic")
+_LABEL_FIELDS += ("model", "provider", "kind", "host")
+_ID_FIELDS = ("id", "run_id")
+_NAME_FIELDS = ("session_id", "user_id", "reason", "response_model")
+_TEXT_FIELDS = ("input_text", "output_text", "text", "comment")
+_PATTERNS = {
+    **dict.fromkeys(_LABEL_FIELDS, re.compile(_LABEL)),
+    **dict.fromkeys(_ID_FIELDS, re.compile(_ID)),
+    **dict.fromkeys(_NAME_FIELDS, re.compile(_NAME)),
+    **dict.fromkeys(_TEXT_FIELDS, re.compile(_TEXT)),
+}
+_ATTR_KEY = re.compile(_LABEL)
+_KINDS: tuple[type, ...] = FastEvent.__args__  # type: ignore[attr-defined]
+# each Struct's string fields, with the pattern each must match
+_STRINGS: dict[type, tuple[tuple[str, re.Pattern[str]], ...]] = {
+    kind: tuple((f, _PATTERNS[f]) for f in kind.__struct_fields__ if f in _PATTERNS)
+    for kind in _KINDS
+}
+
+
+def _getter(kind: type, fields: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    """The values of ``fields`` that ``kind`` has, as one tuple, read in C."""
+    names = [f for f in kind.__struct_fields__ if f in fields]
+    return attrgetter(*names, names[0])  # two names at least: attrgetter gives a tuple
+
+
+# (label fields, id fields) of each Struct
+_GETTERS = {kind: (_getter(kind, _LABEL_FIELDS), _getter(kind, _ID_FIELDS)) for kind in _KINDS}
 
 
 def decode_batch(
@@ -195,18 +242,48 @@ def decode_batch(
     except (msgspec.DecodeError, RecursionError):  # msgspec.ValidationError included
         return None
     lo, hi = (now - max_age_s, now + FUTURE_SLACK_S) if max_age_s is not None else (0.0, MAX_TS)
+    plain = not body.translate(None, _PLAIN)
+    labels: set[Any] = set()
+    ids: set[Any] = set()
+    getters = _GETTERS
     for e in batch:
         if not lo <= e.ts <= hi or (e.attributes and not _bounded(e.attributes)):
             return None
-        if type(e) is Feedback and e.rating is None and e.thumbs is None:
+        kind = type(e)
+        if kind is Feedback and e.rating is None and e.thumbs is None:
+            return None
+        if plain:
+            of_labels, of_ids = getters[kind]
+            labels.update(of_labels(e))
+            ids.update(of_ids(e))
+        elif not _strings_ok(e):
+            return None
+    if plain:  # each distinct value once, every character in C
+        labels.discard(None)
+        ids.discard(None)
+        if "".join(labels).encode().translate(None, _LABEL_CHARS):
+            return None
+        if "".join(ids).encode().translate(None, _ID_CHARS):
             return None
     return batch
+
+
+def _strings_ok(e: FastEvent) -> bool:
+    """Every string field of an event matches its pattern (a body with escapes or
+    non-ASCII text, which the whole-body searches cannot judge)."""
+    for name, pattern in _STRINGS[type(e)]:
+        value = getattr(e, name)
+        if value is not None and pattern.search(value) is None:
+            return False
+    return True
 
 
 def _bounded(attributes: dict[str, Any]) -> bool:
     if len(attributes) > MAX_ATTRIBUTES:
         return False
-    for value in attributes.values():
+    for key, value in attributes.items():
+        if _ATTR_KEY.search(key) is None:
+            return False
         if isinstance(value, str):
             if len(value) > MAX_ATTRIBUTE_VALUE or _TEXT_CONTROL.search(value):
                 return False
