@@ -62,6 +62,7 @@ import math
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from chatwatch.events import (
@@ -87,6 +88,7 @@ __all__ = [
     "MINUTE",
     "PROM_BUCKETS",
     "RESOLUTIONS",
+    "SESSION_FIELDS",
     "Delta",
     "SessionDelta",
     "add_cells",
@@ -95,6 +97,7 @@ __all__ = [
     "merge_sessions",
     "priced_cost",
     "prom_bucket",
+    "session_values",
 ]
 
 MINUTE, HOUR, DAY = 60, 3600, 86400
@@ -135,8 +138,25 @@ class SessionDelta:
     first_seen: float | None = None
     # (ts, user_type, channel) of each "connect": the writer tells a reconnect landing
     # on another process from a first connect by the connections already stored
-    connects: list[tuple[float, str, str]] = field(default_factory=list)
+    connects: tuple[tuple[float, str, str], ...] = ()
     first_connect_at: float | None = None
+
+    @classmethod
+    def first(
+        cls, service: str, session_id: str, user_id: str | None, user_type: str | None, ts: float
+    ) -> SessionDelta:
+        """A session's increments from its first event in a batch. Ingest makes one per
+        two or three events, so only these fields are set: the others read their
+        defaults from the class until they change."""
+        s = object.__new__(cls)
+        s.service, s.session_id, s.user_id, s.user_type = service, session_id, user_id, user_type
+        s.last_seen = s.first_seen = ts
+        return s
+
+
+SESSION_FIELDS = tuple(SessionDelta.__dataclass_fields__)
+# a session's increments as a tuple in field order (SessionDelta(*values) makes it again)
+session_values: Callable[[SessionDelta], tuple[Any, ...]] = attrgetter(*SESSION_FIELDS)
 
 
 def _least(a: float | None, b: float | None) -> float | None:
@@ -155,24 +175,48 @@ def merge_sessions(into: dict[tuple[str, str], SessionDelta], more: Iterable[Ses
         if t is None:
             into[key] = s
             continue
-        t.user_id = t.user_id or s.user_id
-        t.user_type = t.user_type or s.user_type
-        t.channel = t.channel or s.channel
-        t.started_at = _least(t.started_at, s.started_at)
-        t.ended_at = s.ended_at if t.ended_at is None else max(t.ended_at, s.ended_at or 0.0)
-        t.last_seen = max(t.last_seen, s.last_seen)
-        t.turns += s.turns
-        t.errors += s.errors
-        t.messages += s.messages
-        t.reconnects += s.reconnects
-        t.first_reconnect = _least(t.first_reconnect, s.first_reconnect)
-        t.open_connections += s.open_connections
-        t.escalated_at = _least(t.escalated_at, s.escalated_at)
-        t.rating_sum += s.rating_sum
-        t.rating_n += s.rating_n
-        t.first_seen = _least(t.first_seen, s.first_seen)
-        t.connects.extend(s.connects)
-        t.first_connect_at = _least(t.first_connect_at, s.first_connect_at)
+        # the same as assigning each merged value, but a field is written only when the
+        # increment changes it (most are at their defaults): the group writer and the
+        # journal fold merge every session of every batch
+        if not t.user_id:
+            t.user_id = s.user_id
+        if not t.user_type:
+            t.user_type = s.user_type
+        if not t.channel:
+            t.channel = s.channel
+        if s.started_at is not None and (t.started_at is None or s.started_at < t.started_at):
+            t.started_at = s.started_at
+        if t.ended_at is None:
+            t.ended_at = s.ended_at
+        elif s.ended_at is not None and s.ended_at > t.ended_at:
+            t.ended_at = s.ended_at
+        elif s.ended_at is None and t.ended_at < 0.0:  # max(ended_at, 0.0), as before
+            t.ended_at = 0.0
+        if s.last_seen > t.last_seen:
+            t.last_seen = s.last_seen
+        if s.turns:
+            t.turns += s.turns
+        if s.errors:
+            t.errors += s.errors
+        if s.messages:
+            t.messages += s.messages
+        if s.reconnects:
+            t.reconnects += s.reconnects
+        if s.first_reconnect is not None:
+            t.first_reconnect = _least(t.first_reconnect, s.first_reconnect)
+        if s.open_connections:
+            t.open_connections += s.open_connections
+        if s.escalated_at is not None:
+            t.escalated_at = _least(t.escalated_at, s.escalated_at)
+        if s.rating_n:
+            t.rating_sum += s.rating_sum
+            t.rating_n += s.rating_n
+        if s.first_seen is not None and (t.first_seen is None or s.first_seen < t.first_seen):
+            t.first_seen = s.first_seen
+        if s.connects:
+            t.connects = (*t.connects, *s.connects)
+        if s.first_connect_at is not None:
+            t.first_connect_at = _least(t.first_connect_at, s.first_connect_at)
 
 
 def add_cells(into: dict[Any, list[float]], cells: dict[Any, list[float]]) -> None:
@@ -236,8 +280,7 @@ class Delta:
         key = (e.service, sid)
         s = self.sessions.get(key)
         if s is None:
-            s = self.sessions[key] = SessionDelta(e.service, sid, e.user_id, e.user_type)
-            s.last_seen = s.first_seen = ts
+            s = self.sessions[key] = SessionDelta.first(e.service, sid, e.user_id, e.user_type, ts)
             return s
         if ts > s.last_seen:
             s.last_seen = ts
@@ -428,7 +471,7 @@ def _connection(d: Delta, e: Connection, ts: float, m: int, ut: str) -> None:
         s.channel = s.channel or e.channel
         s.open_connections += -1 if e.action == "disconnect" else 1
         if e.action == "connect":
-            s.connects.append((ts, ut, e.channel))
+            s.connects = (*s.connects, (ts, ut, e.channel))
         if e.action == "reconnect":
             s.reconnects += 1
             if s.first_reconnect is None or ts < s.first_reconnect:

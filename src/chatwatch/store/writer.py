@@ -456,7 +456,7 @@ def _connects_to_reconnects(
         if ts != first or stored_first == first:
             _relabel(delta, s, ts, (user_type, channel))
     s.first_connect_at = first
-    s.connects = []
+    s.connects = ()
 
 
 def _relabel(delta: Delta, s: SessionDelta, ts: float, labels: tuple[str, str]) -> None:
