@@ -304,7 +304,7 @@ def main() -> None:
     parser.add_argument(
         "--senders", type=int, default=4, help="concurrent SDK senders (app processes)"
     )
-    parser.add_argument("--batch", type=int, default=500, help="SDK batch size (its default)")
+    parser.add_argument("--batch", type=int, default=2000, help="SDK batch size (its default)")
     parser.add_argument(
         "--processes", type=int, default=None, help="CHATWATCH_INGEST_PROCESSES for the server"
     )

@@ -56,7 +56,7 @@ class Client:
         service: str = "default",
         transport: Transport | None = None,
         max_queue: int = 10_000,
-        batch_size: int = 500,
+        batch_size: int = 2000,  # a request costs the server ~4 ms of CPU: 2 µs per event at 2000
         flush_interval: float = 1.0,
         timeout: float = 10.0,
         gzip: bool = True,
