@@ -18,7 +18,7 @@ from functools import cache
 from typing import Any
 
 import msgspec
-from sqlalchemy import Connection, select, tuple_
+from sqlalchemy import Connection
 
 from chatwatch.events import Event, parse_events
 from chatwatch.events_fast import FastEvent, decode_batch
@@ -33,7 +33,7 @@ from chatwatch.store.rollup import (
     compute_delta,
     priced_cost,
 )
-from chatwatch.store.schema import HIST_KEY, ROLLUP_KEY, sessions
+from chatwatch.store.schema import HIST_KEY, ROLLUP_KEY
 
 __all__ = [
     "IngestResult",
@@ -397,22 +397,7 @@ def _apply_sessions(conn: Connection, delta: Delta) -> None:
     if not delta.sessions:
         return
     keys = sorted(delta.sessions)
-    known: dict[tuple[str, str], tuple[Any, ...]] = {}
-    c = sessions.c
-    query = select(
-        c.service,
-        c.session_id,
-        c.escalated_at,
-        c.reconnects,
-        c.user_type,
-        c.channel,
-        c.first_connect_at,
-    )
-    for start in range(0, len(keys), 400):
-        chunk = keys[start : start + 400]
-        where = tuple_(sessions.c.service, sessions.c.session_id).in_(chunk)
-        for row in conn.execute(query.where(where)):
-            known[(row[0], row[1])] = tuple(row[2:])
+    known = _stored_sessions(conn, keys)
     for key in keys:
         s = delta.sessions[key]
         stored = known.get(key)
@@ -439,6 +424,35 @@ def _apply_sessions(conn: Connection, delta: Delta) -> None:
         conn,
         _session_upsert_sql(conn.dialect.name),
         (_session_row(delta.sessions[key]) for key in keys),
+    )
+
+
+_KNOWN_CHUNK = 400  # sessions looked up per statement
+
+
+def _stored_sessions(
+    conn: Connection, keys: list[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[Any, ...]]:
+    """What the fold needs of the sessions already stored, by (service, session_id):
+    plain SQL written once per chunk size (SQLAlchemy built the ``IN`` of 400 pairs
+    anew at every fold, a third of the fold's time)."""
+    known: dict[tuple[str, str], tuple[Any, ...]] = {}
+    dialect = conn.dialect.name
+    for start in range(0, len(keys), _KNOWN_CHUNK):
+        chunk = keys[start : start + _KNOWN_CHUNK]
+        params = [part for key in chunk for part in key]
+        for row in conn.exec_driver_sql(_stored_sessions_sql(dialect, len(chunk)), tuple(params)):
+            known[(row[0], row[1])] = tuple(row[2:])
+    return known
+
+
+@cache
+def _stored_sessions_sql(dialect: str, n: int) -> str:
+    mark = "?" if dialect == "sqlite" else "%s"
+    pairs = ", ".join([f"({mark}, {mark})"] * n)
+    return (
+        "SELECT service, session_id, escalated_at, reconnects, user_type, channel, "
+        f"first_connect_at FROM sessions WHERE (service, session_id) IN (VALUES {pairs})"
     )
 
 
