@@ -187,7 +187,9 @@ class Client:
             eid = new_id(ts)
             run_id = run_id or eid
             # a tuple now, the event's dict in the sender thread (off the app's time)
-            self._put(
+            s = self._sender  # Sender.put inlined: one call less per event
+            q = s.queue
+            q.append(
                 (
                     _turn_event,
                     ts,
@@ -215,6 +217,9 @@ class Client:
                     dict(attributes) if attributes else None,
                 )
             )
+            s._tick()
+            if len(q) >= s._wake_at:
+                s._nudge()
             return run_id
         except Exception:
             return _failed("record_turn")
@@ -246,11 +251,15 @@ class Client:
         try:
             # the turn it belongs to: the one given, else this client's current one
             # (unless the caller named another run); as _scope(), inlined
-            if turn is None and run_id is None and (turn := _current.get()) is not None:
-                if turn.client is not self:
-                    turn = None
+            if (
+                turn is None
+                and run_id is None
+                and (turn := _current.get()) is not None
+                and turn.client is not self
+            ):
+                turn = None
             if turn is not None:
-                root = turn.root
+                root = turn if turn._outer is None else turn.root
                 root.note_llm(model, input_tokens, output_tokens)
                 run_id = root.run_id
                 if session_id is None:
@@ -261,7 +270,9 @@ class Client:
                     user_type = root.user_type
             ts = _time()
             eid = new_id(ts)
-            self._put(
+            s = self._sender  # Sender.put inlined: one call less per event
+            q = s.queue
+            q.append(
                 (
                     _llm_event,
                     ts,
@@ -282,6 +293,9 @@ class Client:
                     dict(attributes) if attributes else None,
                 )
             )
+            s._tick()
+            if len(q) >= s._wake_at:
+                s._nudge()
             return eid
         except Exception:
             return _failed("llm_call")
@@ -308,11 +322,15 @@ class Client:
         try:
             # the turn it belongs to: the one given, else this client's current one
             # (unless the caller named another run); as _scope(), inlined
-            if turn is None and run_id is None and (turn := _current.get()) is not None:
-                if turn.client is not self:
-                    turn = None
+            if (
+                turn is None
+                and run_id is None
+                and (turn := _current.get()) is not None
+                and turn.client is not self
+            ):
+                turn = None
             if turn is not None:
-                root = turn.root
+                root = turn if turn._outer is None else turn.root
                 root.note_rag(results)
                 run_id = root.run_id
                 if session_id is None:
@@ -323,7 +341,9 @@ class Client:
                     user_type = root.user_type
             ts = _time()
             eid = new_id(ts)
-            self._put(
+            s = self._sender  # Sender.put inlined: one call less per event
+            q = s.queue
+            q.append(
                 (
                     _rag_event,
                     ts,
@@ -341,6 +361,9 @@ class Client:
                     dict(attributes) if attributes else None,
                 )
             )
+            s._tick()
+            if len(q) >= s._wake_at:
+                s._nudge()
             return eid
         except Exception:
             return _failed("rag_search")
