@@ -78,7 +78,6 @@ class Sender:
         # events as dicts, or tuples (maker, *values) from the hot record calls
         self.queue: deque[Any] = deque(maxlen=self._max_queue)
         self._recorded = itertools.count()
-        self._tick = self._recorded.__next__
         self._taken = self._sent = self._rejected = self._retries = self._lost = 0
         self._inflight = 0
         self._busy = False
@@ -103,7 +102,7 @@ class Sender:
         q.append(event)
         # counted after it is queued: stats() never sees a recorded event neither queued
         # nor taken, which it would count as dropped
-        self._tick()
+        next(self._recorded)
         if len(q) >= self._wake_at:  # 0 until the thread runs: one test for both cases
             self._nudge()
 

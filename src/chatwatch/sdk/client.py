@@ -217,7 +217,7 @@ class Client:
                     dict(attributes) if attributes else None,
                 )
             )
-            s._tick()
+            next(s._recorded)  # the tick
             if len(q) >= s._wake_at:
                 s._nudge()
             return run_id
@@ -293,7 +293,7 @@ class Client:
                     dict(attributes) if attributes else None,
                 )
             )
-            s._tick()
+            next(s._recorded)  # the tick
             if len(q) >= s._wake_at:
                 s._nudge()
             return eid
@@ -361,7 +361,7 @@ class Client:
                     dict(attributes) if attributes else None,
                 )
             )
-            s._tick()
+            next(s._recorded)  # the tick
             if len(q) >= s._wake_at:
                 s._nudge()
             return eid

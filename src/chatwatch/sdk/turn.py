@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from chatwatch.sdk._ids import new_id
 from chatwatch.sdk._kwonly import KW, KwOnly, keyword_only, refuse_positional
+from chatwatch.sdk.outcome import SUCCEEDED, default_failure_rule
 
 if TYPE_CHECKING:
     from chatwatch.sdk.client import Client
@@ -129,9 +130,22 @@ class TurnScope:
         self._model = model
         self._sender_type = sender_type
         self._attributes = dict(attributes) if attributes else None
-        self._renew()
+        # _renew(), inlined: one call less for every turn
+        self.run_id = new_id(_time())
+        self._fields: dict[str, Any] = {}
+        self._tokens = self._llm_calls = self._rag_searches = 0
+        self._last_model: str | None = None
+        self._rag_found = False
+        self._cache_hit: bool | None = None
+        self._start = _perf()
+        self._token: Token[TurnScope | None] | None = None
+        self._outer: TurnScope | None = None
+        self._exc: BaseException | None = None
+        self._done = False
+        self.sensitive: list[str] = []
 
     def _renew(self) -> None:
+        """Fresh per-turn state, for a scope used again after it ended (as __init__)."""
         self.run_id = new_id(_time())
         self._fields: dict[str, Any] = {}
         self._tokens = self._llm_calls = self._rag_searches = 0
@@ -397,7 +411,14 @@ class TurnScope:
 
     def _record(self, elapsed_ms: float, exc: BaseException | None, status: int | None) -> None:
         f = self._fields
-        outcome = self.client.failure_rule(exc, f.get("status_code", status) if f else status)
+        client = self.client
+        rule = client.failure_rule
+        if f:
+            status = f.get("status_code", status)
+        if exc is None and status is None and rule is default_failure_rule:
+            outcome = SUCCEEDED  # what it answers, without the call (most turns)
+        else:
+            outcome = rule(exc, status)
         success = outcome.success
         error_type = outcome.error_type
         cached = self._cache_hit
@@ -421,7 +442,7 @@ class TurnScope:
         if model is None and isinstance(self._last_model, str):
             model = self._last_model
         # positional: no keyword matching on the way out of every block
-        self.client.record_turn(
+        client.record_turn(
             elapsed_ms,
             success,
             KW,
