@@ -260,7 +260,11 @@ class Client:
                 turn = None
             if turn is not None:
                 root = turn if turn._outer is None else turn.root
-                root.note_llm(model, input_tokens, output_tokens)
+                # TurnScope.note_llm, inlined (a call less per event in a turn)
+                root._llm_calls += 1
+                root._last_model = model
+                if type(input_tokens) is int and type(output_tokens) is int:
+                    root._tokens += input_tokens + output_tokens
                 run_id = root.run_id
                 if session_id is None:
                     session_id = root.session_id
@@ -331,7 +335,10 @@ class Client:
                 turn = None
             if turn is not None:
                 root = turn if turn._outer is None else turn.root
-                root.note_rag(results)
+                # TurnScope.note_rag, inlined
+                root._rag_searches += 1
+                if type(results) is int and results > 0:
+                    root._rag_found = True
                 run_id = root.run_id
                 if session_id is None:
                     session_id = root.session_id
