@@ -147,17 +147,17 @@ class TurnScope:
     def _renew(self) -> None:
         """Fresh per-turn state, for a scope used again after it ended (as __init__)."""
         self.run_id = new_id(_time())
-        self._fields: dict[str, Any] = {}
+        self._fields = {}
         self._tokens = self._llm_calls = self._rag_searches = 0
-        self._last_model: str | None = None
+        self._last_model = None
         self._rag_found = False
-        self._cache_hit: bool | None = None  # None until a response cache lookup is noted
+        self._cache_hit = None  # None until a response cache lookup is noted
         self._start = _perf()
-        self._token: Token[TurnScope | None] | None = None
-        self._outer: TurnScope | None = None
-        self._exc: BaseException | None = None
+        self._token = None
+        self._outer = None
+        self._exc = None
         self._done = False
-        self.sensitive: list[str] = []  # texts of this turn that must not reach error reports
+        self.sensitive = []  # texts of this turn that must not reach error reports
 
     @property
     def root(self) -> TurnScope:
