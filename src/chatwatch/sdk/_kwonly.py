@@ -4,10 +4,12 @@ CPython fills a missing keyword-only parameter by looking its name up in the fun
 ``__kwdefaults__`` dict, once per parameter per call: ``record_turn`` has 19 of them, which
 cost ~300 ns a call, more than the rest of the call. Positional-or-keyword defaults come
 from a tuple instead, almost free. So the hot record methods declare their options as
-ordinary parameters behind a sentinel ``_kw: KwOnly = KW``: an extra positional argument
-lands in ``_kw`` and the method refuses it (``refuse_positional``), as Python would
-refuse it for a ``*``; ``keyword_only`` gives ``inspect``/``help`` the signature
-with the ``*`` back.
+ordinary parameters behind a sentinel ``_kw: object = KW``: an extra positional argument
+lands in ``_kw`` and the method refuses it (``refuse_positional``, a ``TypeError`` as
+Python raises for a ``*``); ``keyword_only`` gives ``inspect``/``help`` the signature with
+the ``*`` back. ``_kw`` is typed ``object`` so that ``f(**options)`` still type-checks
+(mypy would match a ``dict[str, str]`` against it); the price is that mypy no longer
+flags an extra positional argument, which fails at run time instead.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from types import TracebackType
 from typing import Any
 
 from chatwatch.sdk._ids import new_id
-from chatwatch.sdk._kwonly import KW, KwOnly, keyword_only, refuse_positional
+from chatwatch.sdk._kwonly import KW, keyword_only, refuse_positional
 from chatwatch.sdk._sender import Sender
 from chatwatch.sdk.heartbeat import DEFAULT_INTERVAL_S, record_heartbeat, start_heartbeat
 from chatwatch.sdk.outcome import FailureRule, default_failure_rule
@@ -137,7 +137,7 @@ class Client:
         user_type: str | None = None,
         topic: str | None = None,
         model: str | None = None,
-        _kw: KwOnly = KW,
+        _kw: object = KW,
         sender_type: str | None = None,
         attributes: dict[str, Any] | None = None,
     ) -> TurnScope:
@@ -154,7 +154,7 @@ class Client:
         self,
         response_time_ms: float,
         success: bool = True,
-        _kw: KwOnly = KW,
+        _kw: object = KW,
         run_id: str | None = None,
         error_type: str | None = None,
         cached: bool | None = None,
@@ -233,7 +233,7 @@ class Client:
         input_tokens: int = 0,
         output_tokens: int = 0,
         latency_ms: float = 0.0,
-        _kw: KwOnly = KW,
+        _kw: object = KW,
         run_id: str | None = None,
         provider: str | None = None,
         success: bool = True,
@@ -311,7 +311,7 @@ class Client:
         top_similarity: float | None = None,
         results: int = 0,
         search_time_ms: float = 0.0,
-        _kw: KwOnly = KW,
+        _kw: object = KW,
         cache_hit: bool = False,
         run_id: str | None = None,
         session_id: str | None = None,

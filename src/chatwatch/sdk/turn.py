@@ -22,7 +22,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from chatwatch.sdk._ids import new_id
-from chatwatch.sdk._kwonly import KW, KwOnly, keyword_only, refuse_positional
+from chatwatch.sdk._kwonly import KW, keyword_only, refuse_positional
 from chatwatch.sdk.outcome import SUCCEEDED, default_failure_rule
 
 if TYPE_CHECKING:
@@ -111,7 +111,7 @@ class TurnScope:
     def __init__(
         self,
         client: Client,
-        _kw: KwOnly = KW,
+        _kw: object = KW,
         session_id: str | None = None,
         user_id: str | None = None,
         user_type: str | None = None,
@@ -222,7 +222,7 @@ class TurnScope:
         input_tokens: int = 0,
         output_tokens: int = 0,
         latency_ms: float = 0.0,
-        _kw: KwOnly = KW,
+        _kw: object = KW,
         run_id: str | None = None,
         provider: str | None = None,
         success: bool = True,
@@ -261,7 +261,7 @@ class TurnScope:
         top_similarity: float | None = None,
         results: int = 0,
         search_time_ms: float = 0.0,
-        _kw: KwOnly = KW,
+        _kw: object = KW,
         cache_hit: bool = False,
         run_id: str | None = None,
         session_id: str | None = None,
