@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-import time
+import time  # read as time.perf_counter() at each call: tests substitute this module's clock
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar, Token
 from types import TracebackType
@@ -37,8 +37,6 @@ _current: ContextVar[TurnScope | None] = ContextVar("chatwatch_turn", default=No
 # later in the same request or task (by a framework's Sentry integration, a log handler)
 # still knows which run it belongs to.
 _last: ContextVar[TurnScope | None] = ContextVar("chatwatch_last_turn", default=None)
-_time = time.time
-_perf = time.perf_counter
 _EXC_ATTR = "__chatwatch_turn__"  # the turn an exception failed, set on the exception
 
 _FIELDS = (
@@ -131,13 +129,13 @@ class TurnScope:
         self._sender_type = sender_type
         self._attributes = dict(attributes) if attributes else None
         # _renew(), inlined: one call less for every turn
-        self.run_id = new_id(_time())
+        self.run_id = new_id(time.time())
         self._fields: dict[str, Any] = {}
         self._tokens = self._llm_calls = self._rag_searches = 0
         self._last_model: str | None = None
         self._rag_found = False
         self._cache_hit: bool | None = None
-        self._start = _perf()
+        self._start = time.perf_counter()
         self._token: Token[TurnScope | None] | None = None
         self._outer: TurnScope | None = None
         self._exc: BaseException | None = None
@@ -146,13 +144,13 @@ class TurnScope:
 
     def _renew(self) -> None:
         """Fresh per-turn state, for a scope used again after it ended (as __init__)."""
-        self.run_id = new_id(_time())
+        self.run_id = new_id(time.time())
         self._fields = {}
         self._tokens = self._llm_calls = self._rag_searches = 0
         self._last_model = None
         self._rag_found = False
         self._cache_hit = None  # None until a response cache lookup is noted
-        self._start = _perf()
+        self._start = time.perf_counter()
         self._token = None
         self._outer = None
         self._exc = None
@@ -309,7 +307,7 @@ class TurnScope:
             if outer is not None and outer.client is self.client and not (root := outer.root)._done:
                 self._join(root)
             else:
-                self._start = _perf()
+                self._start = time.perf_counter()
                 _last.set(self)
             self._token = _current.set(self)
         except Exception:
@@ -388,7 +386,7 @@ class TurnScope:
         """End the scope: an adapter passes the exception and/or HTTP status it saw."""
         if self._done:
             return
-        elapsed_ms = (_perf() - self._start) * 1000.0
+        elapsed_ms = (time.perf_counter() - self._start) * 1000.0
         self._done = True
         try:
             if self._token is not None:
