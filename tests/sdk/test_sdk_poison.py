@@ -13,12 +13,12 @@ from typing import Any
 
 import httpx
 import pytest
+from sdk_receiver import Receiver
 
 from chatwatch.config import Settings
 from chatwatch.sdk import Client
 from chatwatch.server import create_app
 from chatwatch.server.keys import create_key
-from conftest import Receiver
 from live_server import LiveServer
 
 Scope = dict[str, Any]

@@ -1,7 +1,8 @@
 """The queue between the app and the network, and the thread that empties it.
 
-``put`` is the only code the app's threads run: one counter tick, one ``deque.append``
-(the deque's ``maxlen`` drops the oldest event when full) and, rarely, a wake-up. All
+``put`` is the only code the app's threads run: one ``deque.append`` (the deque's
+``maxlen`` drops the oldest event when full), one counter tick, one length test and,
+rarely, a wake-up (no lock: CPython's deque and itertools.count are atomic). All
 sending, retrying and logging happens on the background thread, or in ``close`` when no
 thread can run (interpreter shutdown, a forked child that never started one).
 """
@@ -77,7 +78,6 @@ class Sender:
         # events as dicts, or tuples (maker, *values) from the hot record calls
         self.queue: deque[Any] = deque(maxlen=self._max_queue)
         self._recorded = itertools.count()
-        self._tick = self._recorded.__next__
         self._taken = self._sent = self._rejected = self._retries = self._lost = 0
         self._inflight = 0
         self._busy = False
@@ -90,6 +90,7 @@ class Sender:
         self._done = threading.Condition(threading.Lock())
         self._thread: threading.Thread | None = None
         self._started = self._closed
+        self._wake_at = 0  # the queue length at which put() calls _nudge()
         self._deadline = float("inf")
         self._drops_reported = 0
         self._drops_reported_at = -DROP_REPORT_EVERY
@@ -98,12 +99,21 @@ class Sender:
 
     def put(self, event: dict[str, Any] | tuple[Any, ...]) -> None:
         q = self.queue
-        self._tick()
         q.append(event)
-        if len(q) >= self.batch_size and not self._wake.is_set():
-            self._wake.set()
+        # counted after it is queued: stats() never sees a recorded event neither queued
+        # nor taken, which it would count as dropped
+        next(self._recorded)
+        if len(q) >= self._wake_at:  # 0 until the thread runs: one test for both cases
+            self._nudge()
+
+    def _nudge(self) -> None:
+        """Start the thread (first event), or wake it: a batch is waiting."""
         if not self._started:
             self._start()
+        if self._started:
+            self._wake_at = self.batch_size
+        if len(self.queue) >= self.batch_size and not self._wake.is_set():
+            self._wake.set()
 
     def stats(self) -> dict[str, int]:
         """Counts since start; exact when no record call is in progress."""

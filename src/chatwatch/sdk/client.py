@@ -17,6 +17,7 @@ from types import TracebackType
 from typing import Any
 
 from chatwatch.sdk._ids import new_id
+from chatwatch.sdk._kwonly import KW, keyword_only, refuse_positional
 from chatwatch.sdk._sender import Sender
 from chatwatch.sdk.heartbeat import DEFAULT_INTERVAL_S, record_heartbeat, start_heartbeat
 from chatwatch.sdk.outcome import FailureRule, default_failure_rule
@@ -128,6 +129,7 @@ class Client:
 
     # -- turns ------------------------------------------------------------------------
 
+    @keyword_only
     def turn(
         self,
         session_id: str | None = None,
@@ -135,28 +137,24 @@ class Client:
         user_type: str | None = None,
         topic: str | None = None,
         model: str | None = None,
-        *,
+        _kw: object = KW,
         sender_type: str | None = None,
         attributes: dict[str, Any] | None = None,
     ) -> TurnScope:
         """A ``with``/``async with`` block or decorator that records one turn (or joins
         the turn already current, e.g. the one the ASGI middleware opened)."""
+        if _kw is not KW:
+            raise refuse_positional("turn")
         return TurnScope(
-            self,
-            session_id=session_id,
-            user_id=user_id,
-            user_type=user_type,
-            topic=topic,
-            model=model,
-            sender_type=sender_type,
-            attributes=attributes,
+            self, KW, session_id, user_id, user_type, topic, model, sender_type, attributes
         )
 
+    @keyword_only
     def record_turn(
         self,
         response_time_ms: float,
         success: bool = True,
-        *,
+        _kw: object = KW,
         run_id: str | None = None,
         error_type: str | None = None,
         cached: bool | None = None,
@@ -182,12 +180,16 @@ class Client:
         error); ``llm_calls``/``rag_searches`` say how many of those events the turn
         recorded itself (0: its ``tokens``/``rag_used`` are all the LLM and RAG sections
         will know of it)."""
+        if _kw is not KW:
+            raise refuse_positional("record_turn")
         try:
             ts = _time()
             eid = new_id(ts)
             run_id = run_id or eid
             # a tuple now, the event's dict in the sender thread (off the app's time)
-            self._put(
+            s = self._sender  # Sender.put inlined: one call less per event
+            q = s.queue
+            q.append(
                 (
                     _turn_event,
                     ts,
@@ -215,19 +217,23 @@ class Client:
                     dict(attributes) if attributes else None,
                 )
             )
+            next(s._recorded)  # the tick
+            if len(q) >= s._wake_at:
+                s._nudge()
             return run_id
         except Exception:
             return _failed("record_turn")
 
     # -- events inside a turn ---------------------------------------------------------
 
+    @keyword_only
     def llm_call(
         self,
         model: str,
         input_tokens: int = 0,
         output_tokens: int = 0,
         latency_ms: float = 0.0,
-        *,
+        _kw: object = KW,
         run_id: str | None = None,
         provider: str | None = None,
         success: bool = True,
@@ -240,14 +246,37 @@ class Client:
         turn: TurnScope | None = None,
     ) -> str:
         """Record one model call; inside a turn it joins the turn's run and tokens."""
+        if _kw is not KW:
+            raise refuse_positional("llm_call")
         try:
-            if (scope := self._scope(turn, run_id)) is not None:
-                scope.note_llm(model, input_tokens, output_tokens)
-                run_id = scope.run_id
-                session_id, user_id, user_type = scope.identity(session_id, user_id, user_type)
+            # the turn it belongs to: the one given, else this client's current one
+            # (unless the caller named another run); as _scope(), inlined
+            if (
+                turn is None
+                and run_id is None
+                and (turn := _current.get()) is not None
+                and turn.client is not self
+            ):
+                turn = None
+            if turn is not None:
+                root = turn if turn._outer is None else turn.root
+                # TurnScope.note_llm, inlined (a call less per event in a turn)
+                root._llm_calls += 1
+                root._last_model = model
+                if type(input_tokens) is int and type(output_tokens) is int:
+                    root._tokens += input_tokens + output_tokens
+                run_id = root.run_id
+                if session_id is None:
+                    session_id = root.session_id
+                if user_id is None:
+                    user_id = root.user_id
+                if user_type is None:
+                    user_type = root.user_type
             ts = _time()
             eid = new_id(ts)
-            self._put(
+            s = self._sender  # Sender.put inlined: one call less per event
+            q = s.queue
+            q.append(
                 (
                     _llm_event,
                     ts,
@@ -268,17 +297,21 @@ class Client:
                     dict(attributes) if attributes else None,
                 )
             )
+            next(s._recorded)  # the tick
+            if len(q) >= s._wake_at:
+                s._nudge()
             return eid
         except Exception:
             return _failed("llm_call")
 
+    @keyword_only
     def rag_search(
         self,
         similarity: float | None = None,
         top_similarity: float | None = None,
         results: int = 0,
         search_time_ms: float = 0.0,
-        *,
+        _kw: object = KW,
         cache_hit: bool = False,
         run_id: str | None = None,
         session_id: str | None = None,
@@ -288,14 +321,36 @@ class Client:
         turn: TurnScope | None = None,
     ) -> str:
         """Record one retrieval: mean and top similarity, result count, time taken."""
+        if _kw is not KW:
+            raise refuse_positional("rag_search")
         try:
-            if (scope := self._scope(turn, run_id)) is not None:
-                scope.note_rag(results)
-                run_id = scope.run_id
-                session_id, user_id, user_type = scope.identity(session_id, user_id, user_type)
+            # the turn it belongs to: the one given, else this client's current one
+            # (unless the caller named another run); as _scope(), inlined
+            if (
+                turn is None
+                and run_id is None
+                and (turn := _current.get()) is not None
+                and turn.client is not self
+            ):
+                turn = None
+            if turn is not None:
+                root = turn if turn._outer is None else turn.root
+                # TurnScope.note_rag, inlined
+                root._rag_searches += 1
+                if type(results) is int and results > 0:
+                    root._rag_found = True
+                run_id = root.run_id
+                if session_id is None:
+                    session_id = root.session_id
+                if user_id is None:
+                    user_id = root.user_id
+                if user_type is None:
+                    user_type = root.user_type
             ts = _time()
             eid = new_id(ts)
-            self._put(
+            s = self._sender  # Sender.put inlined: one call less per event
+            q = s.queue
+            q.append(
                 (
                     _rag_event,
                     ts,
@@ -313,6 +368,9 @@ class Client:
                     dict(attributes) if attributes else None,
                 )
             )
+            next(s._recorded)  # the tick
+            if len(q) >= s._wake_at:
+                s._nudge()
             return eid
         except Exception:
             return _failed("rag_search")

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["FailureRule", "Outcome", "default_failure_rule", "exception_status"]
+__all__ = ["SUCCEEDED", "FailureRule", "Outcome", "default_failure_rule", "exception_status"]
 
 # Django's exceptions that its handler answers with a 4xx (it sets no status attribute).
 _DJANGO_STATUS = {
@@ -35,7 +35,7 @@ class Outcome:
 
 
 FailureRule = Callable[[BaseException | None, int | None], Outcome]
-_SUCCEEDED = Outcome(True)
+SUCCEEDED = Outcome(True)  # what the default rule answers for no exception and no status
 
 
 def exception_status(exc: BaseException) -> int | None:
@@ -57,7 +57,7 @@ def default_failure_rule(exc: BaseException | None, status: int | None) -> Outco
             return Outcome(True, None, raised)
         return Outcome(False, type(exc).__name__, raised or status)
     if status is None:
-        return _SUCCEEDED  # the common case, with nothing to make (frozen: shared safely)
+        return SUCCEEDED  # the common case, with nothing to make (frozen: shared safely)
     if status >= 500:
         return Outcome(False, f"HTTP{status}", status)
     return Outcome(True, None, status)

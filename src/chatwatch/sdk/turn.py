@@ -15,13 +15,15 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
-import time
-from collections.abc import Callable
+import time  # read as time.perf_counter() at each call: tests substitute this module's clock
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar, Token
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from chatwatch.sdk._ids import new_id
+from chatwatch.sdk._kwonly import KW, keyword_only, refuse_positional
+from chatwatch.sdk.outcome import SUCCEEDED, default_failure_rule
 
 if TYPE_CHECKING:
     from chatwatch.sdk.client import Client
@@ -76,43 +78,84 @@ def turn_of(exc: BaseException | None) -> TurnScope | None:
 
 
 class TurnScope:
+    # slots: a turn() block sets and reads ~20 attributes, and slot access is the cheapest
+    __slots__ = (
+        "__weakref__",
+        "_attributes",
+        "_cache_hit",
+        "_done",
+        "_exc",
+        "_fields",
+        "_last_model",
+        "_llm_calls",
+        "_model",
+        "_outer",
+        "_rag_found",
+        "_rag_searches",
+        "_sender_type",
+        "_start",
+        "_token",
+        "_tokens",
+        "_topic",
+        "client",
+        "run_id",
+        "sensitive",
+        "session_id",
+        "user_id",
+        "user_type",
+    )
+
+    @keyword_only
     def __init__(
         self,
         client: Client,
-        *,
+        _kw: object = KW,
         session_id: str | None = None,
         user_id: str | None = None,
         user_type: str | None = None,
         topic: str | None = None,
         model: str | None = None,
         sender_type: str | None = None,
-        attributes: dict[str, Any] | None = None,
+        attributes: Mapping[str, Any] | None = None,
     ) -> None:
+        if _kw is not KW:
+            raise refuse_positional("TurnScope")
         self.client = client
         self.session_id = session_id
         self.user_id = user_id
         self.user_type = user_type
-        self._params: dict[str, Any] = {
-            "topic": topic,
-            "model": model,
-            "sender_type": sender_type,
-            "attributes": dict(attributes) if attributes else None,
-        }
-        self._renew()
-
-    def _renew(self) -> None:
+        self._topic = topic
+        self._model = model
+        self._sender_type = sender_type
+        self._attributes = dict(attributes) if attributes else None
+        # _renew(), inlined: one call less for every turn
         self.run_id = new_id(time.time())
         self._fields: dict[str, Any] = {}
         self._tokens = self._llm_calls = self._rag_searches = 0
         self._last_model: str | None = None
         self._rag_found = False
-        self._cache_hit: bool | None = None  # None until a response cache lookup is noted
+        self._cache_hit: bool | None = None
         self._start = time.perf_counter()
         self._token: Token[TurnScope | None] | None = None
         self._outer: TurnScope | None = None
         self._exc: BaseException | None = None
         self._done = False
-        self.sensitive: list[str] = []  # texts of this turn that must not reach error reports
+        self.sensitive: list[str] = []
+
+    def _renew(self) -> None:
+        """Fresh per-turn state, for a scope used again after it ended (as __init__)."""
+        self.run_id = new_id(time.time())
+        self._fields = {}
+        self._tokens = self._llm_calls = self._rag_searches = 0
+        self._last_model = None
+        self._rag_found = False
+        self._cache_hit = None  # None until a response cache lookup is noted
+        self._start = time.perf_counter()
+        self._token = None
+        self._outer = None
+        self._exc = None
+        self._done = False
+        self.sensitive = []  # texts of this turn that must not reach error reports
 
     @property
     def root(self) -> TurnScope:
@@ -138,14 +181,16 @@ class TurnScope:
                     root.sensitive.append(value)
 
     def note_llm(self, model: Any, input_tokens: Any, output_tokens: Any) -> None:
-        root = self.root
+        """Count a model call as the turn's (``Client.llm_call`` does the same inline)."""
+        root = self if self._outer is None else self.root
         root._llm_calls += 1
         root._last_model = model
         if type(input_tokens) is int and type(output_tokens) is int:
             root._tokens += input_tokens + output_tokens
 
     def note_rag(self, results: Any) -> None:
-        root = self.root
+        """Count a retrieval as the turn's (``Client.rag_search`` does the same inline)."""
+        root = self if self._outer is None else self.root
         root._rag_searches += 1
         if type(results) is int and results > 0:
             root._rag_found = True
@@ -168,13 +213,77 @@ class TurnScope:
 
     # -- events inside the turn: the client's own methods, tied to this turn ----------
 
-    def llm_call(self, model: str, *args: Any, **kwargs: Any) -> str:
+    @keyword_only
+    def llm_call(
+        self,
+        model: str,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        latency_ms: float = 0.0,
+        _kw: object = KW,
+        run_id: str | None = None,
+        provider: str | None = None,
+        success: bool = True,
+        error_type: str | None = None,
+        cost_usd: float | None = None,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        user_type: str | None = None,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> str:
         """``client.llm_call`` in this turn: its tokens count as the turn's."""
-        return self.client.llm_call(model, *args, turn=self, **kwargs)
+        if _kw is not KW:
+            raise refuse_positional("llm_call")
+        return self.client.llm_call(
+            model,
+            input_tokens,
+            output_tokens,
+            latency_ms,
+            KW,
+            run_id,
+            provider,
+            success,
+            error_type,
+            cost_usd,
+            session_id,
+            user_id,
+            user_type,
+            attributes,
+            self,
+        )
 
-    def rag_search(self, *args: Any, **kwargs: Any) -> str:
+    @keyword_only
+    def rag_search(
+        self,
+        similarity: float | None = None,
+        top_similarity: float | None = None,
+        results: int = 0,
+        search_time_ms: float = 0.0,
+        _kw: object = KW,
+        cache_hit: bool = False,
+        run_id: str | None = None,
+        session_id: str | None = None,
+        user_id: str | None = None,
+        user_type: str | None = None,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> str:
         """``client.rag_search`` in this turn."""
-        return self.client.rag_search(*args, turn=self, **kwargs)
+        if _kw is not KW:
+            raise refuse_positional("rag_search")
+        return self.client.rag_search(
+            similarity,
+            top_similarity,
+            results,
+            search_time_ms,
+            KW,
+            cache_hit,
+            run_id,
+            session_id,
+            user_id,
+            user_type,
+            attributes,
+            self,
+        )
 
     def cache_lookup(self, hit: bool, *args: Any, **kwargs: Any) -> str:
         """``client.cache_lookup`` in this turn (a response-cache hit makes it cached)."""
@@ -195,8 +304,8 @@ class TurnScope:
             if self._done:
                 self._renew()
             outer = _current.get()
-            if outer is not None and outer.client is self.client and not outer.root._done:
-                self._join(outer.root)
+            if outer is not None and outer.client is self.client and not (root := outer.root)._done:
+                self._join(root)
             else:
                 self._start = time.perf_counter()
                 _last.set(self)
@@ -208,12 +317,20 @@ class TurnScope:
     def _join(self, root: TurnScope) -> None:
         self._outer = root
         self.run_id = root.run_id
-        for name in ("session_id", "user_id", "user_type"):
-            if getattr(self, name) is not None:
-                setattr(root, name, getattr(self, name))
-        for key, value in self._params.items():
-            if value is not None and root._params.get(key) is None:
-                root._params[key] = value
+        if self.session_id is not None:
+            root.session_id = self.session_id
+        if self.user_id is not None:
+            root.user_id = self.user_id
+        if self.user_type is not None:
+            root.user_type = self.user_type
+        if root._topic is None:
+            root._topic = self._topic
+        if root._model is None:
+            root._model = self._model
+        if root._sender_type is None:
+            root._sender_type = self._sender_type
+        if root._attributes is None:
+            root._attributes = self._attributes
 
     def __exit__(
         self,
@@ -255,10 +372,14 @@ class TurnScope:
     def _fresh(self) -> TurnScope:
         return TurnScope(
             self.client,
-            session_id=self.session_id,
-            user_id=self.user_id,
-            user_type=self.user_type,
-            **self._params,
+            KW,
+            self.session_id,
+            self.user_id,
+            self.user_type,
+            self._topic,
+            self._model,
+            self._sender_type,
+            self._attributes,
         )
 
     def finish(self, exc: BaseException | None = None, status: int | None = None) -> None:
@@ -290,31 +411,57 @@ class TurnScope:
 
     def _record(self, elapsed_ms: float, exc: BaseException | None, status: int | None) -> None:
         f = self._fields
-        p = self._params
-        outcome = self.client.failure_rule(exc, f.get("status_code", status))
-        model = f.get("model", p["model"])
+        client = self.client
+        rule = client.failure_rule
+        if f:
+            status = f.get("status_code", status)
+        if exc is None and status is None and rule is default_failure_rule:
+            outcome = SUCCEEDED  # what it answers, without the call (most turns)
+        else:
+            outcome = rule(exc, status)
+        success = outcome.success
+        error_type = outcome.error_type
+        cached = self._cache_hit
+        topic = self._topic
+        model = self._model
+        tokens = self._tokens if self._llm_calls else None
+        rag_found = self._rag_found
+        rag_used = self._rag_searches > 0
+        input_text = output_text = None
+        if f:  # set() was called: its fields win
+            success = success and bool(f.get("success", True))
+            error_type = f.get("error_type", error_type)
+            cached = f.get("cached", cached)
+            topic = f.get("topic", topic)
+            model = f.get("model", model)
+            tokens = f.get("tokens", tokens)
+            rag_found = bool(f.get("rag_found", rag_found))
+            rag_used = bool(f.get("rag_used", rag_used))
+            input_text = f.get("input_text")
+            output_text = f.get("output_text")
         if model is None and isinstance(self._last_model, str):
             model = self._last_model
-        rag_found = bool(f.get("rag_found", self._rag_found))
-        self.client.record_turn(
+        # positional: no keyword matching on the way out of every block
+        client.record_turn(
             elapsed_ms,
-            outcome.success and bool(f.get("success", True)),
-            run_id=self.run_id,
-            error_type=f.get("error_type", outcome.error_type),
-            status_code=outcome.status_code,
-            cached=f.get("cached", self._cache_hit),
-            topic=f.get("topic", p["topic"]),
-            model=model,
-            tokens=f.get("tokens", self._tokens if self._llm_calls else None),
-            rag_used=bool(f.get("rag_used", self._rag_searches > 0)) or rag_found,
-            rag_found=rag_found,
-            llm_calls=self._llm_calls,
-            rag_searches=self._rag_searches,
-            sender_type=p["sender_type"],
-            input_text=f.get("input_text"),
-            output_text=f.get("output_text"),
-            session_id=self.session_id,
-            user_id=self.user_id,
-            user_type=self.user_type,
-            attributes=p["attributes"],
+            success,
+            KW,
+            self.run_id,
+            error_type,
+            cached,
+            topic,
+            model,
+            tokens,
+            rag_used or rag_found,
+            rag_found,
+            outcome.status_code,
+            self._llm_calls,
+            self._rag_searches,
+            self._sender_type,
+            input_text,
+            output_text,
+            self.session_id,
+            self.user_id,
+            self.user_type,
+            self._attributes,
         )
