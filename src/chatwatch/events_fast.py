@@ -202,8 +202,10 @@ _DECODER = msgspec.json.Decoder(list[FastEvent])  # lengths and bounds; no patte
 _PLAIN = bytes(sorted({*range(0x20, 0x7F), 9, 10, 13} - {0x5C}))
 _LABEL_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_ .:/@+-"
 _ID_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.:-"
-_LABEL_FIELDS = ("service", "user_type", "channel", "sender_type", "error_type", "topic")
-_LABEL_FIELDS += ("model", "provider", "kind", "host")
+_LABEL_FIELDS = (
+    *("service", "user_type", "channel", "sender_type", "error_type", "topic"),
+    *("model", "provider", "kind", "host"),
+)
 _ID_FIELDS = ("id", "run_id")
 _NAME_FIELDS = ("session_id", "user_id", "reason", "response_model")
 _TEXT_FIELDS = ("input_text", "output_text", "text", "comment")
@@ -214,7 +216,7 @@ _PATTERNS = {
     **dict.fromkeys(_TEXT_FIELDS, re.compile(_TEXT)),
 }
 _ATTR_KEY = re.compile(_LABEL)
-_KINDS: tuple[type, ...] = FastEvent.__args__  # type: ignore[attr-defined]
+_KINDS: tuple[type[msgspec.Struct], ...] = FastEvent.__args__
 # each Struct's string fields, with the pattern each must match
 _STRINGS: dict[type, tuple[tuple[str, re.Pattern[str]], ...]] = {
     kind: tuple((f, _PATTERNS[f]) for f in kind.__struct_fields__ if f in _PATTERNS)
@@ -222,7 +224,9 @@ _STRINGS: dict[type, tuple[tuple[str, re.Pattern[str]], ...]] = {
 }
 
 
-def _getter(kind: type, fields: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+def _getter(
+    kind: type[msgspec.Struct], fields: tuple[str, ...]
+) -> Callable[[Any], tuple[Any, ...]]:
     """The values of ``fields`` that ``kind`` has, as one tuple, read in C."""
     names = [f for f in kind.__struct_fields__ if f in fields]
     return attrgetter(*names, names[0])  # two names at least: attrgetter gives a tuple
@@ -249,11 +253,10 @@ def decode_batch(
     for e in batch:
         if not lo <= e.ts <= hi or (e.attributes and not _bounded(e.attributes)):
             return None
-        kind = type(e)
-        if kind is Feedback and e.rating is None and e.thumbs is None:
+        if type(e) is Feedback and e.rating is None and e.thumbs is None:
             return None
         if plain:
-            of_labels, of_ids = getters[kind]
+            of_labels, of_ids = getters[type(e)]
             labels.update(of_labels(e))
             ids.update(of_ids(e))
         elif not _strings_ok(e):

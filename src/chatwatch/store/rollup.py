@@ -186,9 +186,7 @@ def merge_sessions(into: dict[tuple[str, str], SessionDelta], more: Iterable[Ses
             t.channel = s.channel
         if s.started_at is not None and (t.started_at is None or s.started_at < t.started_at):
             t.started_at = s.started_at
-        if t.ended_at is None:
-            t.ended_at = s.ended_at
-        elif s.ended_at is not None and s.ended_at > t.ended_at:
+        if t.ended_at is None or (s.ended_at is not None and s.ended_at > t.ended_at):
             t.ended_at = s.ended_at
         elif s.ended_at is None and t.ended_at < 0.0:  # max(ended_at, 0.0), as before
             t.ended_at = 0.0
