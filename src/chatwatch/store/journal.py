@@ -5,7 +5,7 @@ ingest more than storing the events themselves; the same rows upserted once for 
 batches cost a fraction. So the server's writer commits each group's increments (a
 :class:`~chatwatch.store.rollup.Delta`, at minute resolution, sessions included) as a
 single journal row in the same transaction as its events, and folds the journal into the
-rollups every second or so in one transaction.
+rollups every few seconds (and before every read) in one transaction.
 
 Nothing acknowledged can be lost or counted twice: a journal row is committed with its
 events and deleted in the transaction that applies it. Reads stay exact: every rollup or
