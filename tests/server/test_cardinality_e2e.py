@@ -1,12 +1,13 @@
 """10 000 distinct models and 10 000 services sent to the real server: the label caps keep
-``/metrics`` under 1 s and 1 MB, ``/api/v1/metrics`` and one alert round under 1 s, and
-every event is still counted (under ``other`` past the caps)."""
+``/metrics`` under 1 MB, ``/api/v1/metrics`` and one alert round to a series or state per
+capped value, and every event is still counted (under ``other`` past the caps). How long
+they take is measured by bench/cardinality.py."""
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -85,25 +86,6 @@ def cardinal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cardinal]:
     store.close()
 
 
-def best_of(
-    tries: int, fn: Callable[[], Any], clock: Callable[[], float] = time.process_time
-) -> tuple[float, float, Any]:
-    """The fastest of a few runs: (CPU seconds, wall seconds, result). The server runs in
-    this process, so its CPU time is the load-independent cost the bound is about (for a
-    call made in this thread, ``time.thread_time`` counts it alone); the wall time, on a
-    machine shared with other jobs, gets a generous margin."""
-    best_cpu, best_wall, result = float("inf"), float("inf"), None
-    for _ in range(tries):
-        cpu, wall = clock(), time.monotonic()
-        result = fn()
-        best_cpu = min(best_cpu, clock() - cpu)
-        best_wall = min(best_wall, time.monotonic() - wall)
-    return best_cpu, best_wall, result
-
-
-WALL_MARGIN = 3.0  # the 1 s bound, times this, on a loaded machine
-
-
 def test_every_event_is_counted_past_the_caps(cardinal: Cardinal) -> None:
     """All 10 000 calls and turns are counted; models and services past the caps are
     counted under ``other`` and the caps are what ``/metrics`` reports."""
@@ -128,28 +110,39 @@ def test_every_event_is_counted_past_the_caps(cardinal: Cardinal) -> None:
     assert len(services) == cardinal.settings.max_services + 1 and "other" in services
 
 
-def test_metrics_scrape_is_fast_and_small(cardinal: Cardinal) -> None:
-    """``/metrics`` answers in under 1 s and 1 MB (Prometheus gives up at 10 s)."""
-    cpu, wall, response = best_of(3, lambda: cardinal.get("/metrics"))
+def test_metrics_scrape_is_small(cardinal: Cardinal) -> None:
+    """``/metrics`` stays under 1 MB with a service label per capped value, not per
+    value sent (its time is bench/cardinality.py's: tests do not time things)."""
+    response = cardinal.get("/metrics")
     assert response.status_code == 200
     assert len(response.content) < 1_000_000
-    assert cpu < 1.0 and wall < WALL_MARGIN
+    services = {
+        line.split('service="')[1].split('"')[0]
+        for line in response.text.splitlines()
+        if 'service="' in line and not line.startswith("#")
+    }
+    assert len(services) <= cardinal.settings.max_services + 2  # + other, + the server's own
 
 
-def test_catalogue_read_is_fast(cardinal: Cardinal) -> None:
-    """``/api/v1/metrics`` (every metric, per model, breakdowns) answers in under 1 s."""
-    cpu, wall, response = best_of(3, lambda: cardinal.get("/api/v1/metrics?window=24h"))
+def test_catalogue_read_is_bounded(cardinal: Cardinal) -> None:
+    """``/api/v1/metrics`` (every metric, per model, breakdowns) holds a series per capped
+    model, however many were sent."""
+    response = cardinal.get("/api/v1/metrics?window=24h")
     assert response.status_code == 200
-    assert cpu < 1.0 and wall < WALL_MARGIN
+    cap = cardinal.settings.max_models
+    for metric, series in response.json()["by_model"].items():
+        assert len(series) <= cap + 1, metric
 
 
-def test_alert_round_is_fast(cardinal: Cardinal) -> None:
-    """One evaluation of every shipped rule, per service and per model, under 1 s."""
+def test_alert_round_keeps_bounded_states(cardinal: Cardinal) -> None:
+    """One evaluation of every shipped rule keeps at most a state per rule and capped
+    label value, not one per service or model sent."""
     store = cardinal.server.app.state.chatwatch.store
     rules = load_rules(None)
-    cpu, wall, result = best_of(
-        3, lambda: evaluate(store, cardinal.settings, rules, deliver=False), time.thread_time
-    )
+    result = evaluate(store, cardinal.settings, rules, deliver=False)
     assert not result.skipped
-    assert cpu < 1.0, f"{cpu:.2f} s of CPU"
-    assert wall < WALL_MARGIN, f"{wall:.2f} s"
+    per_rule: dict[str, int] = {}
+    for state in result.states:
+        per_rule[state.rule] = per_rule.get(state.rule, 0) + 1
+    bound = max(cardinal.settings.max_services, cardinal.settings.max_models) + 1
+    assert per_rule and max(per_rule.values()) <= bound, per_rule
