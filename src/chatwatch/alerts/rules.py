@@ -27,6 +27,7 @@ __all__ = [
     "DEFAULT_RULES",
     "Op",
     "Rule",
+    "USER_WINDOW_MAX_S",
     "RulesError",
     "crossed",
     "load_rules",
@@ -55,6 +56,7 @@ DEFAULT_RULES = "default_rules.yaml"
 SILENCE_METRIC = "seconds_since_last_event"
 DEFAULT_SILENT_FOR = 600.0
 DEFAULT_MIN_SAMPLES = 10
+USER_WINDOW_MAX_S = 30 * 86400  # the longest rolling per-user window (see maintenance)
 
 
 class RulesError(ValueError):
@@ -188,6 +190,9 @@ class Rule(BaseModel):
             raise ValueError(f"by: {self.metric} has no user_id label (see user_llm_*)")
         if "user_id" in self.by and "model" in self.by:
             raise ValueError("by: user_id and model cannot be combined")
+        if "user_id" in metric.labels and parse_window(self.window, 0.0).seconds > USER_WINDOW_MAX_S:
+            # maintenance keeps user_usage this long (plus an hour), so the limit stays exact
+            raise ValueError("window: a per-user limit reads at most 30d")
         if "service" not in metric.filters and "service" in self.by:
             object.__setattr__(self, "by", tuple(b for b in self.by if b != "service"))
         return self
