@@ -301,11 +301,10 @@ def test_user_usage_expires_with_the_events_but_keeps_thirty_days(
 
     store = Store(db_url)
     ages = [1, 5, 10, 20, 29, 35, 45, 60]  # days back from NOW
-    store.ingest(
-        parse_events(
-            [_usage_call(i, NOW - age * DAY, "ana" if i % 2 else "bo") for i, age in enumerate(ages)]
-        )
-    )
+    calls = [
+        _usage_call(i, NOW - age * DAY, "ana" if i % 2 else "bo") for i, age in enumerate(ages)
+    ]
+    store.ingest(parse_events(calls))
     settings = _settings(db_url, event_retention_days=retention_days)
     cat = Catalogue(store, settings, clock=lambda: NOW)
 

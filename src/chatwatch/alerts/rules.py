@@ -25,9 +25,9 @@ from chatwatch.metrics import METRICS, parse_window
 
 __all__ = [
     "DEFAULT_RULES",
+    "USER_WINDOW_MAX_S",
     "Op",
     "Rule",
-    "USER_WINDOW_MAX_S",
     "RulesError",
     "crossed",
     "load_rules",
@@ -190,7 +190,8 @@ class Rule(BaseModel):
             raise ValueError(f"by: {self.metric} has no user_id label (see user_llm_*)")
         if "user_id" in self.by and "model" in self.by:
             raise ValueError("by: user_id and model cannot be combined")
-        if "user_id" in metric.labels and parse_window(self.window, 0.0).seconds > USER_WINDOW_MAX_S:
+        user_window = parse_window(self.window, 0.0).seconds
+        if "user_id" in metric.labels and user_window > USER_WINDOW_MAX_S:
             # maintenance keeps user_usage this long (plus an hour), so the limit stays exact
             raise ValueError("window: a per-user limit reads at most 30d")
         if "service" not in metric.filters and "service" in self.by:

@@ -49,8 +49,8 @@ from chatwatch.store.schema import (
 
 __all__ = [
     "KINDS",
-    "MaintenanceResult",
     "USAGE_KEEP_S",
+    "MaintenanceResult",
     "Plan",
     "count_expired",
     "maintenance_task",
