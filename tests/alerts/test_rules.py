@@ -88,6 +88,20 @@ def test_min_samples_needs_a_rate() -> None:
         parse_rules(data)
 
 
+def test_per_user_window_is_at_most_what_maintenance_keeps() -> None:
+    """A per-user limit reads at most 30 days: maintenance keeps user_usage that long (and
+    the hour the window rolls out to), so every allowed per-user rule stays exact."""
+    from chatwatch.alerts.rules import USER_WINDOW_MAX_S
+    from chatwatch.store.maintenance import USAGE_KEEP_S
+
+    assert USAGE_KEEP_S == USER_WINDOW_MAX_S + 3600
+    rule = {"name": "u", "metric": "user_llm_tokens", "warning": 1, "by": ["user_id"]}
+    (ok,) = parse_rules({"rules": [{**rule, "window": "30d"}]})
+    assert ok.window == "30d"
+    with pytest.raises(RulesError, match="30d"):
+        parse_rules({"rules": [{**rule, "window": "31d"}]})
+
+
 def test_duplicate_names_refused() -> None:
     """Two rules with one name are refused."""
     data = {"rules": [{"name": "a", "metric": "error_rate"}, {"name": "a", "metric": "error_rate"}]}

@@ -488,6 +488,7 @@ class Oracle:
         return {
             "llm_calls": len(calls),
             "llm_failed_calls": sum(not c["success"] for c in calls),
+            "llm_error_rate": _pct(sum(not c["success"] for c in calls), len(calls)),
             "llm_input_tokens": inp,
             "llm_output_tokens": outp,
             "llm_tokens": inp + outp + own,

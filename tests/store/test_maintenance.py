@@ -272,3 +272,64 @@ def test_cli_maintenance_runs_once_and_reports(sqlite_url: str) -> None:
     bad = runner.invoke(cli, ["maintenance", "--db", sqlite_url, "--batch-rows", "0"])
     assert bad.exit_code != 0 and "batch-rows" in bad.output
     store.close()
+
+
+def _usage_call(i: int, ts: float, user: str) -> dict[str, Any]:
+    stamp = datetime.fromtimestamp(ts, UTC).isoformat()
+    return {
+        "id": f"u{i}",
+        "ts": stamp,
+        "type": "llm_call",
+        "service": "api",
+        "user_id": user,
+        "model": "m",
+        "input_tokens": 100,
+        "output_tokens": 10 * i,
+        "cost_usd": 0.5,
+        "latency_ms": 100.0,
+    }
+
+
+@pytest.mark.parametrize("retention_days", [40, 7])
+def test_user_usage_expires_with_the_events_but_keeps_thirty_days(
+    db_url: str, retention_days: int
+) -> None:
+    """Usage hours older than the retention go; a retention shorter than 30 days still keeps
+    what a 30-day per-user limit reads, so that limit is the same figure after maintenance."""
+    from chatwatch.store.maintenance import USAGE_KEEP_S
+    from chatwatch.store.schema import user_usage
+
+    store = Store(db_url)
+    ages = [1, 5, 10, 20, 29, 35, 45, 60]  # days back from NOW
+    calls = [
+        _usage_call(i, NOW - age * DAY, "ana" if i % 2 else "bo") for i, age in enumerate(ages)
+    ]
+    store.ingest(parse_events(calls))
+    settings = _settings(db_url, event_retention_days=retention_days)
+    cat = Catalogue(store, settings, clock=lambda: NOW)
+
+    def limits() -> dict[str, float | None]:
+        return cat.by_user("user_llm_tokens", cat.reading("30d"))
+
+    before = limits()
+    # an independent recomputation from the raw calls: those of the last 30 days
+    expected: dict[str, float] = {}
+    for i, age in enumerate(ages):
+        if age < 30:
+            user = "ana" if i % 2 else "bo"
+            expected[user] = expected.get(user, 0) + 100 + 10 * i
+    assert before == expected
+    result = run_from_settings(store, settings, now=NOW)
+    keep = max(retention_days * DAY, USAGE_KEEP_S)
+    hours = [int(h) for h in _rows(store, select(user_usage.c.hour))]
+    gone = [age for age in ages if age * DAY > keep + HOUR]
+    assert result.user_usage == len(gone)
+    assert len(hours) == len(ages) - len(gone)
+    assert min(hours) >= (NOW - keep) // HOUR * HOUR
+    assert limits() == expected
+    store.close()
+
+
+def _rows(store: Store, query: Any) -> list[Any]:
+    with store.read() as conn:
+        return list(conn.execute(query).scalars())

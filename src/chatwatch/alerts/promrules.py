@@ -45,6 +45,7 @@ _RATIOS: dict[str, tuple[str, str, float]] = {
         "chat_response_time_seconds_count",
         1000.0,
     ),
+    "llm_error_rate": ("chat_llm_errors_total", "chat_llm_calls_total", 100.0),
     "llm_avg_latency_ms": (
         "chat_llm_latency_seconds_sum",
         "chat_llm_latency_seconds_count",
@@ -131,10 +132,12 @@ def _one(rule: Rule, level: str, threshold: float) -> dict[str, Any]:
 
 def prometheus_rules(rules: Sequence[Rule], group: str = "chatwatch") -> dict[str, Any]:
     """A rules-file document: one group, a rule per chatwatch rule and level (rules on
-    metrics Prometheus does not see, per-user ones, are left out)."""
+    metrics Prometheus does not see, per-user ones, and rules by provider, a label the
+    exported series do not carry, are left out)."""
     out: list[dict[str, Any]] = []
     for rule in rules:
-        if not rule.enabled or "user_id" in rule.by or rule.metric.startswith("user_"):
+        unseen = "user_id" in rule.by or "provider" in rule.by or rule.metric.startswith("user_")
+        if not rule.enabled or unseen:
             continue
         for level, threshold in (("warning", rule.warning), ("critical", rule.critical)):
             if threshold is not None:

@@ -25,6 +25,7 @@ from chatwatch.metrics import METRICS, parse_window
 
 __all__ = [
     "DEFAULT_RULES",
+    "USER_WINDOW_MAX_S",
     "Op",
     "Rule",
     "RulesError",
@@ -47,6 +48,7 @@ _FIELDS = {
     "unit",
     "service",
     "model",
+    "provider",
     "user_id",
     "metric",
     "rule",
@@ -55,6 +57,7 @@ DEFAULT_RULES = "default_rules.yaml"
 SILENCE_METRIC = "seconds_since_last_event"
 DEFAULT_SILENT_FOR = 600.0
 DEFAULT_MIN_SAMPLES = 10
+USER_WINDOW_MAX_S = 30 * 86400  # the longest rolling per-user window (see maintenance)
 
 
 class RulesError(ValueError):
@@ -106,7 +109,7 @@ class Rule(BaseModel):
     # what a window with no samples (or fewer than min_samples) does: ``ok`` shows
     # "no data" and never pages, ``keep`` holds the alert's state, ``alerting`` fires
     no_data: Literal["ok", "keep", "alerting"] = "ok"
-    by: tuple[Literal["service", "model", "user_id"], ...] = ("service",)
+    by: tuple[Literal["service", "model", "provider", "user_id"], ...] = ("service",)
     # with by model or user_id: the label sets tracked, worst first (the rest summarised)
     max_series: int = Field(20, ge=1, le=1000)
     labels: dict[str, str] = Field(default_factory=dict)
@@ -143,7 +146,7 @@ class Rule(BaseModel):
         for key in value:
             if not re.match(_NAME, key):
                 raise ValueError(f"label name {key!r} must match {_NAME}")
-            if key in ("alertname", "severity", "service", "model"):
+            if key in ("alertname", "severity", "service", "model", "provider"):
                 raise ValueError(f"label {key!r} is set by chatwatch")
         return value
 
@@ -186,8 +189,14 @@ class Rule(BaseModel):
             raise ValueError(f"by: {self.metric} has no model label")
         if "user_id" in self.by and "user_id" not in metric.labels:
             raise ValueError(f"by: {self.metric} has no user_id label (see user_llm_*)")
-        if "user_id" in self.by and "model" in self.by:
-            raise ValueError("by: user_id and model cannot be combined")
+        if "provider" in self.by and "model" not in metric.labels:
+            raise ValueError(f"by: {self.metric} has no model label to sum into providers")
+        if len({"user_id", "model", "provider"} & set(self.by)) > 1:
+            raise ValueError("by: one of model, provider and user_id")
+        user_window = parse_window(self.window, 0.0).seconds
+        if "user_id" in metric.labels and user_window > USER_WINDOW_MAX_S:
+            # maintenance keeps user_usage this long (plus an hour), so the limit stays exact
+            raise ValueError("window: a per-user limit reads at most 30d")
         if "service" not in metric.filters and "service" in self.by:
             object.__setattr__(self, "by", tuple(b for b in self.by if b != "service"))
         return self

@@ -17,7 +17,7 @@ from chatwatch.metrics import Catalogue, Reading
 __all__ = ["OTHER", "Sample", "sample_rules"]
 
 OTHER = "other"
-_SPLIT = ("service", "model", "user_id")
+_SPLIT = ("service", "model", "provider", "user_id")
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,7 @@ class Sample:
             "unit": rule.unit,
             "service": self.labels.get("service", "all"),
             "model": self.labels.get("model", "all"),
+            "provider": self.labels.get("provider", "all"),
             "user_id": self.labels.get("user_id", "all"),
             "metric": rule.metric,
             "rule": rule.name,
@@ -94,6 +95,13 @@ def sample_rules(
                     for m in cat.by_model(rule.metric, reading)
                 ]
                 found.extend(_capped(rule, per, labels, "model"))
+            elif "provider" in rule.by:
+                by = cat.provider_reading(rule.metric, reading)
+                per = [
+                    _sample(cat, rule, by.for_model(p), {**labels, "provider": p})
+                    for p in cat.by_model(rule.metric, by)
+                ]
+                found.extend(_capped(rule, per, labels, "provider"))
             elif "user_id" in rule.by:
                 per = [
                     Sample({**labels, "user_id": user}, value, None, True)

@@ -27,6 +27,7 @@ _LABELS = {
     "minute_histograms": "per-minute histogram bins",
     "events": "raw events",
     "sessions": "sessions",
+    "user_usage": "per-user usage hours",
 }
 
 

@@ -3,6 +3,10 @@
 A card shows one main number and a few related ones. Its colour is the level
 (``Threshold.level``) of the metric that carries the alert for what the card shows:
 the success-rate card takes error_rate's, the active-sessions card the capacity usage's.
+
+A figure whose metric has a KPI target (guide 003's, and guide 000's, as the daily report
+judges them: ``report.data.TARGETS``, the one definition) also carries its mark: ``met``
+(green), ``miss`` (amber) or ``nodata`` (grey); figures without a target carry none.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Any
 from chatwatch.dashboard.format import format_value
 from chatwatch.metrics import Catalogue, Reading, Window
 from chatwatch.metrics.window import explicit_window, month_window
+from chatwatch.report.data import TARGET_OF, target_mark
 
 __all__ = ["build_cards", "calendar_readings", "calendar_windows"]
 
@@ -87,7 +92,13 @@ CARDS: tuple[_Card, ...] = (
         "rag",
         "RAG avg similarity",
         _Stat("rag_avg_similarity"),
-        (_Stat("rag_success_rate", "found something"), _Stat("rag_searches", "searches")),
+        (_Stat("rag_searches", "searches"),),
+    ),
+    _Card(
+        "rag_success",
+        "RAG success rate",
+        _Stat("rag_success_rate"),
+        (_Stat("rag_queries", "retrieving turns"), _Stat("rag_no_results", "found nothing")),
     ),
     _Card(
         "tokens",
@@ -131,7 +142,20 @@ def _stat(cat: Catalogue, stat: _Stat, reading: Reading) -> dict[str, Any]:
         "value": value,
         "display": format_value(value, metric.unit),
         "level": level,
+        **_kpi(stat.metric, value, metric.unit),
     }
+
+
+_KPI_CLASS = {"pass": "met", "fail": "miss", "no data": "nodata"}
+
+
+def _kpi(name: str, value: float | None, unit: str) -> dict[str, Any]:
+    """The figure's mark against its KPI target (none when the metric has no target)."""
+    target = TARGET_OF.get(name)
+    if target is None or target.goal is None:
+        return {"kpi": None, "target": None}
+    goal = f"{target.op} {format_value(target.goal, unit)} ({target.source})"
+    return {"kpi": _KPI_CLASS[target_mark(target, value)], "target": goal}
 
 
 def calendar_readings(cat: Catalogue, reading: Reading) -> dict[str, Reading]:

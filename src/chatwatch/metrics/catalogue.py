@@ -12,7 +12,13 @@ from chatwatch.config import Settings
 from chatwatch.metrics.bulk import bulk_readings
 from chatwatch.metrics.definitions import BREAKDOWNS, LLM, METRICS, Breakdown, Metric
 from chatwatch.metrics.reading import Reading
-from chatwatch.metrics.window import MAX_BUCKETS, Window, capped_step, parse_window
+from chatwatch.metrics.window import (
+    MAX_BUCKETS,
+    Window,
+    capped_step,
+    month_window,
+    parse_window,
+)
 from chatwatch.store import Aggregate, Bins, Filters, Instance, Store
 from chatwatch.store.rollup import DAY, HOUR, MINUTE
 
@@ -81,6 +87,22 @@ class Catalogue:
         scoped = reading.scoped(metric.filters)
         seen = scoped.month.models("llm_input_tokens") if metric.instant else scoped.agg.models()
         return {m: self.value(name, reading.for_model(m)) for m in seen}
+
+    def provider_reading(self, name: str, reading: Reading) -> Reading:
+        """The reading with its models summed into providers, through the model -> provider
+        map of the LLM calls stored over the metric's span (``store.providers``): rates and
+        percentiles stay exact per provider, computed from summed counts and bins."""
+        metric = self.metric(name)
+        if "model" not in metric.labels:
+            raise ValueError(f"{name} has no model label")
+        service = reading.scoped(metric.filters).filters.service
+        span = month_window(reading.now) if metric.instant else reading.window
+        return reading.for_providers(self.store.model_providers(span.start, span.end, service))
+
+    def by_provider(self, name: str, reading: Reading) -> dict[str, float | None]:
+        """A labelled metric for each provider seen in the window (``by_model`` over the
+        provider reading)."""
+        return self.by_model(name, self.provider_reading(name, reading))
 
     def by_user(self, name: str, reading: Reading) -> dict[str, float | None]:
         """A per-user metric for each user with usage in the window."""

@@ -422,6 +422,15 @@ METRICS: tuple[Metric, ...] = (
         filters=LLM,
     ),
     _m(
+        "llm_error_rate",
+        "percent",
+        "Share of model calls that failed",
+        lambda r: _pct(r.agg.n("llm_failed", model=r.model), r.agg.n("llm_calls", model=r.model)),
+        labels=_MODEL,
+        samples="llm_calls",
+        filters=LLM,
+    ),
+    _m(
         "llm_input_tokens",
         "tokens",
         "Prompt tokens",

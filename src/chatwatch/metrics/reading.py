@@ -7,7 +7,7 @@ filter does not narrow LLM calls), so metrics with the same scope share one quer
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import TypeVar, cast
 
@@ -16,6 +16,7 @@ from chatwatch.metrics.system import LIVE_LOOKBACK_S, SystemStats, live, read_sy
 from chatwatch.metrics.window import Window, month_window
 from chatwatch.sketch import quantile
 from chatwatch.store import Aggregate, Bins, Filters, Instance, Store
+from chatwatch.store.providers import UNKNOWN_PROVIDER
 
 __all__ = ["HIST_SERIES", "MONTH_SERIES", "FilterScope", "HistGroups", "Reading"]
 
@@ -36,11 +37,36 @@ class Reading:
     now: float
     model: str | None = None
     user: str | None = None  # per-user metrics: one user's value (None: every user's)
+    # model -> provider: the model label of every read relabelled to its provider
+    providers: tuple[tuple[str, str], ...] | None = None
     _shared: dict[Hashable, object] = field(default_factory=dict, repr=False)
 
     def for_model(self, model: str) -> Reading:
         """The same reading (and the same cached reads) narrowed to one model."""
         return replace(self, model=model, _shared=self._shared)
+
+    def for_providers(self, providers: Mapping[str, str]) -> Reading:
+        """The same reading with models summed into providers: ``model`` then names a
+        provider, and every metric (rates, percentiles too) is exact per provider, since
+        it is computed from the relabelled counts and bins, not from per-model results."""
+        return replace(self, providers=tuple(sorted(providers.items())), _shared=self._shared)
+
+    def _provider_of(self) -> Callable[[str], str]:
+        found = dict(self.providers or ())
+        return lambda model: found.get(model, UNKNOWN_PROVIDER) if model else model
+
+    def _relabelled(self, kind: str, raw: Aggregate) -> Aggregate:
+        if self.providers is None:
+            return raw
+
+        def make() -> Aggregate:
+            of = self._provider_of()
+            out = Aggregate()
+            for (series, model, dim), (n, total) in raw.cells.items():
+                out.add(series, of(model), dim, n, total)
+            return out
+
+        return self._cached((kind, self.providers), make)
 
     def for_user(self, user: str) -> Reading:
         """The same reading narrowed to one user (per-user metrics)."""
@@ -75,7 +101,7 @@ class Reading:
         """Seed a read (``agg``, ``month``, ``hist``, ``open``) already made in bulk."""
         self._shared[(kind, filters or self.filters)] = value
 
-    def _cached(self, kind: str, make: Callable[[], _T], *, by_filters: bool = True) -> _T:
+    def _cached(self, kind: Hashable, make: Callable[[], _T], *, by_filters: bool = True) -> _T:
         key = (kind, self.filters if by_filters else None)
         if key not in self._shared:
             self._shared[key] = make()
@@ -84,19 +110,21 @@ class Reading:
     @property
     def agg(self) -> Aggregate:
         w = self.window
-        return self._cached(
+        raw = self._cached(
             "agg", lambda: self.store.aggregate(w.start, w.end, self.filters, now=self.now)
         )
+        return self._relabelled("agg", raw)
 
     @property
     def month(self) -> Aggregate:
         """This UTC calendar month's LLM tokens and cost."""
         m = month_window(self.now)
         series = list(MONTH_SERIES)
-        return self._cached(
+        raw = self._cached(
             "month",
             lambda: self.store.aggregate(m.start, m.end, self.filters, series, now=self.now),
         )
+        return self._relabelled("month", raw)
 
     @property
     def hists(self) -> HistGroups:
@@ -106,7 +134,20 @@ class Reading:
             groups = self.store.histograms(HIST_SERIES, w.start, w.end, self.filters, now=self.now)
             return {(str(k[0]), str(k[1])): bins for k, bins in groups.items()}
 
-        return self._cached("hist", make)
+        raw = self._cached("hist", make)
+        if self.providers is None:
+            return raw
+
+        def relabel() -> HistGroups:
+            of = self._provider_of()
+            out: HistGroups = {}
+            for (series, model), bins in raw.items():
+                merged = out.setdefault((series, of(model)), {})
+                for index, n in bins.items():
+                    merged[index] = merged.get(index, 0) + n
+            return out
+
+        return self._cached(("hist", self.providers), relabel)
 
     def histogram(self, series: str) -> Bins:
         """Bins of one histogram series, for ``self.model`` or summed over models (merged
@@ -123,7 +164,7 @@ class Reading:
                         merged[index] = merged.get(index, 0) + n
             return merged
 
-        return self._cached(f"bins:{series}", make)
+        return self._cached((f"bins:{series}", self.providers), make)
 
     def quantile(self, series: str, q: float) -> float | None:
         return quantile(self.histogram(series), q)

@@ -15,7 +15,17 @@ from chatwatch.alerts.rules import Rule, crossed
 from chatwatch.metrics import Catalogue, explicit_window
 from chatwatch.store import Filters
 
-__all__ = ["TARGETS", "Kpi", "ModelRow", "Report", "Target", "build_report", "model_target"]
+__all__ = [
+    "TARGETS",
+    "TARGET_OF",
+    "Kpi",
+    "ModelRow",
+    "Report",
+    "Target",
+    "build_report",
+    "model_target",
+    "target_mark",
+]
 
 Mark = Literal["pass", "fail", "no data", "info"]
 
@@ -46,6 +56,19 @@ TARGETS: tuple[Target, ...] = (
     Target("messages_per_session", "Messages per session", None, None, ""),
     Target("llm_cost_usd", "LLM cost", None, None, ""),
 )
+# the metrics that have a target, for outputs that judge a figure (the dashboard's KPIs)
+TARGET_OF: dict[str, Target] = {t.metric: t for t in TARGETS if t.op is not None}
+
+
+def target_mark(target: Target, value: float | None) -> Mark:
+    """A figure against its target: pass, fail, no data, or info (no target)."""
+    if target.op is None or target.goal is None:
+        return "info"
+    if value is None:
+        return "no data"
+    return "pass" if crossed(target.op, value, target.goal) else "fail"
+
+
 # Guide 003: average LLM latency under 800 ms for 8B models, under 1500 ms for 70B ones.
 _MODEL_TARGETS = (("70b", 1500.0), ("8b", 800.0))
 
@@ -64,11 +87,7 @@ class Kpi:
 
     @property
     def mark(self) -> Mark:
-        if self.target.op is None or self.target.goal is None:
-            return "info"
-        if self.value is None:
-            return "no data"
-        return "pass" if crossed(self.target.op, self.value, self.target.goal) else "fail"
+        return target_mark(self.target, self.value)
 
     @property
     def change(self) -> float | None:

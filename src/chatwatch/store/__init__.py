@@ -38,6 +38,7 @@ from chatwatch.store.journal import (
     unavailable,
 )
 from chatwatch.store.labels import LabelGuard, LabelStatus, read_status
+from chatwatch.store.providers import read_model_providers
 from chatwatch.store.readcache import ReadCache
 from chatwatch.store.reader import (
     Bins,
@@ -518,6 +519,13 @@ class Store:
         """LLM calls, tokens and cost per user over the hours overlapping [start, end)."""
         with self._settled() as conn:
             return read_user_usage(conn, start, end, service)
+
+    def model_providers(
+        self, start: float, end: float, service: str | None = None
+    ) -> dict[str, str]:
+        """Model -> provider from the LLM call events in [start, end) (see store.providers)."""
+        with self._settled() as conn:
+            return read_model_providers(conn, start, end, service)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -9,6 +9,14 @@ Retention: raw events older than the event retention expire, and so do the rows 
 sessions not seen since then. Rollups are kept: every metric stays answerable for any
 past window, and the all-time counters behind ``/metrics`` stay monotonic.
 
+Per-user usage (``user_usage``, one row per user per hour) expires with the events, but
+never sooner than the longest rolling per-user window needs (``USAGE_KEEP_S``: 30 days
+and the hour a 30-day window rolls out to), so a 30-day per-user limit stays exact even
+when events are kept for a shorter time. Rules refuse per-user windows over 30 days
+(``chatwatch.alerts.rules.USER_WINDOW_MAX_S``), so a fixed keep is exact for every rule;
+it is not read from the loaded rules because the CLI loads none and a reload must never
+find its window already pruned.
+
 Work is done in bounded batches, each its own short write transaction, so ingest is never
 blocked for long. Every delete is idempotent; on PostgreSQL each batch also takes a
 transaction-level advisory lock, so when several server processes run maintenance at
@@ -28,11 +36,20 @@ from sqlalchemy import Connection, Table, delete, func, select, text, tuple_
 
 from chatwatch.config import Settings
 from chatwatch.store import Store
-from chatwatch.store.rollup import DAY, MINUTE
-from chatwatch.store.schema import HIST_KEY, ROLLUP_KEY, events, rollup_hist, rollups, sessions
+from chatwatch.store.rollup import DAY, HOUR, MINUTE
+from chatwatch.store.schema import (
+    HIST_KEY,
+    ROLLUP_KEY,
+    events,
+    rollup_hist,
+    rollups,
+    sessions,
+    user_usage,
+)
 
 __all__ = [
     "KINDS",
+    "USAGE_KEEP_S",
     "MaintenanceResult",
     "Plan",
     "count_expired",
@@ -44,7 +61,9 @@ __all__ = [
 
 log = logging.getLogger("chatwatch.maintenance")
 _LOCK_KEY = 727100002
-KINDS = ("minute_rollups", "minute_histograms", "events", "sessions")
+KINDS = ("minute_rollups", "minute_histograms", "events", "sessions", "user_usage")
+# the longest rolling per-user window (30 d) reads the hours overlapping it: one more
+USAGE_KEEP_S = 30 * DAY + HOUR
 
 
 @dataclass
@@ -53,12 +72,13 @@ class MaintenanceResult:
     minute_histograms: int = 0
     events: int = 0
     sessions: int = 0
+    user_usage: int = 0
     done: bool = True  # False: stopped at max_batches with work left
     skipped: bool = False  # another process holds the maintenance lock
 
     @property
     def deleted(self) -> int:
-        return self.minute_rollups + self.minute_histograms + self.events + self.sessions
+        return sum(getattr(self, kind) for kind in KINDS)
 
     def add(self, other: MaintenanceResult) -> None:
         for kind in KINDS:
@@ -72,14 +92,25 @@ class Plan:
     minute_cutoff: int
     event_cutoff: float
     batch_rows: int = 20_000
+    usage_cutoff: int | None = None  # user_usage hours before this (None: the events' rule)
+
+    @property
+    def usage_hour(self) -> int:
+        """User-usage rows of hours before this go (``plan_from_settings`` keeps
+        ``USAGE_KEEP_S``; a hand-made plan without one: the event cutoff's hour)."""
+        if self.usage_cutoff is not None:
+            return self.usage_cutoff
+        return int(self.event_cutoff) // HOUR * HOUR
 
 
 def plan_from_settings(store: Store, settings: Settings, now: float | None = None) -> Plan:
     now = time.time() if now is None else now
+    event_cutoff = now - settings.event_retention_days * DAY
     return Plan(
         minute_cutoff=store.minute_cutoff(now),
-        event_cutoff=now - settings.event_retention_days * DAY,
+        event_cutoff=event_cutoff,
         batch_rows=settings.maintenance_batch_rows,
+        usage_cutoff=int(min(event_cutoff, now - USAGE_KEEP_S)) // HOUR * HOUR,
     )
 
 
@@ -112,6 +143,13 @@ def _delete_sessions(conn: Connection, cutoff: float, n: int) -> int:
     return int(result.rowcount or 0)
 
 
+def _delete_usage(conn: Connection, cutoff: int, n: int) -> int:
+    u = user_usage.c
+    batch = select(u.hour, u.service, u.user_id).where(u.hour < cutoff).limit(n)
+    result = conn.execute(delete(user_usage).where(tuple_(u.hour, u.service, u.user_id).in_(batch)))
+    return int(result.rowcount or 0)
+
+
 def _jobs(plan: Plan) -> list[tuple[str, Callable[[Connection], int]]]:
     n = plan.batch_rows
     return [
@@ -125,6 +163,7 @@ def _jobs(plan: Plan) -> list[tuple[str, Callable[[Connection], int]]]:
         ),
         ("events", lambda c: _delete_events(c, plan.event_cutoff, n)),
         ("sessions", lambda c: _delete_sessions(c, plan.event_cutoff, n)),
+        ("user_usage", lambda c: _delete_usage(c, plan.usage_hour, n)),
     ]
 
 
@@ -141,6 +180,9 @@ def count_expired(store: Store, plan: Plan) -> MaintenanceResult:
         "sessions": select(func.count())
         .select_from(sessions)
         .where(sessions.c.last_seen < plan.event_cutoff),
+        "user_usage": select(func.count())
+        .select_from(user_usage)
+        .where(user_usage.c.hour < plan.usage_hour),
     }
     out = MaintenanceResult()
     with store.read() as conn:
@@ -156,7 +198,7 @@ def run_maintenance(
     max_batches: int | None = None,
     progress: Callable[[str, int], None] | None = None,
 ) -> MaintenanceResult:
-    """Delete expired minute rollups, events and sessions, one batch per transaction;
+    """Delete expired minute rollups, events, sessions and user usage, one batch per transaction;
     ``progress(kind, deleted)`` is called after each batch."""
     result = MaintenanceResult()
     batches = 0

@@ -78,7 +78,9 @@ def subject(group: dict[str, Any]) -> str:
     else:
         level = "RESOLVED"
     where = ", ".join(
-        f"{k}={first['labels'][k]}" for k in ("service", "model") if k in first["labels"]
+        f"{k}={first['labels'][k]}"
+        for k in ("service", "model", "provider")
+        if k in first["labels"]
     )
     title = first["annotations"].get("title") or group["rule"]
     more = f" (+{len(alerts) - 1} more)" if len(alerts) > 1 else ""

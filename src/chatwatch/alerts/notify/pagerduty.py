@@ -29,7 +29,7 @@ def _trigger(alert: dict[str, Any], settings: Settings, key: str) -> dict[str, A
     labels = alert["labels"]
     annotations = alert["annotations"]
     summary = annotations.get("title") or alert["rule"]
-    where = ", ".join(f"{k}={labels[k]}" for k in ("service", "model") if k in labels)
+    where = ", ".join(f"{k}={labels[k]}" for k in ("service", "model", "provider") if k in labels)
     links = [{"href": alert["dashboard_url"], "text": "chatwatch dashboard"}]
     if annotations.get("runbook_url"):
         links.append({"href": annotations["runbook_url"], "text": "Runbook"})

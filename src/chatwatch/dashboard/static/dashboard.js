@@ -37,16 +37,22 @@
   function text(value) { return value === null || value === undefined || value === "" ? "—" : String(value); }
 
   /* ---- cards ---- */
+  // a figure with a KPI target: met (green), miss (amber), nodata (grey); none without one
+  function kpiClass(s) { return s.kpi ? " kpi-" + s.kpi : ""; }
+  function kpiTitle(s) {
+    if (!s.kpi) return "";
+    return "target " + s.target + ": " + ({ met: "met", miss: "missed", nodata: "no data" })[s.kpi];
+  }
   function renderCards(cards) {
     var box = document.getElementById("cards");
     box.textContent = "";
     cards.forEach(function (c) {
       var subs = h("ul", { cls: "subs" }, c.subs.map(function (s) {
-        return h("li", { "data-metric": s.metric, "data-window": s.window, "data-value": s.value === null ? "" : String(s.value), cls: "level-" + s.level }, [
+        return h("li", { "data-metric": s.metric, "data-window": s.window, "data-value": s.value === null ? "" : String(s.value), cls: "level-" + s.level + kpiClass(s), title: kpiTitle(s) }, [
           h("span", { text: s.label }), h("b", { text: s.display }),
         ]);
       }));
-      box.appendChild(h("article", { cls: "card level-" + c.level, "data-card": c.key, "data-metric": c.metric, "data-window": c.window, "data-value": c.value === null ? "" : String(c.value) }, [
+      box.appendChild(h("article", { cls: "card level-" + c.level + kpiClass(c), title: kpiTitle(c), "data-card": c.key, "data-metric": c.metric, "data-window": c.window, "data-value": c.value === null ? "" : String(c.value) }, [
         h("h3", { text: c.title }),
         h("p", { cls: "value", text: c.display }),
         subs,

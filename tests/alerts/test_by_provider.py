@@ -1,0 +1,142 @@
+"""Alerts by provider: the per-model rollups summed into providers through the model ->
+provider map of the stored LLM calls; one failing provider makes exactly one alert."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from itertools import count
+from typing import Any
+
+import httpx
+import pytest
+from alert_helpers import T0, make_settings
+
+from chatwatch.alerts import RulesError, evaluate, parse_rules
+from chatwatch.events import LLMCall
+from chatwatch.metrics import Catalogue
+from chatwatch.store import Store
+from live_server import bearer
+
+_ids = count()
+# (model, provider, calls, failed): openai fails 20 of 50 calls (40 %) over two models,
+# anthropic 1 of 25, a local model recorded with no provider has too few calls to judge
+CALLS = [
+    ("gpt-4o", "openai", 30, 12),
+    ("gpt-4o-mini", "openai", 20, 8),
+    ("claude-sonnet", "anthropic", 25, 1),
+    ("local-llama", None, 4, 0),
+]
+
+
+def _calls() -> list[LLMCall]:
+    out = []
+    for model, provider, n, failed in CALLS:
+        for i in range(n):
+            out.append(
+                LLMCall(
+                    id=f"p{next(_ids):06d}",
+                    ts=datetime.fromtimestamp(T0 - 120 - i, UTC),
+                    type="llm_call",
+                    service="api",
+                    model=model,
+                    provider=provider,
+                    success=i >= failed,
+                    error_type="RateLimit" if i < failed else None,
+                    input_tokens=100,
+                    output_tokens=10,
+                    latency_ms=200.0 + i,
+                )
+            )
+    return out
+
+
+RULE = {
+    "name": "provider_errors",
+    "metric": "llm_error_rate",
+    "warning": 10,
+    "critical": 30,
+    "window": "15m",
+    "for": "0s",
+    "min_samples": 20,
+    "by": ["service", "provider"],
+    "title": "{provider} fails {value}",
+}
+
+
+def test_one_failing_provider_makes_one_alert(db_url: str) -> None:
+    """openai at 40 % with 50 calls fires, anthropic at 4 % does not, the unknown
+    provider's 4 calls are too few: one firing state, labelled provider=openai, whose
+    numbers are those of an independent count of the events sent."""
+    sent = _calls()
+    expected: dict[str, tuple[int, int]] = {}
+    for call in sent:
+        provider = call.provider or "unknown"
+        calls, failed = expected.get(provider, (0, 0))
+        expected[provider] = (calls + 1, failed + (not call.success))
+    store = Store(db_url)
+    settings = make_settings(db_url)
+    try:
+        store.ingest(list(sent))
+        cat = Catalogue(store, settings, clock=lambda: T0)
+        reading = cat.per_service("15m")["api"]
+        assert cat.by_provider("llm_calls", reading) == {p: n for p, (n, _) in expected.items()}
+        assert cat.by_provider("llm_error_rate", reading) == {
+            p: pytest.approx(100.0 * f / n) for p, (n, f) in expected.items()
+        }
+        # the per-model figures are untouched by the provider reading
+        assert cat.by_model("llm_calls", reading)["gpt-4o"] == 30
+        result = evaluate(store, settings, parse_rules({"rules": [RULE]}), now=T0, deliver=False)
+    finally:
+        store.close()
+    (state,) = result.states
+    calls, failed = expected["openai"]
+    assert state.labels == {"alertname": "provider_errors", "service": "api", "provider": "openai"}
+    assert (state.state, state.level) == ("firing", "critical")
+    assert state.value == pytest.approx(100.0 * failed / calls) == pytest.approx(40.0)
+    statuses = {e.labels["provider"]: (e.status, e.samples) for e in result.evaluations}
+    assert statuses["openai"] == ("firing", 50)
+    assert statuses["anthropic"][1] == 25 and statuses["anthropic"][0] != "firing"
+    assert statuses["unknown"][1] == 4 and statuses["unknown"][0] != "firing"
+
+
+def test_a_model_behind_two_providers_is_not_split() -> None:
+    """A model recorded with two providers maps to both names joined (the rollups
+    cannot split it); one recorded without a provider maps to unknown."""
+    from chatwatch.store.providers import provider_map
+
+    pairs = [("gpt-4o", "openai"), ("gpt-4o", "azure"), ("m", None), ("c", "anthropic")]
+    assert provider_map(pairs) == {"gpt-4o": "azure+openai", "m": "unknown", "c": "anthropic"}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"metric": "error_rate"}, {"by": ["model", "provider"]}, {"labels": {"provider": "x"}}],
+)
+def test_bad_provider_rules_are_refused(change: dict[str, object]) -> None:
+    """By provider needs a metric with a model label, is not combined with model, and
+    the provider label is chatwatch's to set."""
+    with pytest.raises(RulesError):
+        parse_rules({"rules": [{**RULE, **change}]})
+
+
+def test_the_api_shows_figures_per_provider(live: Any) -> None:
+    """``/api/v1/metrics`` on the real server has ``by_provider`` beside ``by_model``,
+    with the same counts as an independent count of the events sent."""
+    import time
+
+    store = live.app.state.chatwatch.store
+    now = time.time()
+    sent = [call.model_copy(update={"ts": now - 60 - i % 30}) for i, call in enumerate(_calls())]
+    store.ingest(sent)
+    expected: dict[str, tuple[int, int]] = {}
+    for call in sent:
+        provider = call.provider or "unknown"
+        calls, failed = expected.get(provider, (0, 0))
+        expected[provider] = (calls + 1, failed + (not call.success))
+    response = httpx.get(f"{live.url}/api/v1/metrics?window=1h", headers=bearer(store), timeout=10)
+    assert response.status_code == 200, response.text
+    body = response.json()["by_provider"]
+    assert body["llm_calls"] == {p: n for p, (n, _) in expected.items()}
+    assert body["llm_error_rate"] == {
+        p: pytest.approx(100.0 * f / n) for p, (n, f) in expected.items()
+    }
