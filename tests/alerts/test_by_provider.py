@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from itertools import count
-from typing import Any
 
-import httpx
 import pytest
 from alert_helpers import T0, make_settings
 
@@ -15,7 +13,6 @@ from chatwatch.alerts import RulesError, evaluate, parse_rules
 from chatwatch.events import LLMCall
 from chatwatch.metrics import Catalogue
 from chatwatch.store import Store
-from live_server import bearer
 
 _ids = count()
 # (model, provider, calls, failed): openai fails 20 of 50 calls (40 %) over two models,
@@ -117,26 +114,3 @@ def test_bad_provider_rules_are_refused(change: dict[str, object]) -> None:
     the provider label is chatwatch's to set."""
     with pytest.raises(RulesError):
         parse_rules({"rules": [{**RULE, **change}]})
-
-
-def test_the_api_shows_figures_per_provider(live: Any) -> None:
-    """``/api/v1/metrics`` on the real server has ``by_provider`` beside ``by_model``,
-    with the same counts as an independent count of the events sent."""
-    import time
-
-    store = live.app.state.chatwatch.store
-    now = time.time()
-    sent = [call.model_copy(update={"ts": now - 60 - i % 30}) for i, call in enumerate(_calls())]
-    store.ingest(sent)
-    expected: dict[str, tuple[int, int]] = {}
-    for call in sent:
-        provider = call.provider or "unknown"
-        calls, failed = expected.get(provider, (0, 0))
-        expected[provider] = (calls + 1, failed + (not call.success))
-    response = httpx.get(f"{live.url}/api/v1/metrics?window=1h", headers=bearer(store), timeout=10)
-    assert response.status_code == 200, response.text
-    body = response.json()["by_provider"]
-    assert body["llm_calls"] == {p: n for p, (n, _) in expected.items()}
-    assert body["llm_error_rate"] == {
-        p: pytest.approx(100.0 * f / n) for p, (n, f) in expected.items()
-    }

@@ -256,11 +256,6 @@ async def catalogue_values(
                 name: cat.by_model(name, reading)
                 for name in ("llm_calls", "llm_avg_latency_ms", "llm_cost_usd", "llm_tokens")
             },
-            # the same figures summed per provider (models through their recorded provider)
-            "by_provider": {
-                name: cat.by_provider(name, reading)
-                for name in ("llm_calls", "llm_error_rate", "llm_avg_latency_ms", "llm_cost_usd")
-            },
             "breakdowns": {name: cat.breakdown(name, reading) for name in cat.breakdowns},
         }
 
