@@ -114,3 +114,35 @@ def test_bad_provider_rules_are_refused(change: dict[str, object]) -> None:
     the provider label is chatwatch's to set."""
     with pytest.raises(RulesError):
         parse_rules({"rules": [{**RULE, **change}]})
+
+
+def test_a_model_behind_many_providers_keeps_a_short_label(db_url: str) -> None:
+    """One model sent with 500 distinct providers, failing throughout: the alert fires
+    once, labelled ``mixed`` (not 500 names joined into a 32 KB label), and counts every
+    call."""
+    sent = [
+        LLMCall(
+            id=f"m{next(_ids):06d}",
+            ts=datetime.fromtimestamp(T0 - 120 - i * 0.5, UTC),
+            type="llm_call",
+            service="api",
+            model="gpt-4o",
+            provider=f"proxy-{i:03d}-" + "x" * 50,
+            success=False,
+            error_type="Timeout",
+            latency_ms=100.0,
+        )
+        for i in range(500)
+    ]
+    store = Store(db_url)
+    settings = make_settings(db_url)
+    try:
+        store.ingest(sent)
+        result = evaluate(store, settings, parse_rules({"rules": [RULE]}), now=T0, deliver=False)
+    finally:
+        store.close()
+    (state,) = result.states
+    assert state.labels["provider"] == "mixed"
+    assert (state.state, state.value) == ("firing", 100.0)
+    (evaluation,) = result.evaluations
+    assert evaluation.samples == 500
