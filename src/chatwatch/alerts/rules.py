@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from pydantic_core import ErrorDetails
 
 from chatwatch.metrics import METRICS, parse_window
+from chatwatch.store.maintenance import USER_WINDOW_MAX_S  # what maintenance keeps for them
 
 __all__ = [
     "DEFAULT_RULES",
@@ -57,7 +58,6 @@ DEFAULT_RULES = "default_rules.yaml"
 SILENCE_METRIC = "seconds_since_last_event"
 DEFAULT_SILENT_FOR = 600.0
 DEFAULT_MIN_SAMPLES = 10
-USER_WINDOW_MAX_S = 30 * 86400  # the longest rolling per-user window (see maintenance)
 
 
 class RulesError(ValueError):

@@ -17,6 +17,7 @@ from chatwatch.metrics.window import Window, month_window
 from chatwatch.sketch import quantile
 from chatwatch.store import Aggregate, Bins, Filters, Instance, Store
 from chatwatch.store.providers import UNKNOWN_PROVIDER
+from chatwatch.store.rollup import add_counts
 
 __all__ = ["HIST_SERIES", "MONTH_SERIES", "FilterScope", "HistGroups", "Reading"]
 
@@ -142,9 +143,7 @@ class Reading:
             of = self._provider_of()
             out: HistGroups = {}
             for (series, model), bins in raw.items():
-                merged = out.setdefault((series, of(model)), {})
-                for index, n in bins.items():
-                    merged[index] = merged.get(index, 0) + n
+                add_counts(out.setdefault((series, of(model)), {}), bins)
             return out
 
         return self._cached(("hist", self.providers), relabel)
@@ -160,8 +159,7 @@ class Reading:
             merged: Bins = {}
             for (s, _model), bins in self.hists.items():
                 if s == series:
-                    for index, n in bins.items():
-                        merged[index] = merged.get(index, 0) + n
+                    add_counts(merged, bins)
             return merged
 
         return self._cached((f"bins:{series}", self.providers), make)

@@ -13,7 +13,7 @@ Per-user usage (``user_usage``, one row per user per hour) expires with the even
 never sooner than the longest rolling per-user window needs (``USAGE_KEEP_S``: 30 days
 and the hour a 30-day window rolls out to), so a 30-day per-user limit stays exact even
 when events are kept for a shorter time. Rules refuse per-user windows over 30 days
-(``chatwatch.alerts.rules.USER_WINDOW_MAX_S``), so a fixed keep is exact for every rule;
+(``USER_WINDOW_MAX_S``), so a fixed keep is exact for every rule;
 it is not read from the loaded rules because the CLI loads none and a reload must never
 find its window already pruned.
 
@@ -50,6 +50,7 @@ from chatwatch.store.schema import (
 __all__ = [
     "KINDS",
     "USAGE_KEEP_S",
+    "USER_WINDOW_MAX_S",
     "MaintenanceResult",
     "Plan",
     "count_expired",
@@ -62,8 +63,9 @@ __all__ = [
 log = logging.getLogger("chatwatch.maintenance")
 _LOCK_KEY = 727100002
 KINDS = ("minute_rollups", "minute_histograms", "events", "sessions", "user_usage")
-# the longest rolling per-user window (30 d) reads the hours overlapping it: one more
-USAGE_KEEP_S = 30 * DAY + HOUR
+USER_WINDOW_MAX_S = 30 * DAY  # the longest rolling per-user window a rule may read
+# such a window reads the hours overlapping it: one more
+USAGE_KEEP_S = USER_WINDOW_MAX_S + HOUR
 
 
 @dataclass
