@@ -249,29 +249,10 @@ class Client:
         if _kw is not KW:
             raise refuse_positional("llm_call")
         try:
-            # the turn it belongs to: the one given, else this client's current one
-            # (unless the caller named another run); as _scope(), inlined
-            if (
-                turn is None
-                and run_id is None
-                and (turn := _current.get()) is not None
-                and turn.client is not self
-            ):
-                turn = None
-            if turn is not None:
-                root = turn if turn._outer is None else turn.root
-                # TurnScope.note_llm, inlined (a call less per event in a turn)
-                root._llm_calls += 1
-                root._last_model = model
-                if type(input_tokens) is int and type(output_tokens) is int:
-                    root._tokens += input_tokens + output_tokens
-                run_id = root.run_id
-                if session_id is None:
-                    session_id = root.session_id
-                if user_id is None:
-                    user_id = root.user_id
-                if user_type is None:
-                    user_type = root.user_type
+            if (scope := self._scope(turn, run_id)) is not None:
+                scope.note_llm(model, input_tokens, output_tokens)
+                run_id = scope.run_id
+                session_id, user_id, user_type = scope.identity(session_id, user_id, user_type)
             ts = _time()
             eid = new_id(ts)
             s = self._sender  # Sender.put inlined: one call less per event
@@ -324,28 +305,10 @@ class Client:
         if _kw is not KW:
             raise refuse_positional("rag_search")
         try:
-            # the turn it belongs to: the one given, else this client's current one
-            # (unless the caller named another run); as _scope(), inlined
-            if (
-                turn is None
-                and run_id is None
-                and (turn := _current.get()) is not None
-                and turn.client is not self
-            ):
-                turn = None
-            if turn is not None:
-                root = turn if turn._outer is None else turn.root
-                # TurnScope.note_rag, inlined
-                root._rag_searches += 1
-                if type(results) is int and results > 0:
-                    root._rag_found = True
-                run_id = root.run_id
-                if session_id is None:
-                    session_id = root.session_id
-                if user_id is None:
-                    user_id = root.user_id
-                if user_type is None:
-                    user_type = root.user_type
+            if (scope := self._scope(turn, run_id)) is not None:
+                scope.note_rag(results)
+                run_id = scope.run_id
+                session_id, user_id, user_type = scope.identity(session_id, user_id, user_type)
             ts = _time()
             eid = new_id(ts)
             s = self._sender  # Sender.put inlined: one call less per event

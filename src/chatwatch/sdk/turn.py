@@ -181,7 +181,7 @@ class TurnScope:
                     root.sensitive.append(value)
 
     def note_llm(self, model: Any, input_tokens: Any, output_tokens: Any) -> None:
-        """Count a model call as the turn's (``Client.llm_call`` does the same inline)."""
+        """Count a model call as the turn's."""
         root = self if self._outer is None else self.root
         root._llm_calls += 1
         root._last_model = model
@@ -189,7 +189,7 @@ class TurnScope:
             root._tokens += input_tokens + output_tokens
 
     def note_rag(self, results: Any) -> None:
-        """Count a retrieval as the turn's (``Client.rag_search`` does the same inline)."""
+        """Count a retrieval as the turn's."""
         root = self if self._outer is None else self.root
         root._rag_searches += 1
         if type(results) is int and results > 0:
