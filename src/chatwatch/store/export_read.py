@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, exists, or_, select
 
-from chatwatch.store.schema import alert_history, events, sessions
+from chatwatch.store.schema import alert_history, event_sessions, events, sessions
 from chatwatch.store.session_query import json_field
 
 __all__ = ["CHUNK", "RowFilter", "iter_alert_rows", "iter_event_rows", "iter_session_rows"]
@@ -91,6 +91,7 @@ def iter_session_rows(conn: Connection, f: RowFilter) -> Iterator[dict[str, Any]
     if f.success is not None:
         query = query.where(s.errors == 0 if f.success else s.errors > 0)
     e = events.c
+    es = event_sessions.c
     for field, value, kinds in (
         ("topic", f.topic, ("turn",)),
         ("model", f.model, ("turn", "llm_call")),
@@ -98,8 +99,9 @@ def iter_session_rows(conn: Connection, f: RowFilter) -> Iterator[dict[str, Any]
         if value is not None:
             query = query.where(
                 exists().where(
-                    e.service == s.service,
-                    e.session_id == s.session_id,
+                    es.service == s.service,
+                    es.session_id == s.session_id,
+                    e.id == es.id,
                     or_(*(e.type == k for k in kinds)),
                     json_field(conn, e.data, field) == value,
                 )

@@ -49,7 +49,9 @@ def encode(delta: Delta) -> bytes:
     """The delta as a pickle of plain dicts, tuples and numbers: eight times cheaper
     than JSON for ingest's hot path, and read back by an unpickler that loads no class."""
     sessions = list(map(session_values, delta.sessions.values()))
-    return pickle.dumps((delta.counts, delta.hist, delta.users, sessions, delta.usage), protocol=5)
+    return pickle.dumps(
+        (delta.counts, delta.hist, delta.users, sessions, delta.usage, delta.index), protocol=5
+    )
 
 
 class _PlainUnpickler(pickle.Unpickler):
@@ -59,7 +61,10 @@ class _PlainUnpickler(pickle.Unpickler):
 
 def decode(blob: bytes) -> Delta:
     counts, hist, users, sessions, *rest = _PlainUnpickler(io.BytesIO(blob)).load()
-    delta = Delta(counts=counts, hist=hist, users=users, usage=rest[0] if rest else {})
+    # rows journalled before usage (0010) or the session index (0012) lack those parts
+    usage = rest[0] if rest else {}
+    index = rest[1] if len(rest) > 1 else []
+    delta = Delta(counts=counts, hist=hist, users=users, usage=usage, index=index)
     for row in sessions:
         s = SessionDelta(*row)
         delta.sessions[(s.service, s.session_id)] = s

@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import Connection, Table, delete, func, select, text, tuple_
+from sqlalchemy import Connection, Table, bindparam, delete, func, select, text, tuple_
 
 from chatwatch.config import Settings
 from chatwatch.store import Store
@@ -40,6 +40,7 @@ from chatwatch.store.rollup import DAY, HOUR, MINUTE
 from chatwatch.store.schema import (
     HIST_KEY,
     ROLLUP_KEY,
+    event_sessions,
     events,
     rollup_hist,
     rollups,
@@ -133,8 +134,28 @@ def _delete_minutes(
 
 
 def _delete_events(conn: Connection, cutoff: float, n: int) -> int:
-    batch = select(events.c.id).where(events.c.ts < cutoff).order_by(events.c.ts).limit(n)
-    result = conn.execute(delete(events).where(events.c.id.in_(batch)))
+    e = events.c
+    query = select(e.id, e.service, e.session_id, e.ts).where(e.ts < cutoff).order_by(e.ts)
+    batch = conn.execute(query.limit(n)).all()
+    if not batch:
+        return 0
+    ids = [row.id for row in batch]
+    result = conn.execute(delete(events).where(e.id.in_(ids)))
+    # their rows of the session index, each found by its whole key
+    es = event_sessions.c
+    keyed = [
+        {"s": row.service, "sid": row.session_id, "ts": row.ts, "id": row.id}
+        for row in batch
+        if row.session_id is not None
+    ]
+    if keyed:
+        match = (
+            (es.service == bindparam("s"))
+            & (es.session_id == bindparam("sid"))
+            & (es.ts == bindparam("ts"))
+            & (es.id == bindparam("id"))
+        )
+        conn.execute(delete(event_sessions).where(match), keyed)
     return int(result.rowcount or 0)
 
 

@@ -263,6 +263,9 @@ class Delta:
     users: dict[tuple[int, str, str], int] = field(default_factory=dict)
     # (hour, service, user_id) -> [LLM calls, tokens, priced cost]: per-user limits
     usage: dict[tuple[int, str, str], list[float]] = field(default_factory=dict)
+    # (service, session_id, ts, id) of the stored events that have a session: the rows
+    # of event_sessions that applying the delta adds
+    index: list[tuple[str, str, float, str]] = field(default_factory=list)
     # while counting: the batch, and the (type, run_id) of its LLM calls and searches
     batch: Sequence[Event] = ()
     runs: set[tuple[str, str | None]] | None = None
@@ -306,6 +309,7 @@ class Delta:
         """Add all of ``other``, sessions included (its session deltas are consumed)."""
         self.absorb(other)
         merge_sessions(self.sessions, other.sessions.values())
+        self.index += other.index
 
     def folded(self) -> tuple[dict[tuple[Any, ...], list[float]], dict[tuple[Any, ...], int]]:
         """Minute increments plus the same folded into hours and days, keyed with ``res``."""

@@ -19,7 +19,7 @@ from sqlalchemy import ColumnElement, Connection, and_, cast, exists, func, or_,
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.elements import KeyedColumnElement
 
-from chatwatch.store.schema import events, sessions
+from chatwatch.store.schema import event_sessions, events, sessions
 from chatwatch.store.sessions_read import SessionRow, StoredEvent, _event, _session
 
 __all__ = [
@@ -100,10 +100,12 @@ def _conditions(conn: Connection, f: SessionFilter) -> list[ColumnElement[bool]]
         where.append(or_(s.session_id == f.q, s.user_id == f.q))
     if f.topic is not None:
         e = events.c
+        es = event_sessions.c
         where.append(
             exists().where(
-                e.service == s.service,
-                e.session_id == s.session_id,
+                es.service == s.service,
+                es.session_id == s.session_id,
+                e.id == es.id,
                 e.type == "turn",
                 json_field(conn, e.data, "topic") == f.topic,
             )
@@ -179,11 +181,9 @@ def find_session(conn: Connection, session_id: str, service: str | None) -> list
         query = query.where(s.service == service)
     found = [str(svc) for (svc,) in conn.execute(query.order_by(s.service).limit(10))]
     if not found and service is not None:  # events of a session whose row expired
-        e = events.c
-        query = select(e.service).where(e.session_id == session_id)
-        if service is not None:
-            query = query.where(e.service == service)
-        found = [str(svc) for (svc,) in conn.execute(query.distinct().limit(10))]
+        es = event_sessions.c
+        query = select(es.service).where(es.service == service, es.session_id == session_id)
+        found = [str(svc) for (svc,) in conn.execute(query.limit(1))]
     return found
 
 

@@ -1,20 +1,21 @@
 """Reads of single sessions and their raw events, for the dashboard's tables and session page.
 
 Each read walks an index: ``sessions`` by ``last_seen`` (newest first, stopping at the
-limit) and ``events`` by ``(service, session_id)``, so its cost does not grow with the
-number of stored events.
+limit) and ``event_sessions`` by ``(service, session_id, ts)`` into ``events`` by id, so
+its cost does not grow with the number of stored events.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, Select, and_, or_, select
+from sqlalchemy import ColumnElement, Connection, Row, Select, and_, or_, select
 
 from chatwatch.store.rollup import DAY
-from chatwatch.store.schema import events, rollups, sessions
+from chatwatch.store.schema import event_sessions, events, rollups, sessions
 
 __all__ = [
     "ErrorTurn",
@@ -27,7 +28,24 @@ __all__ = [
     "read_services",
     "read_session",
     "read_session_events",
+    "session_events_of",
 ]
+
+
+def session_events_of(
+    keys: Sequence[tuple[str, str]], since: float | None = None, until: float | None = None
+) -> ColumnElement[bool]:
+    """``events`` rows of these ``(service, session_id)`` pairs (in ``[since, until)``
+    when given), found through ``event_sessions``: read after a fold (Store's settled
+    reads), it holds every stored event of a session."""
+    es = event_sessions.c
+    pairs = [and_(es.service == svc, es.session_id == sid) for svc, sid in keys]
+    ids = select(es.id).where(or_(*pairs))
+    if since is not None:
+        ids = ids.where(es.ts >= since)
+    if until is not None:
+        ids = ids.where(es.ts < until)
+    return events.c.id.in_(ids)
 
 
 @dataclass(frozen=True)
@@ -131,7 +149,7 @@ def read_session_events(conn: Connection, service: str, session_id: str) -> list
     e = events.c
     query = (
         select(e.id, e.ts, e.type, e.service, e.session_id, e.run_id, e.user_id, e.data)
-        .where(e.service == service, e.session_id == session_id)
+        .where(session_events_of([(service, session_id)]))
         .order_by(e.ts, e.id)
     )
     return [_event(row) for row in conn.execute(query)]
@@ -152,12 +170,8 @@ def read_error_turns(
     e = events.c
     # OR of (service, session_id) pairs: SQLite walks the session index once per pair,
     # where a row-value IN would scan every event in the time range.
-    pairs = or_(*(and_(e.service == svc, e.session_id == sid) for svc, sid in keys))
     turns = select(e.ts, e.service, e.session_id, e.user_id, e.run_id, e.data).where(
-        pairs,
-        e.type == "turn",
-        e.ts >= since,
-        e.ts < until,
+        session_events_of(keys, since, until), e.type == "turn"
     )
     found = []
     for row in conn.execute(turns):
@@ -188,10 +202,9 @@ def read_escalation_reasons(
     if not keys:
         return {}
     e = events.c
-    pairs = or_(*(and_(e.service == svc, e.session_id == sid) for svc, sid in keys))
     query = (
         select(e.service, e.session_id, e.data)
-        .where(pairs, e.type == "escalation")
+        .where(session_events_of(keys), e.type == "escalation")
         .order_by(e.ts.desc())
     )
     return {

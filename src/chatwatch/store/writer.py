@@ -56,6 +56,12 @@ _PG_INSERT = (
     "%s::varchar[], %s::varchar[], %s::text[]) ON CONFLICT (id) DO NOTHING RETURNING id"
 )
 
+_SQLITE_INDEX_INSERT = "INSERT OR IGNORE INTO event_sessions VALUES (?, ?, ?, ?)"
+_PG_INDEX_INSERT = (
+    "INSERT INTO event_sessions (service, session_id, ts, id) SELECT * FROM unnest("
+    "%s::varchar[], %s::varchar[], %s::float8[], %s::varchar[]) ON CONFLICT DO NOTHING"
+)
+
 _SESSION_COLUMNS = (
     "service",
     "session_id",
@@ -208,6 +214,13 @@ def write_prepared(
             total = delta
         else:
             total.merge(delta)
+    if total is not None:
+        # the stored rows, not the delta's labels: a capped service is still the row's own
+        if len(inserted) == len(rows):
+            total.index = [(r[3], r[4], r[1], r[0]) for r in rows.values() if r[4] is not None]
+        else:
+            kept = [rows[key] for key in inserted]
+            total.index = [(r[3], r[4], r[1], r[0]) for r in kept if r[4] is not None]
     if total is not None and guard is not None:
         guard.fold(conn, total)
     if total is not None and defer:
@@ -225,9 +238,24 @@ def write_prepared(
 
 def apply_delta(conn: Connection, delta: Delta) -> None:
     """Add increments to the session and rollup rows (sessions first: they count the
-    sessions escalating or reconnecting for the first time)."""
+    sessions escalating or reconnecting for the first time), and the events to the
+    session index."""
     _apply_sessions(conn, delta)
     _apply_rollups(conn, delta)
+    _apply_index(conn, delta.index)
+
+
+def _apply_index(conn: Connection, index: list[tuple[str, str, float, str]]) -> None:
+    """Add rows to event_sessions in key order: each page of it is written once per fold.
+    A row already there (an event folded twice cannot be: its journal row goes with the
+    fold) is left alone."""
+    if not index:
+        return
+    index.sort()
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(_PG_INDEX_INSERT, tuple(map(list, zip(*index, strict=True))))
+    else:
+        conn.exec_driver_sql(_SQLITE_INDEX_INSERT, index)
 
 
 def fold_journal(
@@ -321,17 +349,13 @@ def _insert_new_sqlite(conn: Connection, rows: dict[str, tuple[Any, ...]]) -> se
     dbapi: Any = conn.connection.dbapi_connection
     before_rowid = conn.exec_driver_sql("SELECT max(rowid) FROM events").scalar()
     before_changes = dbapi.total_changes
-    # in session order: each page of the session index is visited once per transaction
-    ordered = sorted(rows.values(), key=_session_order)
-    conn.exec_driver_sql(_insert_sql("sqlite", "events", _EVENT_COLUMNS, "", "OR IGNORE "), ordered)
+    # as they came: the SDK's ids are time-ordered, so the key's index grows at its end
+    sql = _insert_sql("sqlite", "events", _EVENT_COLUMNS, "", "OR IGNORE ")
+    conn.exec_driver_sql(sql, list(rows.values()))
     if dbapi.total_changes - before_changes == len(rows):
         return set(rows)
     found = conn.exec_driver_sql("SELECT id FROM events WHERE rowid > ?", (before_rowid or 0,))
     return set(found.scalars())
-
-
-def _session_order(row: tuple[Any, ...]) -> tuple[str, str]:
-    return row[3], row[4] or ""
 
 
 @cache
