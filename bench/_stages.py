@@ -5,9 +5,9 @@ Each stage is the server's own code, timed with this thread's CPU clock: decode+
 (gunzip, then msgspec's one pass, pydantic only when msgspec is unsure), rows+increments (event
 rows and rollup increments), hand-off (the pickles a batch and its prepared result cost
 crossing to and from the ingest worker process), SQLite (the events' rows written and
-committed, grouped as the group writer groups them) and journal (rollup increments
-journalled, then folded into the rollups). What the server spent beyond their sum is
-HTTP: uvicorn, routing, auth, threads and the event loop.
+committed, grouped as the group writer groups them) and journal (rollup increments and
+session-index rows journalled, then folded into the rollups and event_sessions). What the
+server spent beyond their sum is HTTP: uvicorn, routing, auth, threads and the event loop.
 """
 
 from __future__ import annotations
@@ -25,14 +25,14 @@ from chatwatch.events_fast import decode_batch
 from chatwatch.store import Store
 from chatwatch.store.journal import append as journal_append
 from chatwatch.store.rollup import Delta
-from chatwatch.store.writer import Prepared, _insert_new, fold_journal
+from chatwatch.store.writer import Prepared, _insert_new, fold_journal, index_rows
 from chatwatch.store.writer import prepare as prepare_events
 
 __all__ = ["STAGES", "bodies_of", "budget"]
 
 STAGES = ("decode+validate", "rows+increments", "hand-off", "SQLite", "journal")
 GROUP = 8  # batches per write transaction (about what 4 busy senders give the writer)
-FOLD_EVENTS = 50_000  # the group writer folds the journal this often under load
+FOLD_EVENTS = 200_000  # the group writer folds the journal this often under load
 
 
 def bodies_of(batches: list[list[dict[str, Any]]]) -> list[bytes]:
@@ -84,8 +84,9 @@ def budget(bodies: list[bytes], db: Path, events: int) -> dict[str, float]:
                 delta.merge(p.delta)
             t0 = time.thread_time()
             with store.write() as conn:
-                _insert_new(conn, rows)
+                inserted = _insert_new(conn, rows)
                 t1 = time.thread_time()
+                delta.index = index_rows(rows, inserted)
                 known[journal_append(conn, delta, len(rows), 0.0)] = delta
                 t2 = time.thread_time()
             spent["SQLite"] += t1 - t0 + time.thread_time() - t2  # begin and commit too

@@ -40,6 +40,7 @@ __all__ = [
     "Prepared",
     "apply_delta",
     "fold_journal",
+    "index_rows",
     "prepare",
     "write_batches",
     "write_events",
@@ -215,12 +216,7 @@ def write_prepared(
         else:
             total.merge(delta)
     if total is not None:
-        # the stored rows, not the delta's labels: a capped service is still the row's own
-        if len(inserted) == len(rows):
-            total.index = [(r[3], r[4], r[1], r[0]) for r in rows.values() if r[4] is not None]
-        else:
-            kept = [rows[key] for key in inserted]
-            total.index = [(r[3], r[4], r[1], r[0]) for r in kept if r[4] is not None]
+        total.index = index_rows(rows, inserted)
     if total is not None and guard is not None:
         guard.fold(conn, total)
     if total is not None and defer:
@@ -234,6 +230,15 @@ def write_prepared(
         IngestResult(accepted=n, duplicates=batch.size - n)
         for n, batch in zip(accepted, batches, strict=True)
     ]
+
+
+def index_rows(
+    rows: dict[str, tuple[Any, ...]], inserted: set[str]
+) -> list[tuple[str, str, float, str]]:
+    """The event_sessions rows of the events inserted: taken from the stored rows, not
+    the delta's labels (a service past its label cap is still the row's own)."""
+    kept = rows.values() if len(inserted) == len(rows) else [rows[key] for key in inserted]
+    return [(r[3], r[4], r[1], r[0]) for r in kept if r[4] is not None]
 
 
 def apply_delta(conn: Connection, delta: Delta) -> None:
