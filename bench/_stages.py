@@ -25,7 +25,7 @@ from chatwatch.events_fast import decode_batch
 from chatwatch.store import Store
 from chatwatch.store.journal import append as journal_append
 from chatwatch.store.rollup import Delta
-from chatwatch.store.writer import Prepared, _insert_new, fold_journal, index_rows
+from chatwatch.store.writer import Prepared, _insert_new, fold_journal
 from chatwatch.store.writer import prepare as prepare_events
 
 __all__ = ["STAGES", "bodies_of", "budget"]
@@ -84,9 +84,10 @@ def budget(bodies: list[bytes], db: Path, events: int) -> dict[str, float]:
                 delta.merge(p.delta)
             t0 = time.thread_time()
             with store.write() as conn:
-                inserted = _insert_new(conn, rows)
+                _, stored = _insert_new(conn, rows)
                 t1 = time.thread_time()
-                delta.index = index_rows(rows, inserted)
+                assert stored is not None  # SQLite: the rowids of the rows
+                delta.ranges = [stored]
                 known[journal_append(conn, delta, len(rows), 0.0)] = delta
                 t2 = time.thread_time()
             spent["SQLite"] += t1 - t0 + time.thread_time() - t2  # begin and commit too

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
@@ -58,3 +59,31 @@ def test_migrations_are_one_chain_and_reach_head_idempotently(db_url: str) -> No
         assert set(metadata.tables) <= set(inspect(store.engine).get_table_names())
     finally:
         store.close()
+
+
+def test_0012_backfills_the_session_index(db_url: str) -> None:
+    """A database with events from before 0012 finds them through event_sessions after it."""
+    from chatwatch.store.engine import make_engine
+
+    engine = make_engine(db_url)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    try:
+        with engine.connect() as conn:
+            config.attributes["connection"] = conn
+            command.upgrade(config, "0010")
+            for i in range(12):
+                conn.execute(
+                    text(
+                        "INSERT INTO events (id, ts, type, service, session_id, data)"
+                        " VALUES (:id, :ts, 'turn', 'svc', :sid, '{}')"
+                    ),
+                    {"id": f"e{i}", "ts": 100.0 + i, "sid": f"s{i % 3}" if i % 4 else None},
+                )
+            conn.commit()
+            command.upgrade(config, "head")
+            conn.commit()
+            got = conn.execute(text("SELECT session_id, id FROM event_sessions")).all()
+        assert sorted(map(tuple, got)) == sorted((f"s{i % 3}", f"e{i}") for i in range(12) if i % 4)
+    finally:
+        engine.dispose()

@@ -50,7 +50,8 @@ def encode(delta: Delta) -> bytes:
     than JSON for ingest's hot path, and read back by an unpickler that loads no class."""
     sessions = list(map(session_values, delta.sessions.values()))
     return pickle.dumps(
-        (delta.counts, delta.hist, delta.users, sessions, delta.usage, delta.index), protocol=5
+        (delta.counts, delta.hist, delta.users, sessions, delta.usage, delta.index, delta.ranges),
+        protocol=5,
     )
 
 
@@ -64,7 +65,8 @@ def decode(blob: bytes) -> Delta:
     # rows journalled before usage (0010) or the session index (0012) lack those parts
     usage = rest[0] if rest else {}
     index = rest[1] if len(rest) > 1 else []
-    delta = Delta(counts=counts, hist=hist, users=users, usage=usage, index=index)
+    ranges = rest[2] if len(rest) > 2 else []
+    delta = Delta(counts=counts, hist=hist, users=users, usage=usage, index=index, ranges=ranges)
     for row in sessions:
         s = SessionDelta(*row)
         delta.sessions[(s.service, s.session_id)] = s

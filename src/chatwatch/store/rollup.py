@@ -266,6 +266,8 @@ class Delta:
     # (service, session_id, ts, id) of the stored events that have a session: the rows
     # of event_sessions that applying the delta adds
     index: list[tuple[str, str, float, str]] = field(default_factory=list)
+    # on SQLite, the same as (lo, hi] ranges of the events' rowids instead
+    ranges: list[tuple[int, int]] = field(default_factory=list)
     # while counting: the batch, and the (type, run_id) of its LLM calls and searches
     batch: Sequence[Event] = ()
     runs: set[tuple[str, str | None]] | None = None
@@ -310,6 +312,7 @@ class Delta:
         self.absorb(other)
         merge_sessions(self.sessions, other.sessions.values())
         self.index += other.index
+        self.ranges += other.ranges
 
     def folded(self) -> tuple[dict[tuple[Any, ...], list[float]], dict[tuple[Any, ...], int]]:
         """Minute increments plus the same folded into hours and days, keyed with ``res``."""

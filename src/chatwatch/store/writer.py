@@ -58,6 +58,11 @@ _PG_INSERT = (
 )
 
 _SQLITE_INDEX_INSERT = "INSERT OR IGNORE INTO event_sessions VALUES (?, ?, ?, ?)"
+_SQLITE_INDEX_FROM_EVENTS = (
+    "INSERT OR IGNORE INTO event_sessions (service, session_id, ts, id)"
+    " SELECT service, session_id, ts, id FROM events"
+    " WHERE rowid > ? AND rowid <= ? AND session_id IS NOT NULL ORDER BY 1, 2, 3, 4"
+)
 _PG_INDEX_INSERT = (
     "INSERT INTO event_sessions (service, session_id, ts, id) SELECT * FROM unnest("
     "%s::varchar[], %s::varchar[], %s::float8[], %s::varchar[]) ON CONFLICT DO NOTHING"
@@ -196,7 +201,7 @@ def write_prepared(
             if key not in owner:
                 owner[key] = index
                 rows[key] = row
-    inserted = _insert_new(conn, rows)
+    inserted, stored = _insert_new(conn, rows)
     accepted = [0] * len(batches)
     for key in inserted:
         accepted[owner[key]] += 1
@@ -216,7 +221,10 @@ def write_prepared(
         else:
             total.merge(delta)
     if total is not None:
-        total.index = index_rows(rows, inserted)
+        if stored is not None:
+            total.ranges = [stored]
+        else:
+            total.index = index_rows(rows, inserted)
     if total is not None and guard is not None:
         guard.fold(conn, total)
     if total is not None and defer:
@@ -247,13 +255,18 @@ def apply_delta(conn: Connection, delta: Delta) -> None:
     session index."""
     _apply_sessions(conn, delta)
     _apply_rollups(conn, delta)
-    _apply_index(conn, delta.index)
+    _apply_index(conn, delta)
 
 
-def _apply_index(conn: Connection, index: list[tuple[str, str, float, str]]) -> None:
-    """Add rows to event_sessions in key order: each page of it is written once per fold.
-    A row already there (an event folded twice cannot be: its journal row goes with the
-    fold) is left alone."""
+def _apply_index(conn: Connection, delta: Delta) -> None:
+    """Add the delta's events to event_sessions in key order, so each page of it is
+    written once per fold: on SQLite straight from the events' rowid ranges (no row
+    crosses into Python), on PostgreSQL from the rows the delta carries. A row there
+    already is left alone."""
+    if delta.ranges:
+        for lo, hi in merge_ranges(delta.ranges):
+            conn.exec_driver_sql(_SQLITE_INDEX_FROM_EVENTS, (lo, hi))
+    index = delta.index
     if not index:
         return
     index.sort()
@@ -261,6 +274,18 @@ def _apply_index(conn: Connection, index: list[tuple[str, str, float, str]]) -> 
         conn.exec_driver_sql(_PG_INDEX_INSERT, tuple(map(list, zip(*index, strict=True))))
     else:
         conn.exec_driver_sql(_SQLITE_INDEX_INSERT, index)
+
+
+def merge_ranges(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Half-open ``(lo, hi]`` ranges joined where they meet or overlap."""
+    merged: list[tuple[int, int]] = []
+    for lo, hi in sorted(ranges):
+        if merged and lo <= merged[-1][1]:
+            if hi > merged[-1][1]:
+                merged[-1] = (merged[-1][0], hi)
+        else:
+            merged.append((lo, hi))
+    return merged
 
 
 def fold_journal(
@@ -331,20 +356,25 @@ def _struct_row(e: Any, store_text: bool) -> tuple[Any, ...]:
     )
 
 
-def _insert_new(conn: Connection, rows: dict[str, tuple[Any, ...]]) -> set[str]:
-    """Insert the rows whose id is not stored yet; returns the ids inserted."""
+def _insert_new(
+    conn: Connection, rows: dict[str, tuple[Any, ...]]
+) -> tuple[set[str], tuple[int, int] | None]:
+    """Insert the rows whose id is not stored yet; returns the ids inserted and, on
+    SQLite, the ``(lo, hi]`` range of rowids they were given."""
     if not rows:
-        return set()
+        return set(), None
     if conn.dialect.name == "postgresql":
         # one statement over column arrays (not a statement per row); in id order, so
         # writers inserting the same ids at once wait for each other, never deadlock
         columns = [list(c) for c in zip(*sorted(rows.values()), strict=True)]
         found = conn.exec_driver_sql(_PG_INSERT, tuple(columns))
-        return set(found.scalars())
+        return set(found.scalars()), None
     return _insert_new_sqlite(conn, rows)
 
 
-def _insert_new_sqlite(conn: Connection, rows: dict[str, tuple[Any, ...]]) -> set[str]:
+def _insert_new_sqlite(
+    conn: Connection, rows: dict[str, tuple[Any, ...]]
+) -> tuple[set[str], tuple[int, int]]:
     """``INSERT OR IGNORE``, then find what was new without a lookup per id.
 
     The store holds SQLite's only write transaction, so the rows inserted are exactly those
@@ -352,15 +382,18 @@ def _insert_new_sqlite(conn: Connection, rows: dict[str, tuple[Any, ...]]) -> se
     count tells at once.
     """
     dbapi: Any = conn.connection.dbapi_connection
-    before_rowid = conn.exec_driver_sql("SELECT max(rowid) FROM events").scalar()
+    before = conn.exec_driver_sql("SELECT max(rowid) FROM events").scalar() or 0
     before_changes = dbapi.total_changes
     # as they came: the SDK's ids are time-ordered, so the key's index grows at its end
     sql = _insert_sql("sqlite", "events", _EVENT_COLUMNS, "", "OR IGNORE ")
     conn.exec_driver_sql(sql, list(rows.values()))
     if dbapi.total_changes - before_changes == len(rows):
-        return set(rows)
-    found = conn.exec_driver_sql("SELECT id FROM events WHERE rowid > ?", (before_rowid or 0,))
-    return set(found.scalars())
+        return set(rows), (before, before + len(rows))
+    found = conn.exec_driver_sql("SELECT rowid, id FROM events WHERE rowid > ?", (before,)).all()
+    return {str(row[1]) for row in found}, (
+        before,
+        max((int(row[0]) for row in found), default=before),
+    )
 
 
 @cache
