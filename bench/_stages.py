@@ -32,7 +32,7 @@ __all__ = ["STAGES", "bodies_of", "budget"]
 
 STAGES = ("decode+validate", "rows+increments", "hand-off", "SQLite", "journal")
 GROUP = 8  # batches per write transaction (about what 4 busy senders give the writer)
-FOLD_EVENTS = 200_000  # the group writer folds the journal this often under load
+FOLD_EVENTS = 50_000  # the group writer folds the journal this often under load
 
 
 def bodies_of(batches: list[list[dict[str, Any]]]) -> list[bytes]:

@@ -37,6 +37,7 @@ from chatwatch.demo.live import LiveTraffic
 from chatwatch.demo.traffic import Traffic
 from chatwatch.sdk import Client
 from chatwatch.server import create_app
+from chatwatch.server.gc_tuning import tune_for_server
 from chatwatch.server.keys import create_key, verify_key
 from chatwatch.server.proxy import allowed_hosts
 from chatwatch.store import Store
@@ -129,6 +130,7 @@ def demo(
         application, host=host, port=port, log_level="warning", proxy_headers=False
     )
     server = uvicorn.Server(config)
+    tune_for_server()  # the demo's process is the server's
     base = f"http://{_connect_host(host)}:{port}"
     clients = [Client(base, ingest_key, service=s.service) for s in streams]
     live = LiveTraffic(list(zip(streams, clients, strict=True)))

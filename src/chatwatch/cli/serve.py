@@ -9,6 +9,7 @@ import uvicorn
 
 from chatwatch.cli._app import DbOption, app, console, settings_for
 from chatwatch.server import create_app
+from chatwatch.server.gc_tuning import tune_for_server
 from chatwatch.server.proxy import allowed_hosts
 from chatwatch.store import Store
 
@@ -27,6 +28,7 @@ def serve(
     settings = settings.model_copy(update={"allowed_hosts": allowed_hosts(settings, host)})
     application = create_app(settings)
     console.print(f"chatwatch listening on http://{host}:{port}/")
+    tune_for_server()  # this process is the server's alone
     # chatwatch's ProxyMiddleware decides which X-Forwarded-* to believe, not uvicorn
     uvicorn.run(
         application,
