@@ -139,6 +139,25 @@ def test_refusals_are_4xx_and_store_nothing(server: Any) -> None:
     assert _calls(server, "bad") == 0
 
 
+def test_size_limit_names_gzip_and_gzip_avoids_it(server: Any) -> None:
+    """An export over the 5 MiB limit (prompts in unmapped attributes) is 413 naming
+    OTEL_EXPORTER_OTLP_COMPRESSION=gzip; the same export gzipped is stored; decompressed
+    past 8x the limit it is 413 again."""
+    prompt = {"input.value": "x" * 300_000}
+    spans = [span(400 + i, 1, attrs={**LLM, **prompt}) for i in range(20)]
+    raw = export(spans, "size").SerializeToString()
+    assert len(raw) > 5 * 2**20
+    answer = _post(server, raw)
+    assert answer.status_code == 413
+    assert "OTEL_EXPORTER_OTLP_COMPRESSION=gzip" in answer.json()["detail"]
+    assert _calls(server, "size") == 0
+    assert _post(server, gzip.compress(raw), **{"Content-Encoding": "gzip"}).status_code == 200
+    assert _calls(server, "size") == 20
+    bomb = export([span(500, 1, attrs={"input.value": "x" * (41 * 2**20)})], "size")
+    answer = _post(server, gzip.compress(bomb.SerializeToString()), **{"Content-Encoding": "gzip"})
+    assert answer.status_code == 413 and "decompressed" in answer.json()["detail"]
+
+
 def test_partial_success_names_the_rejected_span(server: Any) -> None:
     """One span with a NUL in its model is rejected alone, in protobuf and in JSON answers."""
     spans = [span(7, 1, attrs=LLM), span(8, 1, attrs={"gen_ai.request.model": "a\x00b"})]
