@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from google.protobuf.json_format import MessageToDict
+from google.protobuf.json_format import MessageToDict, MessageToJson
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "integrations" / "otlp"))
@@ -85,7 +85,8 @@ def _json_export(service: str, trace: int, canonical: bool) -> bytes:
 
 
 def test_protobuf_json_and_compressed_exports(server: Any) -> None:
-    """Protobuf, OTLP/JSON (hex ids) and canonical JSON (base64 ids), plain, gzip or deflate:
+    """Protobuf, OTLP/JSON (hex ids) and canonical JSON (base64 ids, snake_case or
+    lowerCamelCase keys), plain, gzip or deflate:
     each call stored once, a retried export counted once."""
     proto = export([span(1, 1, attrs=LLM)], "enc").SerializeToString()
     for _ in range(2):
@@ -113,7 +114,10 @@ def test_protobuf_json_and_compressed_exports(server: Any) -> None:
         raw.compress(export([span(4, 1, attrs=LLM)], "enc").SerializeToString()) + raw.flush()
     )
     assert _post(server, deflated, **{"Content-Encoding": "deflate"}).status_code == 200
-    assert _calls(server, "enc") == 4
+    # protobuf's own JSON writer: lowerCamelCase keys with base64 ids
+    written = MessageToJson(export([span(60, 1, attrs=LLM)], "enc")).encode()
+    assert _post(server, written, "application/json").status_code == 200
+    assert _calls(server, "enc") == 5
 
 
 def test_refusals_are_4xx_and_store_nothing(server: Any) -> None:
