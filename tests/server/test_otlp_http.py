@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from google.protobuf.json_format import MessageToDict
+from google.protobuf.json_format import MessageToDict, MessageToJson
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "integrations" / "otlp"))
@@ -85,7 +85,8 @@ def _json_export(service: str, trace: int, canonical: bool) -> bytes:
 
 
 def test_protobuf_json_and_compressed_exports(server: Any) -> None:
-    """Protobuf, OTLP/JSON (hex ids) and canonical JSON (base64 ids), plain, gzip or deflate:
+    """Protobuf, OTLP/JSON (hex ids) and canonical JSON (base64 ids, snake_case or
+    lowerCamelCase keys), plain, gzip or deflate:
     each call stored once, a retried export counted once."""
     proto = export([span(1, 1, attrs=LLM)], "enc").SerializeToString()
     for _ in range(2):
@@ -113,7 +114,10 @@ def test_protobuf_json_and_compressed_exports(server: Any) -> None:
         raw.compress(export([span(4, 1, attrs=LLM)], "enc").SerializeToString()) + raw.flush()
     )
     assert _post(server, deflated, **{"Content-Encoding": "deflate"}).status_code == 200
-    assert _calls(server, "enc") == 4
+    # protobuf's own JSON writer: lowerCamelCase keys with base64 ids
+    written = MessageToJson(export([span(60, 1, attrs=LLM)], "enc")).encode()
+    assert _post(server, written, "application/json").status_code == 200
+    assert _calls(server, "enc") == 5
 
 
 def test_refusals_are_4xx_and_store_nothing(server: Any) -> None:
@@ -137,6 +141,25 @@ def test_refusals_are_4xx_and_store_nothing(server: Any) -> None:
     answer = _post(server, many.SerializeToString())
     assert answer.status_code == 413 and str(MAX_SPANS) in answer.json()["detail"]
     assert _calls(server, "bad") == 0
+
+
+def test_size_limit_names_gzip_and_gzip_avoids_it(server: Any) -> None:
+    """An export over the 5 MiB limit (prompts in unmapped attributes) is 413 naming
+    OTEL_EXPORTER_OTLP_COMPRESSION=gzip; the same export gzipped is stored; decompressed
+    past 8x the limit it is 413 again."""
+    prompt = {"input.value": "x" * 300_000}
+    spans = [span(400 + i, 1, attrs={**LLM, **prompt}) for i in range(20)]
+    raw = export(spans, "size").SerializeToString()
+    assert len(raw) > 5 * 2**20
+    answer = _post(server, raw)
+    assert answer.status_code == 413
+    assert "OTEL_EXPORTER_OTLP_COMPRESSION=gzip" in answer.json()["detail"]
+    assert _calls(server, "size") == 0
+    assert _post(server, gzip.compress(raw), **{"Content-Encoding": "gzip"}).status_code == 200
+    assert _calls(server, "size") == 20
+    bomb = export([span(500, 1, attrs={"input.value": "x" * (41 * 2**20)})], "size")
+    answer = _post(server, gzip.compress(bomb.SerializeToString()), **{"Content-Encoding": "gzip"})
+    assert answer.status_code == 413 and "decompressed" in answer.json()["detail"]
 
 
 def test_partial_success_names_the_rejected_span(server: Any) -> None:

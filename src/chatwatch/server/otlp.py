@@ -74,15 +74,24 @@ def trace_settings(st: AppState) -> TraceSettings:
     return TraceSettings(s.otlp_trace_settle_s, s.otlp_trace_wait_s, s.otlp_span_keep_s)
 
 
-async def _read_raw(request: Request, limit: int) -> bytes:
+_GZIP_HINT = (
+    "; send it compressed (OTEL_EXPORTER_OTLP_COMPRESSION=gzip: the limit applies to the"
+    " body as sent) or in smaller batches (OTEL_BSP_MAX_EXPORT_BATCH_SIZE)"
+)
+
+
+async def _read_raw(request: Request, limit: int, compressed: bool) -> bytes:
+    """The body as sent, at most ``limit`` bytes; past it a 413 that names the exporter
+    settings which avoid it."""
+    message = f"export larger than {limit} bytes" + ("" if compressed else _GZIP_HINT)
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise HTTPException(413, f"export larger than {limit} bytes")
+        raise HTTPException(413, message)
     body = bytearray()
     async for chunk in request.stream():
         body.extend(chunk)
         if len(body) > limit:
-            raise HTTPException(413, f"export larger than {limit} bytes")
+            raise HTTPException(413, message)
     return bytes(body)
 
 
@@ -115,7 +124,7 @@ async def otlp_traces(
     if encoding not in _ENCODINGS:
         raise HTTPException(415, "Content-Encoding must be gzip, deflate or identity")
     limit = st.settings.max_batch_bytes
-    body = await _read_raw(request, limit)
+    body = await _read_raw(request, limit, compressed=encoding in ("gzip", "deflate"))
     if encoding in ("gzip", "deflate"):
         body = await run_in_threadpool(_decompress, body, encoding, limit * _DECOMPRESSED_FACTOR)
     json_body = media in _JSON

@@ -41,13 +41,16 @@ def test_genai_spans_of_every_version(sqlite_store: Store) -> None:
         "gen_ai.usage.input_tokens": 11,
         "gen_ai.usage.output_tokens": 7,
         "gen_ai.usage.cache_read.input_tokens": 4,
+        "gen_ai.usage.cache_creation.input_tokens": 2,
         "gen_ai.conversation.id": "conv-1",
     }
-    old = {
+    old = {  # and OpenLLMetry's cache names
         "gen_ai.request.model": "gpt-4o",
         "gen_ai.system": "openai",
         "gen_ai.usage.prompt_tokens": 20,
         "gen_ai.usage.completion_tokens": 5,
+        "gen_ai.usage.cache_read_input_tokens": 3,
+        "gen_ai.usage.cache_creation_input_tokens": 1,
     }
     failed = {
         "gen_ai.request.model": "gpt-4o-mini",
@@ -73,12 +76,16 @@ def test_genai_spans_of_every_version(sqlite_store: Store) -> None:
     assert first["model"] == "gpt-4o"
     assert first["response_model"] == "gpt-4o-2024-08-06"
     assert (first["input_tokens"], first["output_tokens"]) == (11, 7)
-    assert first["attributes"] == {"cache_read_input_tokens": 4}
+    assert first["attributes"] == {"cache_read_input_tokens": 4, "cache_write_input_tokens": 2}
     assert first["provider"] == "openai"
     assert first["session_id"] == "conv-1"
     assert first["latency_ms"] == 250.0
     assert calls[trace_hex(2)]["provider"] == "openai"
     assert (calls[trace_hex(2)]["input_tokens"], calls[trace_hex(2)]["output_tokens"]) == (20, 5)
+    assert calls[trace_hex(2)]["attributes"] == {
+        "cache_read_input_tokens": 3,
+        "cache_write_input_tokens": 1,
+    }
     assert calls[trace_hex(3)]["error_type"] == "InternalServerError"
     assert calls[trace_hex(4)]["error_type"] == "RateLimitError"
     assert calls[trace_hex(3)]["success"] is False
@@ -153,6 +160,7 @@ def _oi_trace(trace: int) -> list[Any]:
             "llm.token_count.completion": 30,
             "llm.token_count.total": 130,
             "llm.token_count.prompt_details.cache_read": 64,
+            "llm.token_count.prompt_details.cache_write": 16,
         },
     )
     return [root, retriever, embedding, llm]
@@ -177,7 +185,7 @@ def test_openinference_trace_becomes_a_turn_with_its_calls(sqlite_store: Store) 
     chat = calls["chat"]
     assert (chat["model"], chat["response_model"]) == ("gpt-4o", "gpt-4o-2024-08-06")
     assert (chat["input_tokens"], chat["output_tokens"], chat["provider"]) == (100, 30, "openai")
-    assert chat["attributes"] == {"cache_read_input_tokens": 64}
+    assert chat["attributes"] == {"cache_read_input_tokens": 64, "cache_write_input_tokens": 16}
     assert calls["embedding"]["model"] == "text-embedding-3-small"
     assert calls["embedding"]["input_tokens"] == 6
     for e in events.values():
@@ -207,6 +215,69 @@ def test_openinference_trace_becomes_a_turn_with_its_calls(sqlite_store: Store) 
         "metadata.tier": 2,
         "tags": "beta,rag",
     }
+
+
+def test_agent_and_tool_spans_give_shape_and_context(sqlite_store: Store) -> None:
+    """An AGENT root is the turn; a TOOL span between it and the LLM span gives the trace
+    its user and session without being a call; a GenAI tool or agent operation is no call
+    even with a model; ``llm.system`` alone is the provider; a bare total is the input."""
+    spans = [
+        span(9, 1, duration_ms=3000, attrs={"openinference.span.kind": "AGENT"}),
+        span(
+            9,
+            2,
+            1,
+            start_ms=5,
+            duration_ms=2000,
+            attrs={"openinference.span.kind": "TOOL", "user.id": "u-8", "session.id": "s-8"},
+        ),
+        span(
+            9,
+            3,
+            2,
+            start_ms=10,
+            duration_ms=900,
+            attrs={
+                "openinference.span.kind": "LLM",
+                "llm.model_name": "claude-3-5-sonnet",
+                "llm.system": "anthropic",
+                "llm.token_count.total": 40,
+            },
+        ),
+        span(
+            9,
+            4,
+            1,
+            start_ms=2100,
+            duration_ms=50,
+            attrs={"gen_ai.operation.name": "execute_tool", "gen_ai.request.model": "gpt-4o"},
+        ),
+        span(
+            9,
+            5,
+            1,
+            start_ms=2200,
+            duration_ms=50,
+            attrs={"gen_ai.operation.name": "invoke_agent", "gen_ai.request.model": "gpt-4o"},
+        ),
+    ]
+    _ingest(sqlite_store, spans)
+    events = stored(sqlite_store)
+    (turn,) = _of_type(events, "turn")
+    (call,) = _of_type(events, "llm_call")
+    assert (turn["run_id"], turn["response_time_ms"], turn["llm_calls"]) == (
+        trace_hex(9),
+        3000.0,
+        1,
+    )
+    assert (call["model"], call["provider"], call["input_tokens"]) == (
+        "claude-3-5-sonnet",
+        "anthropic",
+        40,
+    )
+    assert call["output_tokens"] == 0
+    for e in (turn, call):
+        assert (e["session_id"], e["user_id"]) == ("s-8", "u-8")
 
 
 def test_openinference_failures_take_the_exception_type(sqlite_store: Store) -> None:

@@ -111,10 +111,13 @@ def _http_failed(a: Mapping[str, Any]) -> bool:
 
 
 def _attributes(span: Span, call: Call | None) -> dict[str, Any]:
-    """Extras kept on the event: cache reads, OpenInference metadata and tags (bounded)."""
+    """Extras kept on the event: cache reads and writes, OpenInference metadata and tags
+    (bounded)."""
     out: dict[str, Any] = {}
     if call is not None and call.cache_read_tokens:
         out["cache_read_input_tokens"] = call.cache_read_tokens
+    if call is not None and call.cache_write_tokens:
+        out["cache_write_input_tokens"] = call.cache_write_tokens
     metadata = json_object(span.attrs, "metadata")
     for key, value in list(metadata.items())[:_MAX_METADATA]:
         name = f"metadata.{key}"[:64]

@@ -32,6 +32,7 @@ class Call:
     input_tokens: int | None
     output_tokens: int | None
     cache_read_tokens: int | None
+    cache_write_tokens: int | None = None
 
 
 def genai_call(a: Mapping[str, Any]) -> Call | None:
@@ -52,5 +53,10 @@ def genai_call(a: Mapping[str, Any]) -> Call | None:
         output_tokens=count(a, "gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens"),
         cache_read_tokens=count(
             a, "gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens"
+        ),
+        cache_write_tokens=count(
+            a,
+            "gen_ai.usage.cache_creation.input_tokens",
+            "gen_ai.usage.cache_creation_input_tokens",
         ),
     )

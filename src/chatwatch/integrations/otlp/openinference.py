@@ -60,6 +60,7 @@ def oi_call(a: Mapping[str, Any], kind: str) -> Call | None:
         input_tokens=prompt,
         output_tokens=completion,
         cache_read_tokens=count(a, "llm.token_count.prompt_details.cache_read"),
+        cache_write_tokens=count(a, "llm.token_count.prompt_details.cache_write"),
     )
 
 
