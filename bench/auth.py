@@ -1,5 +1,7 @@
-"""What key checks cost ingest: the per-process check cache (``KEY_CACHE_S``, 1 s) against a
-database read on every request, in the same run.
+"""What auth costs ingest. Two parts (``--part keys|flood|all``, all by default).
+
+keys: the per-process check cache (``KEY_CACHE_S``, 1 s) against a database read on every
+request, in the same run.
 
 Prints the time of one cached check and one database check (SQLite), then ingest over
 the whole ASGI stack in this process (httpx's ASGITransport, ``--batches`` batches of
@@ -7,7 +9,17 @@ the whole ASGI stack in this process (httpx's ASGITransport, ``--batches`` batch
 and the ratio. With the cache a key costs a dictionary lookup on most requests; the
 revocation delay it buys is at most ``KEY_CACHE_S`` on other replicas.
 
-    .venv/bin/python bench/auth.py [--batches N] [--batch N]
+flood: ``chatwatch serve`` as a real process (SQLite, trusting 127.0.0.1 as its proxy so
+that each login comes from another client address, for another name: the attempt
+counters do not stop them, only the hash pool's bound does). First a baseline: the same
+200-turn ingest batch sent ``--rounds`` times with no flood; then ``--rounds`` times
+during a flood of ``--flood`` (100) concurrent anonymous logins sent by another process.
+Prints each batch's latency, the median of each, the logins' answers (401: hashed, 429:
+refused), and the peak resident memory of the server (sampled every 10 ms) in each phase.
+The issue's bounds: the batch under 1 s, the server under 500 MB.
+
+    .venv/bin/python bench/auth.py [--part keys|flood|all] [--batches N] [--batch N]
+                                   [--flood N] [--rounds N]
 """
 
 from __future__ import annotations
@@ -15,16 +27,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import socket
+import statistics
+import subprocess
+import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
 
 import httpx
+import psutil
 
 os.environ.setdefault("CHATWATCH_INGEST_PROCESSES", "0")
 
 from chatwatch.config import Settings
+from chatwatch.dashboard.users import create_user
 from chatwatch.server import create_app
 from chatwatch.server.keys import KeyChecker, create_key
 from chatwatch.store import Store
@@ -78,28 +97,196 @@ def _ingest_rate(db: Path, ttl_s: float, batches: int, size: int) -> float:
     return rate
 
 
+FLOOD_SCRIPT = """
+import asyncio, sys, httpx
+url, n, round_ = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+
+async def main():
+    limits = httpx.Limits(max_connections=n + 5)
+    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as http:
+        form = await http.get("/analytics/login")
+        token = form.text.split('name="csrf_token" value="')[1].split('"')[0]
+
+        async def attempt(i):
+            data = {"username": f"user{round_}-{i}", "password": "x" * 12, "csrf_token": token}
+            headers = {"X-Forwarded-For": f"198.51.{i // 250}.{i % 250 + 1}"}
+            answer = await http.post("/analytics/login", data=data, headers=headers)
+            return answer.status_code
+
+        tasks = [asyncio.ensure_future(attempt(i)) for i in range(n)]
+        await asyncio.sleep(0.05)
+        print("flooding", flush=True)
+        statuses = await asyncio.gather(*tasks)
+        print(" ".join(map(str, statuses)), flush=True)
+
+asyncio.run(main())
+"""
+
+
+class PeakRss:
+    """The server's resident memory (its worker processes included), every 10 ms."""
+
+    def __init__(self, pid: int) -> None:
+        self.process = psutil.Process(pid)
+        self.peak = self._rss()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _rss(self) -> int:
+        total = 0
+        for proc in [self.process, *self.process.children(recursive=True)]:
+            try:
+                total += proc.memory_info().rss
+            except psutil.NoSuchProcess:
+                continue
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._rss())
+            time.sleep(0.01)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _serve(url: str) -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "CHATWATCH_DATABASE_URL": url,
+        "CHATWATCH_TRUSTED_PROXIES": "127.0.0.1",
+        "CHATWATCH_ALERTS_ENABLED": "false",
+        "CHATWATCH_MAINTENANCE_INTERVAL_S": "0",
+    }
+    code = "from chatwatch.cli import main; main()"
+    args = ["serve", "--port", str(port), "--log-level", "warning"]
+    proc = subprocess.Popen([sys.executable, "-c", code, *args], env=env)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError("the server did not start")
+        time.sleep(0.1)
+
+
+def _ingest_s(http: httpx.Client, key: str) -> float:
+    body = _batch(200)
+    start = time.perf_counter()
+    answer = http.post("/api/v1/events", json=body, headers={"Authorization": f"Bearer {key}"})
+    took = time.perf_counter() - start
+    assert answer.status_code == 202 and answer.json()["accepted"] == 200, answer.text
+    return took
+
+
+def _flooded_ingest_s(
+    http: httpx.Client, key: str, url: str, n: int, round_: int
+) -> tuple[float, list[int]]:
+    """One batch sent while another process posts ``n`` logins at once."""
+    flood = subprocess.Popen(
+        [sys.executable, "-c", FLOOD_SCRIPT, url, str(n), str(round_)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert flood.stdout is not None
+        assert flood.stdout.readline().strip() == "flooding"
+        took = _ingest_s(http, key)
+        out, _ = flood.communicate(timeout=180)
+    finally:
+        if flood.poll() is None:
+            flood.kill()
+            flood.wait()
+    return took, [int(s) for s in out.split()]
+
+
+def flood_bench(tmp: Path, n: int, rounds: int) -> None:
+    url = f"sqlite:///{tmp / 'flood.db'}"
+    store = Store(url)
+    create_user(store, "ana", "correct horse battery")
+    key = create_key(store, "ingest", "bench flood")
+    store.close()
+    proc, base = _serve(url)
+    try:
+        with httpx.Client(base_url=base, timeout=120) as http:
+            _ingest_s(http, key)  # a warm server for both phases
+            with PeakRss(proc.pid) as quiet:
+                baseline = [_ingest_s(http, key) for _ in range(rounds)]
+            with PeakRss(proc.pid) as loud:
+                runs = [_flooded_ingest_s(http, key, base, n, r) for r in range(rounds)]
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    flooded = [took for took, _ in runs]
+    statuses = [s for _, answers in runs for s in answers]
+
+    def ms(values: list[float]) -> str:
+        return " ".join(f"{v * 1000:.0f}" for v in values) + " ms"
+
+    quiet_ms, loud_ms = statistics.median(baseline) * 1000, statistics.median(flooded) * 1000
+    print(f"200-turn ingest batch, no flood:        median {quiet_ms:6.0f} ms  ({ms(baseline)})")
+    print(f"200-turn ingest batch, {n}-login flood: median {loud_ms:6.0f} ms  ({ms(flooded)})")
+    print(
+        f"logins answered: {statuses.count(401)} hashed (401), {statuses.count(429)} refused (429),"
+        f" {len(statuses) - statuses.count(401) - statuses.count(429)} other"
+    )
+    print(f"server peak RSS, no flood:    {quiet.peak / 2**20:6.0f} MB")
+    print(f"server peak RSS, flood:       {loud.peak / 2**20:6.0f} MB (bound 500 MB)")
+
+
+def keys_bench(tmp: str, batches: int, size: int) -> None:
+    store = Store(f"sqlite:///{Path(tmp) / 'keys.db'}")
+    key = create_key(store, "ingest", "bench")
+    checker = KeyChecker(store)
+    checker.check(key)
+    cached = _per_call_us(lambda: checker.cached(key), 20_000)
+    reader = KeyChecker(store, ttl_s=0.0)
+    reader.check(key)  # records the use once; later checks only read
+    database = _per_call_us(lambda: reader.check(key), 2000)
+    store.close()
+    print(f"key check, cached:          {cached:8.1f} us")
+    print(f"key check, database read:   {database:8.1f} us ({database / cached:.0f}x)")
+    with_cache = _ingest_rate(Path(tmp) / "a.db", 1.0, batches, size)
+    every_time = _ingest_rate(Path(tmp) / "b.db", 0.0, batches, size)
+    print(f"ingest, {size}-event batches, cached keys:       {with_cache:9,.0f} events/s")
+    print(f"ingest, {size}-event batches, database per call: {every_time:9,.0f} events/s")
+    print(f"ratio cached / database: {with_cache / every_time:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=["keys", "flood", "all"], default="all")
     parser.add_argument("--batches", type=int, default=200)
     parser.add_argument("--batch", type=int, default=20)
+    parser.add_argument("--flood", type=int, default=100, help="concurrent logins")
+    parser.add_argument("--rounds", type=int, default=3, help="batches timed per phase")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store(f"sqlite:///{Path(tmp) / 'keys.db'}")
-        key = create_key(store, "ingest", "bench")
-        checker = KeyChecker(store)
-        checker.check(key)
-        cached = _per_call_us(lambda: checker.cached(key), 20_000)
-        reader = KeyChecker(store, ttl_s=0.0)
-        reader.check(key)  # records the use once; later checks only read
-        database = _per_call_us(lambda: reader.check(key), 2000)
-        store.close()
-        print(f"key check, cached:          {cached:8.1f} us")
-        print(f"key check, database read:   {database:8.1f} us ({database / cached:.0f}x)")
-        with_cache = _ingest_rate(Path(tmp) / "a.db", 1.0, args.batches, args.batch)
-        every_time = _ingest_rate(Path(tmp) / "b.db", 0.0, args.batches, args.batch)
-    print(f"ingest, {args.batch}-event batches, cached keys:       {with_cache:9,.0f} events/s")
-    print(f"ingest, {args.batch}-event batches, database per call: {every_time:9,.0f} events/s")
-    print(f"ratio cached / database: {with_cache / every_time:.2f}")
+        if args.part in ("keys", "all"):
+            keys_bench(tmp, args.batches, args.batch)
+        if args.part in ("flood", "all"):
+            flood_bench(Path(tmp), args.flood, args.rounds)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from chatwatch.dashboard.users import create_user, set_password
 from chatwatch.server import create_app
 from chatwatch.store import Store
 from live_server import LiveServer
+from module_db import DIALECTS, throwaway_db
 
 
 @dataclass
@@ -35,9 +36,19 @@ class Served:
 
 
 @pytest.fixture
-def served(tmp_path: Path, make_server: type, monkeypatch: pytest.MonkeyPatch) -> Iterator[Served]:
-    """The real server (trusting 127.0.0.1 as a proxy), counting the passwords it checks."""
-    url = f"sqlite:///{tmp_path / 'cw.db'}"
+def served(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    make_server: type,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Served]:
+    """The real server (trusting 127.0.0.1 as a proxy), counting the passwords it checks;
+    on SQLite unless a test asks for a dialect (``indirect`` over ``DIALECTS``)."""
+    with throwaway_db(getattr(request, "param", "sqlite"), tmp_path) as url:
+        yield from _served(url, make_server, monkeypatch)
+
+
+def _served(url: str, make_server: type, monkeypatch: pytest.MonkeyPatch) -> Iterator[Served]:
     settings = Settings(
         database_url=url,
         alerts_enabled=False,
@@ -89,10 +100,12 @@ def _flood(
     return asyncio.run(run())
 
 
+@pytest.mark.parametrize("served", DIALECTS, indirect=True)
 def test_40_concurrent_wrong_logins_check_at_most_the_limit(served: Served) -> None:
     """40 at once for one name, each from another (proxied) address: at most PER_NAME are
     hashed, the rest are refused before hashing; then even the right password waits. The
-    hash pool is widened here so that all 40 reach the shared counter at once."""
+    hash pool is widened here so that all 40 reach the shared counter at once. On SQLite
+    and PostgreSQL: the counter is each dialect's upsert."""
     st = served.live.app.state.chatwatch
     st.extras["login_hash_pool"] = HashPool(workers=4, pending=40)
     statuses = _flood(
@@ -111,6 +124,7 @@ def test_40_concurrent_wrong_logins_check_at_most_the_limit(served: Served) -> N
     assert len(served.checked) <= limit
 
 
+@pytest.mark.parametrize("served", DIALECTS, indirect=True)
 def test_one_address_is_stopped_across_names(served: Served) -> None:
     """The same address trying 40 names: at most PER_ADDRESS checked; another real client
     behind the proxy still gets its password checked."""

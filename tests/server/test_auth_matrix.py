@@ -225,6 +225,31 @@ def test_each_credential_on_every_route(matrix: Matrix, credential: str) -> None
     assert wrong == []
 
 
+@pytest.mark.parametrize("peer", ["127.0.0.1", "::1"])
+def test_default_settings_refuse_a_keyless_loopback_caller(matrix: Matrix, peer: str) -> None:
+    """Closed by default: with no development switch a keyless caller on this very host
+    gets 401 with a Bearer challenge on every keyed route (reads included), and the login
+    page or 401 on every dashboard route; only the health routes answer it."""
+    assert matrix.app.state.chatwatch.settings.dev_open_reads is False
+    answers = asyncio.run(_send(matrix.app, [(e, {}) for e in matrix.endpoints], (peer, 5000)))
+    wrong, keyed = [], 0
+    for endpoint, answer in zip(matrix.endpoints, answers, strict=True):
+        status = answer.status_code
+        challenge = answer.headers.get("www-authenticate", "")
+        to_login = status == 303 and "/login" in answer.headers.get("location", "")
+        if endpoint.kind == "open":
+            if status != 200:
+                wrong.append(f"{endpoint}: health route answered {status}")
+        elif endpoint.kind == "key":
+            keyed += 1
+            if status != 401 or not challenge.startswith("Bearer"):
+                wrong.append(f"{endpoint}: {status} {challenge!r} for a keyless loopback caller")
+        elif endpoint.kind == "dashboard" and not (to_login or status == 401):
+            wrong.append(f"{endpoint}: dashboard answered {status} without a login")
+    assert wrong == []
+    assert keyed >= 20 and any(e.method == "GET" and e.dev_open for e in matrix.endpoints)
+
+
 def test_wrong_scope_names_the_scope_needed(matrix: Matrix) -> None:
     (metrics,) = [e for e in matrix.endpoints if e.path == "/monitoring/metrics"]
     headers = {"Authorization": f"Bearer {matrix.keys['ingest']}"}
