@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 from pathlib import Path
 
 import typer.main
@@ -117,3 +118,16 @@ def test_the_readme_lists_what_help_lists() -> None:
     out = CliRunner().invoke(cli, ["--help"], env={"COLUMNS": "200"}).output
     assert all(name in out for name in commands)
     assert re.search(r"exit 0 ok, 1 warning, 2 critical, 3 unknown", text)
+
+
+def test_every_extra_named_exists() -> None:
+    """``pip install 'chatwatch[X]'`` in the README, docs or a message of the code names
+    an extra that pyproject.toml defines (``[parquet]`` was named but missing)."""
+    extras = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    )
+    named = set()
+    for path in [README, *DOCS, *PACKAGE.rglob("*.py")]:
+        for group in re.findall(r"chatwatch\[([a-z,]+)\]", path.read_text()):
+            named.update(group.split(","))
+    assert named and named <= extras, named - extras
