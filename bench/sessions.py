@@ -110,7 +110,8 @@ def main() -> None:
         for label, params in cases:
             median, rows = _time(client, params, args.samples)
             worst = max(worst, median)
-            print(f"  {label:32} {median:8.1f} ms  ({rows} rows)")
+            empty = "  NO ROWS: this case measures nothing" if rows == 0 else ""
+            print(f"  {label:32} {median:8.1f} ms  ({rows} rows){empty}")
         with store.read() as conn:
             naive = []
             for _ in range(args.samples):
