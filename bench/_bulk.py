@@ -52,7 +52,7 @@ from chatwatch.store.writer import (
     _upsert_sql,
 )
 
-__all__ = ["EVENTS_PER_SESSION", "fill"]
+__all__ = ["EVENTS_PER_SESSION", "fill", "index_sessions"]
 
 SERVICES = (("assistant", 0.75), ("support", 0.25))
 MODELS = (  # guide 003's mix: name, share, median latency ms
@@ -286,7 +286,7 @@ def fill(
             written += _write_copy(store, templates[k % len(templates)], k, cutoff, advance)
         last = _generate(rng, per_day, now - 86400.0, now, 2 * stride)
         written += _write_copy(store, last, 0, cutoff, advance, copy_id=days)
-        _index_sessions(store)
+        index_sessions(store)
         _close_raw(store)
     seconds = time.perf_counter() - started
     store.close()
@@ -397,7 +397,7 @@ SELECT service, session_id, ts, id FROM events WHERE session_id IS NOT NULL
 ORDER BY service, session_id, ts, id"""
 
 
-def _index_sessions(store: Store) -> None:
+def index_sessions(store: Store) -> None:
     raw = _RAW.get(id(store))
     if raw is not None:
         with raw:
