@@ -6,10 +6,15 @@ the README's one settings table, the commands ``--help`` really lists, check's e
 from __future__ import annotations
 
 import json
+import os
 import re
+import shutil
+import subprocess
 import tomllib
 from pathlib import Path
 
+import httpx
+import pytest
 import typer.main
 from typer.testing import CliRunner
 
@@ -17,6 +22,8 @@ from chatwatch.cli import app as cli
 from chatwatch.config import Settings
 from chatwatch.integrations.grafana import dashboard
 from chatwatch.server import create_app
+from chatwatch.server.keys import create_key
+from live_server import LiveServer
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -131,3 +138,35 @@ def test_every_extra_named_exists() -> None:
         for group in re.findall(r"chatwatch\[([a-z,]+)\]", path.read_text()):
             named.update(group.split(","))
     assert named and named <= extras, named - extras
+
+
+def test_the_readme_ingest_example_runs_as_written(tmp_path: Path) -> None:
+    """The README's ``curl`` example, run by bash against a real server with an ingest
+    key, is accepted whole (every event valid and dated now), and its run reads back."""
+    if shutil.which("curl") is None:
+        pytest.skip("needs curl")
+    text = README.read_text()
+    start = text.index("```bash\nNOW=$(date +%s)")
+    script = text[start + len("```bash\n") : text.index("\n```", start)]
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'cw.db'}", alerts_enabled=False, _env_file=None
+    )  # type: ignore[call-arg]
+    app = create_app(settings)
+    server = LiveServer(app).start()
+    store = app.state.chatwatch.store
+    try:
+        script = script.replace("http://127.0.0.1:8000", server.url)
+        env = {"PATH": os.environ["PATH"], "INGEST_KEY": create_key(store, "ingest")}
+        done = subprocess.run(
+            ["bash", "-c", script], env=env, capture_output=True, text=True, timeout=30
+        )
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout) == {"accepted": 5, "duplicates": 0}
+        headers = {"Authorization": f"Bearer {create_key(store, 'read')}"}
+        run = httpx.get(f"{server.url}/api/v1/runs/r-1", headers=headers).json()
+        assert run["turn"]["id"] == "e4" and run["session_id"] == "s-42"
+        assert [c["id"] for c in run["llm_calls"]] == ["e3"]
+        assert [s["id"] for s in run["rag_searches"]] == ["e2"]
+    finally:
+        server.stop()
+        store.close()
