@@ -52,7 +52,7 @@ from chatwatch.store.writer import (
     _upsert_sql,
 )
 
-__all__ = ["EVENTS_PER_SESSION", "fill"]
+__all__ = ["EVENTS_PER_SESSION", "fill", "index_sessions"]
 
 SERVICES = (("assistant", 0.75), ("support", 0.25))
 MODELS = (  # guide 003's mix: name, share, median latency ms
@@ -286,6 +286,7 @@ def fill(
             written += _write_copy(store, templates[k % len(templates)], k, cutoff, advance)
         last = _generate(rng, per_day, now - 86400.0, now, 2 * stride)
         written += _write_copy(store, last, 0, cutoff, advance, copy_id=days)
+        index_sessions(store)
         _close_raw(store)
     seconds = time.perf_counter() - started
     store.close()
@@ -387,6 +388,23 @@ def _raw_sqlite(store: Store) -> sqlite3.Connection:
             found.execute(f"PRAGMA {pragma}")
         _RAW[id(store)] = found
     return found
+
+
+# The session index (migration 0012) that the store's journal fold fills as events arrive:
+# written here in one statement, in key order, after the events.
+_INDEX_SESSIONS = """INSERT INTO event_sessions (service, session_id, ts, id)
+SELECT service, session_id, ts, id FROM events WHERE session_id IS NOT NULL
+ORDER BY service, session_id, ts, id"""
+
+
+def index_sessions(store: Store) -> None:
+    raw = _RAW.get(id(store))
+    if raw is not None:
+        with raw:
+            raw.execute(_INDEX_SESSIONS)
+        return
+    with store.write() as conn:
+        conn.exec_driver_sql(_INDEX_SESSIONS)
 
 
 def _close_raw(store: Store) -> None:

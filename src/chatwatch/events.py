@@ -277,7 +277,7 @@ class Message(_Base):
 
 
 class Heartbeat(_Base):
-    """The app's own process, sent by the SDK every 15 s: what guide 003's ``system``
+    """The app's own process, sent by the SDK every 15 s: what the FastAPI guide's ``system``
     section reports, per instance (host and pid), and proof that a quiet app is alive."""
 
     type: Literal["heartbeat"]

@@ -118,6 +118,16 @@ def test_tables_list_sessions_errors_escalations_and_users(dash: Dash) -> None:
     assert t["escalated_sessions"][0]["reason"] == EVIL
     assert t["recent_sessions"][0]["href"] == "/analytics/session?service=default&id=evil"
     assert {u["user_id"] for u in t["top_users"]} >= {"user-s-ok"}
+    # every row of every table links to its session (a failed turn to its run, which
+    # opens inside its session; a top user to that user's sessions)
+    for name in ("recent_sessions", "error_turns", "escalated_sessions", "top_users"):
+        rows = t[name]
+        assert rows, name
+        for row in rows:
+            href = row["href"]
+            assert href.startswith(("/analytics/session?", "/analytics/r/")) or (
+                name == "top_users" and href.startswith("/analytics/sessions?user_id=")
+            ), (name, href)
 
 
 def test_service_and_model_filters_narrow_the_numbers(dash: Dash) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import queue
+import shutil
 import signal
 import socket
 import subprocess
@@ -179,3 +180,32 @@ def test_a_taken_port_fails_fast_with_a_message(demo_db: Path) -> None:
     assert code == 1
     assert any(f"cannot listen on 127.0.0.1:{port}" in line for line in demo.lines)
     assert not demo_db.exists()
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize(
+    ("variables", "expected"),
+    [
+        ([], ["demo"]),
+        (["PORT=8010"], ["demo", "--port", "8010"]),
+        (["ARGS=--history 2d --rate 2"], ["demo", "--history", "2d", "--rate", "2"]),
+        (["PORT=8011", "ARGS=--reset"], ["demo", "--port", "8011", "--reset"]),
+    ],
+)
+def test_make_demo_passes_port_and_args_through(variables: list[str], expected: list[str]) -> None:
+    """``make demo PORT=8010`` and ``make demo ARGS=...`` end in the demo command with
+    those options (``make -n``: the commands, none run)."""
+    if shutil.which("make") is None:
+        pytest.skip("needs make")
+    result = subprocess.run(
+        ["make", "-n", "--no-print-directory", "demo", *variables],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    last = result.stdout.strip().splitlines()[-1].split()
+    assert last[0].endswith("/chatwatch") and last[1:] == expected

@@ -132,6 +132,95 @@ def test_each_event_type_exports_every_event_with_its_fields(
         assert all(float(r["cost_usd"]) > 0 for r in rows)  # priced at ingest
 
 
+def _cell(value: Any) -> str:
+    """A value as CSV writes it (empty for absent, booleans in lower case)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+@pytest.mark.parametrize("kind", sorted(COLUMNS))
+def test_every_type_reads_the_same_in_every_format(server: dict[str, Any], kind: str) -> None:
+    """Each of the nine types, with a filter, gives the same rows with the type's columns
+    in CSV, JSONL and JSON (the CSV header in the documented order)."""
+    params = {"type": kind, "service": "svc-b"}
+    by_format = {}
+    for fmt in ("csv", "jsonl", "json"):
+        response = _get(server, format=fmt, **params)
+        assert response.status_code == 200, (fmt, response.text)
+        by_format[fmt] = _parse(response.content, fmt)
+    header = _get(server, format="csv", **params).text.splitlines()[0]
+    assert header.split(",") == list(COLUMNS[kind])
+    assert by_format["csv"], kind
+    typed = [{k: _cell(v) for k, v in row.items()} for row in by_format["jsonl"]]
+    assert typed == [{k: _cell(v) for k, v in row.items()} for row in by_format["json"]]
+    assert typed == by_format["csv"]
+
+
+def _day(e: dict[str, Any]) -> str:
+    return D1 if e["ts"] < DAY2 - 8 * 3600 else D2
+
+
+RAW_FILTERS: list[tuple[dict[str, str], Any]] = [
+    ({"service": "svc-b"}, lambda e: e["service"] == "svc-b"),
+    ({"user_id": "user-3"}, lambda e: e["user_id"] == "user-3"),
+    ({"user_type": "premium"}, lambda e: e["user_type"] == "premium"),
+    ({"start_date": D2}, lambda e: _day(e) == D2),
+    ({"end_date": D1}, lambda e: _day(e) == D1),
+    (
+        {"service": "svc-a", "user_type": "customer", "start_date": D2},
+        lambda e: e["service"] == "svc-a" and e["user_type"] == "customer" and _day(e) == D2,
+    ),
+]
+
+
+@pytest.mark.parametrize(("params", "keep"), RAW_FILTERS)
+@pytest.mark.parametrize("kind", sorted(RAW))
+def test_every_raw_type_keeps_exactly_the_filtered_events(
+    server: dict[str, Any], kind: str, params: dict[str, str], keep: Any
+) -> None:
+    """Service, user, user type and date range (and their combination) keep exactly the
+    matching events of every raw type, in time order."""
+    rows = _parse(_get(server, type=kind, format="jsonl", **params).content, "jsonl")
+    sent = sorted(of_type(EVENTS, RAW[kind]), key=lambda e: (e["ts"], e["id"]))
+    expected = [e["id"] for e in sent if keep(e)]
+    assert expected or kind == "escalations"  # svc-b has no escalation
+    assert [r["id"] for r in rows] == expected
+
+
+@pytest.mark.parametrize(
+    ("params", "keep"),
+    [
+        ({"model": "gpt-4o-mini"}, lambda e: e["model"] == "gpt-4o-mini"),
+        ({"success": "false"}, lambda e: not e["success"]),
+        (
+            {"success": "true", "user_id": "user-1"},
+            lambda e: e["success"] and e["user_id"] == "user-1",
+        ),
+    ],
+)
+def test_llm_call_filters(server: dict[str, Any], params: dict[str, str], keep: Any) -> None:
+    """Model and success keep exactly the matching LLM calls."""
+    rows = _parse(_get(server, type="llm_calls", format="csv", **params).content, "csv")
+    sent = sorted(of_type(EVENTS, "llm_call"), key=lambda e: (e["ts"], e["id"]))
+    expected = [e["id"] for e in sent if keep(e)]
+    assert expected
+    assert [r["id"] for r in rows] == expected
+
+
+@pytest.mark.parametrize("kind", sorted(COLUMNS))
+def test_an_ingest_key_is_refused_every_type(server: dict[str, Any], kind: str) -> None:
+    """An ingest key gets 403 naming the scope needed for every type and format, and
+    no row; a read key gets them."""
+    for fmt in ("csv", "jsonl", "json"):
+        refused = _get(server, "ingest", type=kind, format=fmt)
+        assert refused.status_code == 403
+        assert "read" in refused.json()["detail"]
+        assert _get(server, "read", type=kind, format=fmt).status_code == 200
+
+
 @pytest.mark.parametrize(
     ("params", "keep"),
     [
@@ -247,6 +336,26 @@ def test_export_scopes_and_bad_input(server: dict[str, Any]) -> None:
         assert field in json.dumps(response.json()["detail"])
 
 
+def _django_settings() -> Any:
+    django = pytest.importorskip("django")
+    from django.conf import settings as dj
+
+    if not dj.configured:  # the settings tests/alerts and tests/integrations use
+        dj.configure(
+            INSTALLED_APPS=[
+                "django.contrib.auth",
+                "django.contrib.contenttypes",
+                "chatwatch.integrations.django",
+            ],
+            ROOT_URLCONF="chatwatch.integrations.django.urls",
+            LOGIN_URL="/admin/login/",
+            ALLOWED_HOSTS=["testserver"],
+            CHATWATCH={},
+        )
+        django.setup()
+    return dj
+
+
 def test_cli_and_django_take_the_same_options(
     server: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -283,22 +392,7 @@ def test_cli_and_django_take_the_same_options(
     bad = CliRunner().invoke(cli, [*args[:5], "--type", "nope", "--db", server["db"]])
     assert bad.exit_code == 2 and "--type" in bad.output
 
-    django = pytest.importorskip("django")
-    from django.conf import settings as dj
-
-    if not dj.configured:  # the settings tests/alerts and tests/integrations use
-        dj.configure(
-            INSTALLED_APPS=[
-                "django.contrib.auth",
-                "django.contrib.contenttypes",
-                "chatwatch.integrations.django",
-            ],
-            ROOT_URLCONF="chatwatch.integrations.django.urls",
-            LOGIN_URL="/admin/login/",
-            ALLOWED_HOSTS=["testserver"],
-            CHATWATCH={},
-        )
-        django.setup()
+    dj = _django_settings()
     from django.core.management import call_command
 
     monkeypatch.setattr(dj, "CHATWATCH", {"DATABASE_URL": server["db"]})
@@ -338,3 +432,67 @@ def test_parquet_export_with_the_extra(server: dict[str, Any], tmp_path: Path) -
     assert table.column("id").to_pylist() == [e["id"] for e in expected]
     assert table.column("success").to_pylist() == [e["success"] for e in expected]
     assert table.column("tokens").to_pylist() == [e["tokens"] for e in expected]
+
+
+def test_the_django_command_has_every_option_of_the_cli(
+    server: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``export_chat_analytics`` parses every option ``chatwatch export`` has (long names
+    and the --success/--failed pair); --granularity hour, --failed and --model pass
+    through to the same rows."""
+    import typer.main
+
+    dj = _django_settings()
+    from django.core.management import call_command, load_command_class
+
+    command: Any = typer.main.get_command(cli)
+    cli_options = {
+        o
+        for p in command.commands["export"].params
+        for o in [*p.opts, *getattr(p, "secondary_opts", [])]
+        if o.startswith("--") and o != "--help"
+    }
+    django_command = load_command_class("chatwatch.integrations.django", "export_chat_analytics")
+    parser = django_command.create_parser("manage.py", "export_chat_analytics")
+    known = set(parser._option_string_actions)
+    assert cli_options - known == set()
+    assert {"--granularity", "--service", "--model", "--user-id", "--failed"} <= cli_options
+
+    monkeypatch.setattr(dj, "CHATWATCH", {"DATABASE_URL": server["db"]})
+    out = tmp_path / "hourly.csv"
+    call_command(
+        "export_chat_analytics",
+        "--start-date",
+        D1,
+        "--end-date",
+        D2,
+        "--granularity",
+        "hour",
+        "--output",
+        str(out),
+    )
+    assert len(_parse(out.read_bytes(), "csv")) == 48
+    out = tmp_path / "calls.jsonl"
+    call_command(
+        "export_chat_analytics",
+        "--start-date",
+        D1,
+        "--end-date",
+        D2,
+        "--type",
+        "llm_calls",
+        "--format",
+        "jsonl",
+        "--model",
+        "gpt-4o-mini",
+        "--failed",
+        "--output",
+        str(out),
+    )
+    expected = [
+        e["id"]
+        for e in sorted(of_type(EVENTS, "llm_call"), key=lambda e: (e["ts"], e["id"]))
+        if e["model"] == "gpt-4o-mini" and not e["success"]
+    ]
+    assert expected
+    assert [r["id"] for r in _parse(out.read_bytes(), "jsonl")] == expected

@@ -44,5 +44,10 @@ def test_fill_writes_events_rollups_and_sessions_that_agree(tmp_path: Path) -> N
             (cat.clock() - 1800,),
         ).fetchone()[0]
     )
+    # the session index the store's reads go through (the topic filter, session pages)
+    columns = "service, session_id, ts, id"
+    indexed = raw.execute(f"SELECT {columns} FROM event_sessions ORDER BY id").fetchall()
+    with_session = f"SELECT {columns} FROM events WHERE session_id IS NOT NULL ORDER BY id"
+    assert indexed == raw.execute(with_session).fetchall() != []
     assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     store.close()

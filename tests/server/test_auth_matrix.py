@@ -15,6 +15,7 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -256,6 +257,47 @@ def test_wrong_scope_names_the_scope_needed(matrix: Matrix) -> None:
     (answer,) = asyncio.run(_send(matrix.app, [(metrics, headers)]))
     assert answer.status_code == 403
     assert answer.json()["detail"].startswith("this route needs a key of scope read or admin")
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _readme_routes() -> dict[tuple[str, str], set[str]]:
+    """(method, path with ``{}`` for each parameter) -> the keys the README's route table
+    names for it (``none``: open); a cell's method carries on to the paths after it."""
+    text = README.read_text()
+    table = text[text.index("| route | key | what |") :]
+    table = table[: table.index("\n\n")]
+    out: dict[tuple[str, str], set[str]] = {}
+    for line in table.splitlines()[2:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        keys = set(re.findall(r"[a-z]+", cells[1].split("(")[0])) & {*SCOPES, "none"}
+        method = ""
+        for chunk in re.findall(r"`([^`]+)`", cells[0]):
+            m = re.fullmatch(r"(?:([A-Z]+) )?(/\S*)", chunk)
+            assert m, chunk
+            method = m.group(1) or method
+            path = re.sub(r"\{\w+\}", "{}", m.group(2))
+            out[(method, path)] = keys
+    return out
+
+
+def test_the_readme_names_the_key_of_every_route(matrix: Matrix) -> None:
+    """Every keyed and open route is in the README's route table with the scopes that may
+    use it (admin aside: it may use all), so the table cannot fall behind the app."""
+    documented = _readme_routes()
+    wrong = []
+    for e in matrix.endpoints:
+        if e.kind not in ("key", "open"):
+            continue
+        key = (e.method, re.sub(r"\{\w+\}", "{}", e.path))
+        if e.kind == "open":
+            expected = {"none"}
+        else:
+            expected = set(scopes_for(e.group)) - {"admin"} or {"admin"}
+        if documented.get(key) != expected:
+            wrong.append(f"{e}: README says {documented.get(key)}, the app {sorted(expected)}")
+    assert wrong == []
 
 
 # -- behind proxies, with the development switch on --------------------------------------

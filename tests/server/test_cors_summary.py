@@ -3,6 +3,7 @@ that reads aggregates and nothing else."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -109,3 +110,38 @@ def test_a_summary_key_reads_nothing_else(servers: dict[str, Any], path: str) ->
     read = {"Authorization": f"Bearer {s['read']}"}
     assert httpx.get(f"{s['url']}/monitoring/stats/summary", headers=read).status_code == 200
     assert httpx.get(f"{s['url']}/monitoring/health").status_code == 200
+
+
+def test_the_summary_shows_no_user(servers: dict[str, Any]) -> None:
+    """With turns of named users stored, the summary a summary key reads counts them and
+    names none of them: no user id, no per-user figure."""
+    s = servers["cors"]
+    now = time.time()
+    users = [f"secret-user-{n}" for n in range(3)]
+    batch = [
+        {
+            "id": f"summary-turn-{n}",
+            "type": "turn",
+            "ts": now - 30 + n,
+            "service": "panel-svc",
+            "session_id": f"summary-s{n}",
+            "user_id": user,
+            "user_type": "premium",
+            "response_time_ms": 250.0,
+        }
+        for n, user in enumerate(users)
+    ]
+    posted = httpx.post(
+        f"{s['url']}/api/v1/events", json=batch, headers={"Authorization": f"Bearer {s['ingest']}"}
+    )
+    assert posted.status_code == 202, posted.text
+    response = httpx.get(
+        f"{s['url']}/monitoring/stats/summary",
+        params={"window": "1h"},
+        headers={"Authorization": f"Bearer {s['summary']}"},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["total_requests"] >= len(users)
+    body = response.text
+    assert not any(user in body for user in users)
+    assert "user" not in body.lower()

@@ -128,6 +128,43 @@ def test_session_document_groups_every_event_by_turn(api: dict[str, Any]) -> Non
     assert [e["reason"] for e in doc["escalations"]] == ["asked for a human"]
 
 
+def test_cache_lookups_escalation_and_connections_in_the_document(api: dict[str, Any]) -> None:
+    """A session recorded now: each turn holds its cache lookups (a hit, or a miss then
+    its call), its feedback and an escalation made in it; connections and messages are
+    the log, in time order; the run document holds the same lookups."""
+    now = time.time() - 60
+    who = {"service": "svc-c", "session_id": "cache-sess", "user_id": "cache-user"}
+
+    def ev(n: int, type_: str, **fields: Any) -> dict[str, Any]:
+        return {"id": f"cache-{n}", "type": type_, "ts": now + n, **who, **fields}
+
+    sent = [
+        ev(0, "connection", action="connect"),
+        ev(1, "cache_lookup", run_id="c-run-1", hit=True),
+        ev(2, "turn", run_id="c-run-1", response_time_ms=40.0, cached=True),
+        ev(3, "message", sender_type="user"),
+        ev(4, "cache_lookup", run_id="c-run-2", hit=False, kind="semantic"),
+        ev(5, "llm_call", run_id="c-run-2", model="gpt-4o-mini", latency_ms=900.0),
+        ev(6, "turn", run_id="c-run-2", response_time_ms=1000.0, cached=False),
+        ev(7, "feedback", run_id="c-run-2", thumbs="down"),
+        ev(8, "escalation", run_id="c-run-2", reason="wrong answer"),
+        ev(9, "connection", action="disconnect"),
+    ]
+    post(api["url"], api["ingest"], sent)
+    doc = api["client"].get("/api/v1/sessions/cache-sess").json()
+    assert doc["events"] == len(sent)
+    first, second = doc["turns"]
+    assert [(c["hit"], c["kind"]) for c in first["cache_lookups"]] == [(True, "response")]
+    assert first["llm_calls"] == [] and first["turn"]["cached"] is True
+    assert [(c["hit"], c["kind"]) for c in second["cache_lookups"]] == [(False, "semantic")]
+    assert [c["id"] for c in second["llm_calls"]] == ["cache-5"]
+    assert [f["thumbs"] for f in second["feedback"]] == ["down"]
+    assert [e["reason"] for e in second["escalations"]] == ["wrong answer"]
+    assert [e["id"] for e in doc["log"]] == ["cache-0", "cache-3", "cache-9"]
+    run = api["client"].get("/api/v1/runs/c-run-2").json()
+    assert [c["id"] for c in run["cache_lookups"]] == ["cache-4"]
+
+
 def test_run_document_and_errors(api: dict[str, Any]) -> None:
     """A run holds its turn and calls with its session's URL; unknown ids are 404, a bad
     cursor 422, no key 401 and an ingest key 403."""

@@ -184,7 +184,7 @@ def _variables() -> list[dict[str, Any]]:
 
 
 def dashboard(title: str = "chatwatch") -> dict[str, Any]:
-    panels: list[dict[str, Any]] = [_row(1, "Guide 000: the four panels", 0)]
+    panels: list[dict[str, Any]] = [_row(1, "The four overview panels", 0)]
     pid, y = 2, 1
     for i, (name, expr, unit) in enumerate(GUIDE_PANELS):
         panels.append(_panel(pid, name, expr, unit, ((i % 2) * 12, y + (i // 2) * 8, 12, 8)))

@@ -151,7 +151,7 @@ async def record_chat_metrics(
     error_type: LongLabelQuery | None = None,
     cached: bool | None = None,  # absent: not recorded (not a miss)
 ) -> dict[str, Any]:
-    """Guide 003's recording call, kept as it is; it becomes one ``turn`` event."""
+    """The FastAPI guide's recording call, kept as it is; it becomes one ``turn`` event."""
     st = state(request)
     event_id = server_id()
     try:
