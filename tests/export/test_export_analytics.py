@@ -96,3 +96,6 @@ def test_export_cli_writes_csv(sqlite_url: str) -> None:
     assert rows["2025-01-02"]["total_requests"] == "4"
     bad = runner.invoke(cli, [*args, "--format", "xml"])
     assert bad.exit_code == 2
+    unwritable = runner.invoke(cli, [*args, "--output", "/nonexistent-dir/x.csv"])
+    assert unwritable.exit_code == 2, unwritable.output  # not a FileNotFoundError's 1
+    assert "--output: cannot write /nonexistent-dir/x.csv" in unwritable.output
