@@ -239,3 +239,41 @@ def test_report_email_uses_djangos_email_settings(tmp_path, monkeypatch) -> None
     finally:
         controller.stop()
     assert received and b"bot@example.com" in received[0]
+
+
+def test_the_client_is_built_from_settings(tmp_path, monkeypatch) -> None:
+    """CHATWATCH's URL, API_KEY and SERVICE make the client (over the environment's); with
+    no URL anywhere, DATABASE_URL makes it write into that database."""
+    from chatwatch.integrations.django import get_client, reset_client
+    from chatwatch.sdk import HTTPTransport, StoreTransport
+
+    monkeypatch.setenv("CHATWATCH_URL", "http://from-env:1")
+    monkeypatch.setenv("CHATWATCH_API_KEY", "cw_ingest_env")
+    conf = {"URL": "http://cw.internal:8000/", "API_KEY": "cw_ingest_abc", "SERVICE": "sophie"}
+    monkeypatch.setattr(django_settings, "CHATWATCH", conf)
+    reset_client()
+    try:
+        client = get_client()
+        assert get_client() is client  # one per project
+        assert client.service == "sophie"
+        assert isinstance(client.transport, HTTPTransport)
+        assert client.transport.endpoint == "http://cw.internal:8000/api/v1/events"
+        assert client.transport._headers["Authorization"] == "Bearer cw_ingest_abc"
+        reset_client()
+        monkeypatch.delenv("CHATWATCH_URL")
+        url = f"sqlite:///{tmp_path / 'direct.db'}"
+        Store(url).close()
+        monkeypatch.setattr(
+            django_settings, "CHATWATCH", {"DATABASE_URL": url, "SERVICE": "sophie"}
+        )
+        client = get_client()
+        assert isinstance(client.transport, StoreTransport)
+        client.message("user", "s-1")
+        assert client.flush(5)
+    finally:
+        reset_client()
+    store = Store(url)
+    try:
+        assert [e.type for e in store.session_events("sophie", "s-1")] == ["message"]
+    finally:
+        store.close()
