@@ -37,6 +37,8 @@ def build_app(cw: Client) -> FastAPI:
         assert turn is not None
         turn.rag_search(0.8, 0.9, 3, 15.0)
         turn.llm_call("gpt-4o-mini", *TOKENS, 40.0, provider="openai")
+        if body.get("cached"):
+            turn.cache_lookup(True)  # answered from the response cache
         mode = body.get("mode")
         if mode == "raise":
             raise RuntimeError("model down")
@@ -91,7 +93,8 @@ def test_thirty_requests_count_exactly_everywhere(
     with httpx.Client(base_url=server.url, timeout=30, headers={"connection": "close"}) as http:
         for i in range(30):
             mode = MODES[i] if i < len(MODES) else "plain"
-            r = http.post("/chat", json={"mode": mode}, headers={"x-session-id": f"s{i % 6}"})
+            body = {"mode": mode, "cached": i >= 24}
+            r = http.post("/chat", json=body, headers={"x-session-id": f"s{i % 6}"})
             assert r.status_code == {"raise": 500, "reject": 400, "joined-reject": 400}.get(
                 mode, 200
             )
@@ -113,7 +116,12 @@ def test_thirty_requests_count_exactly_everywhere(
     v = chatwatch_server.metrics(service="rag")
     assert v["successful_requests"] == 27 and v["error_rate"] == 10.0
     assert v["messages_per_session"] == 10.0
+    # 6 answered from the cache (turn.cache_lookup), 5 said not (inner.set(cached=False))
+    assert v["cache_hit_rate"] == pytest.approx(100 * 6 / 11)
     prom = chatwatch_server.prometheus("rag")
+    assert prom[("chat_cached_responses_total", ())] == 6
+    assert prom[("chat_cache_recorded_responses_total", ())] == 11
+    assert prom[("chat_cache_lookups_total", (("kind", "response"),))] == 6
     assert prom[("chat_errors_total", (("error_type", "RuntimeError"),))] == 3
     assert prom[("chat_client_errors_total", (("status", "400"),))] == 4
     # every token came from the turns' own LLM calls: none counted again from the turn
