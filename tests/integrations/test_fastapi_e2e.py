@@ -213,6 +213,13 @@ def test_one_document_agrees_with_itself(chatwatch_server: Chatwatch) -> None:
     )
     assert "total_requests" in narrowed["ignored_filters"]["channel"]
     assert "sessions" not in narrowed["ignored_filters"]["channel"]
+    summary = chatwatch_server.get(
+        "/monitoring/stats/summary", service="guide", window="all", channel="websocket"
+    )
+    assert summary["total_requests"] == 2
+    assert "total_requests" in summary["ignored_filters"]["channel"]
+    plain = chatwatch_server.get("/monitoring/stats/summary", service="guide", window="all")
+    assert "ignored_filters" not in plain and plain["llm_total_tokens"] == 200
     api = chatwatch_server.get("/api/v1/metrics", service="guide", channel="websocket")
     assert api["metrics"]["total_requests"]["ignored_filters"] == ["channel"]
     assert "ignored_filters" not in api["metrics"]["sessions"]
