@@ -82,3 +82,24 @@ def test_a_failed_turn_is_found_from_its_exception_after_it_ended() -> None:
         event = before_send({"message": "x"}, {"exc_info": (type(exc), exc, None)})
     assert event is not None and event["tags"]["chatwatch.run_id"] == turn.run_id
     client.close()
+
+
+def test_a_late_capture_is_tagged_only_in_the_request_the_turn_ran_in() -> None:
+    """After a turn ends, an error captured in the same Sentry scope (the same request or
+    task) is still tagged; the next job of a worker thread, in a scope of its own, is not
+    tagged with the previous job's turn."""
+    import sentry_sdk
+
+    def run() -> None:
+        client = Client(transport=CaptureTransport(), heartbeat_interval=None)
+        with sentry_sdk.isolation_scope():  # what Sentry's integrations do per request/task
+            with client.turn(session_id="job-1") as turn:
+                pass
+            late = before_send({"message": "summary failed"}, {})
+        assert late is not None and late["tags"]["chatwatch.run_id"] == turn.run_id
+        with sentry_sdk.isolation_scope():  # the thread's next job
+            unrelated = before_send({"message": "other job failed"}, {})
+        assert unrelated == {"message": "other job failed"}
+        client.close()
+
+    contextvars.Context().run(run)
