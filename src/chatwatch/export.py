@@ -11,6 +11,7 @@ every other number chatwatch shows.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -20,6 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, get_args
 
 from chatwatch.metrics import Catalogue, explicit_window
+from chatwatch.metrics.definitions import unhonoured
 from chatwatch.store import Filters, Store
 from chatwatch.store.export_read import (
     CHUNK,
@@ -213,13 +215,18 @@ def export_rows(
     step = _STEP[granularity]
     if window.seconds // step > MAX_ROWS:
         raise ValueError(f"at most {MAX_ROWS} rows per export; narrow the dates")
+    # a column whose metric cannot narrow by a filter given is left empty, not unfiltered
+    given = dataclasses.asdict(filters)
+    kept = [n for n in EXPORT_METRICS if not unhonoured(catalogue.metric(n).filters, given)]
     rows = []
-    table = catalogue.table(list(EXPORT_METRICS), window, step, filters, max_buckets=MAX_ROWS)
+    table = catalogue.table(kept, window, step, filters, max_buckets=MAX_ROWS)
     for ts, values in table:
         period = datetime.fromtimestamp(ts, UTC)
         label = period.date().isoformat() if granularity == "day" else period.isoformat()
         row: dict[str, Any] = {"period": label}
-        row.update({name: _clean(values[name]) for name in EXPORT_METRICS})
+        row.update(
+            {name: _clean(values[name]) if name in values else None for name in EXPORT_METRICS}
+        )
         rows.append(row)
     return rows
 

@@ -149,6 +149,10 @@ def test_service_and_model_filters_narrow_the_numbers(dash: Dash) -> None:
     calls = next(c for c in glm["charts"] if c["id"] == "llm_calls")
     assert calls["labels"] == ["glm-4"]
     assert glm["filters"]["model"] == "glm-4"
+    # the session cards carry no model: the page says so instead of ignoring it silently
+    (said,) = [n for n in glm["notices"] if n.startswith("Not narrowed by model:")]
+    assert "Sessions today" in said and "Success rate" not in said
+    assert not [n for n in everything["notices"] if n.startswith("Not narrowed")]
     assert set(glm["choices"]["models"]) >= {"glm-4", "llama-3.1-8b-instant"}
 
 

@@ -96,3 +96,34 @@ def test_export_cli_writes_csv(sqlite_url: str) -> None:
     assert rows["2025-01-02"]["total_requests"] == "4"
     bad = runner.invoke(cli, [*args, "--format", "xml"])
     assert bad.exit_code == 2
+    unwritable = runner.invoke(cli, [*args, "--output", "/nonexistent-dir/x.csv"])
+    assert unwritable.exit_code == 2, unwritable.output  # not a FileNotFoundError's 1
+    assert "--output: cannot write /nonexistent-dir/x.csv" in unwritable.output
+
+
+def test_a_filter_a_column_cannot_honour_leaves_it_empty(sqlite_url: str) -> None:
+    """--model narrows the turn columns; the session columns, which carry no model, are
+    left empty instead of showing every model's sessions."""
+    store = Store(sqlite_url)
+    events = [
+        {
+            "type": "turn",
+            "id": f"m{i}",
+            "ts": DAY1 + i,
+            "response_time_ms": 100.0,
+            "model": "gpt-4o-mini" if i < 3 else "llama",
+            "session_id": f"s{i}",
+        }
+        for i in range(5)
+    ]
+    store.ingest(parse_events(events))
+    store.close()
+    args = ["export", "--start-date", "2025-01-01", "--end-date", "2025-01-01", "--db", sqlite_url]
+    runner = CliRunner()
+    everything = _rows(runner.invoke(cli, args).stdout)["2025-01-01"]
+    assert (everything["total_requests"], everything["sessions"]) == ("5", "5")
+    narrowed = runner.invoke(cli, [*args, "--model", "gpt-4o-mini"])
+    assert narrowed.exit_code == 0, narrowed.output
+    row = _rows(narrowed.stdout)["2025-01-01"]
+    assert row["total_requests"] == "3"
+    assert row["sessions"] == "" and row["messages_per_session"] == ""

@@ -59,6 +59,80 @@ def prom_sum(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name
     return sum(v for (n, _), v in samples.items() if n == name)
 
 
+@dataclass(frozen=True)
+class Counts:
+    """What a test drove, to be found exactly on every surface."""
+
+    turns: int
+    failed: int
+    client_errors: int
+    llm_calls: int
+    tokens: int
+    rag_searches: int
+    sessions: int
+    active_sessions: int
+
+
+def surfaces(cw: Chatwatch, service: str) -> Counts:
+    """The driven counts as each of /monitoring/metrics, /api/v1/metrics and /metrics says
+    them; raises if the three disagree with each other (so one comparison checks all)."""
+    doc = cw.get("/monitoring/metrics", service=service, window="all")
+    chat, llm, rag = doc["chat"], doc["llm"], doc["rag"]
+    v = cw.metrics(service=service)
+    prom = cw.prometheus(service)
+    seen = {
+        "turns": (
+            chat["total_requests"],
+            v["total_requests"],
+            prom_sum(prom, "chat_requests_total"),
+        ),
+        "successful": (
+            chat["successful_requests"],
+            v["successful_requests"],
+            prom_sum(prom, "chat_requests_total") - prom_sum(prom, "chat_errors_total"),
+        ),
+        "failed": (
+            chat["failed_requests"],
+            v["failed_requests"],
+            prom_sum(prom, "chat_errors_total"),
+        ),
+        "client_errors": (
+            chat["client_errors"],
+            v["client_errors"],
+            prom_sum(prom, "chat_client_errors_total"),
+        ),
+        "llm_calls": (
+            chat["llm_calls"],
+            llm["total_calls"],
+            v["llm_calls"],
+            prom_sum(prom, "chat_llm_calls_total"),
+        ),
+        "tokens": (
+            chat["llm_tokens_used"],
+            llm["total_tokens"],
+            v["llm_tokens_used"],
+            v["llm_tokens"],
+            prom_sum(prom, "chat_llm_tokens_total"),
+            prom_sum(prom, "chat_request_tokens_total"),
+        ),
+        "rag_searches": (
+            chat["rag_queries"],
+            rag["total_searches"],
+            v["rag_queries"],
+            v["rag_searches"],
+            prom_sum(prom, "chat_rag_searches_total"),
+        ),
+        # guide 003's /monitoring/metrics has no session figures
+        "sessions": (v["sessions"], prom_sum(prom, "chat_sessions_total")),
+        "active_sessions": (v["active_sessions"], prom_sum(prom, "chat_active_sessions")),
+    }
+    for name, values in seen.items():
+        assert len({float(x or 0) for x in values}) == 1, f"{name} disagrees: {values}"
+    first = {name: int(values[0] or 0) for name, values in seen.items()}
+    assert first.pop("successful") == first["turns"] - first["failed"]
+    return Counts(**first)
+
+
 def wait_for(check: Callable[[], bool], timeout: float = 20.0) -> bool:
     """Poll ``check`` until it is true (events cross a process and a batch interval)."""
     deadline = time.monotonic() + timeout

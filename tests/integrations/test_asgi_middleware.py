@@ -71,3 +71,42 @@ def test_needs_a_path() -> None:
             Client(transport=CaptureTransport()),
             paths=(),
         )
+
+
+@pytest.mark.anyio
+async def test_cors_preflights_and_neighbouring_paths_are_not_turns() -> None:
+    """Behind CORS (added first, so inside), a browser's OPTIONS preflight before each POST
+    is no turn; nor is /chatbot-config beside /chat; /chat/... still is."""
+    from fastapi.middleware.cors import CORSMiddleware
+
+    capture = CaptureTransport()
+    client = Client(transport=capture, heartbeat_interval=None)
+    app = FastAPI()
+
+    @app.post("/chat")
+    async def chat() -> dict[str, str]:
+        return {"answer": "hi"}
+
+    @app.post("/chat/stream")
+    async def stream() -> dict[str, str]:
+        return {"answer": "hi"}
+
+    @app.get("/chatbot-config")
+    async def config() -> dict[str, str]:
+        return {}
+
+    origin = "https://ui.example"
+    app.add_middleware(CORSMiddleware, allow_origins=[origin], allow_methods=["*"])
+    app.add_middleware(ChatwatchMiddleware, client=client, paths=("/chat",))
+    preflight = {"Origin": origin, "Access-Control-Request-Method": "POST"}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://app") as http:
+        for path in ("/chat", "/chat/stream"):
+            assert (await http.options(path, headers=preflight)).status_code == 200
+            assert (await http.post(path, headers={"Origin": origin})).status_code == 200
+        assert (await http.head("/chat")).status_code == 405
+        assert (await http.get("/chatbot-config")).status_code == 200
+    assert client.flush(5)
+    routes = [e["attributes"]["route"] for e in capture.events if e["type"] == "turn"]
+    assert routes == ["/chat", "/chat/stream"]
+    client.close()

@@ -10,7 +10,16 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
-from integ_servers import Chatwatch, Process, daphne, django_env, setup_django, wait_for
+from integ_servers import (
+    Chatwatch,
+    Counts,
+    Process,
+    daphne,
+    django_env,
+    setup_django,
+    surfaces,
+    wait_for,
+)
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
@@ -86,7 +95,17 @@ def test_two_processes_a_reconnect_a_crash_and_close_4000(
         v = chatwatch_server.metrics(service="sophie")
         return all(v[k] == want for k, want in expected.items())
 
-    wait_for(settled)
+    assert wait_for(settled), chatwatch_server.metrics(service="sophie")
+    assert surfaces(chatwatch_server, "sophie") == Counts(
+        turns=5,
+        failed=1,
+        client_errors=0,
+        llm_calls=5,
+        tokens=5 * (10 + 5),
+        rag_searches=0,
+        sessions=2,
+        active_sessions=0,
+    )
     v = chatwatch_server.metrics(service="sophie")
     assert {k: v[k] for k in expected} == expected
     doc = chatwatch_server.get("/api/v1/metrics", service="sophie", window="all")
@@ -102,8 +121,8 @@ def test_two_processes_a_reconnect_a_crash_and_close_4000(
         ).fetchall()
     who = {(sid, uid, json.loads(data).get("user_type")) for sid, uid, data in rows}
     assert who == {("room-7", site.user_pk, "user"), ("room-8", None, "anonymous")}
-    kinds = sorted(json.loads(d).get("reason", "") for s, _, d in rows if s == "room-7")
-    assert "closed:4000" in kinds
+    ended = [json.loads(d).get("reason") for s, _, d in rows if s == "room-7"]
+    assert [r for r in ended if r] == ["closed:4000"]  # not the drop, not the crash
 
 
 def test_http_view_through_the_asgi_line(site: Site, chatwatch_server: Chatwatch) -> None:
@@ -119,7 +138,16 @@ def test_http_view_through_the_asgi_line(site: Site, chatwatch_server: Chatwatch
         return v["client_errors"] == 1.0
 
     assert wait_for(settled)
-    doc = chatwatch_server.get("/monitoring/metrics", service="sophie", window="all")
-    assert doc["chat"]["client_errors"] == 1
-    assert doc["chat"]["total_requests"] == 5 + 4
-    assert doc["chat"]["llm_tokens_used"] == 5 * 15 + 3 * 30 == doc["llm"]["total_tokens"]
+    # on top of the WebSocket test's: 3 answered views (one session, still active) and a 404
+    assert surfaces(chatwatch_server, "sophie") == Counts(
+        turns=5 + 4,
+        failed=1,
+        client_errors=1,
+        llm_calls=5 + 3,
+        tokens=5 * 15 + 3 * 30,
+        rag_searches=0,
+        sessions=2 + 1,
+        active_sessions=1,
+    )
+    prom = chatwatch_server.prometheus("sophie")
+    assert prom[("chat_client_errors_total", (("status", "404"),))] == 1

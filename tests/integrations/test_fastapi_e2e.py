@@ -15,7 +15,7 @@ import httpx
 import pytest
 from fastapi import FastAPI, HTTPException, WebSocket
 from fastapi.responses import JSONResponse
-from integ_servers import Chatwatch, prom_sum
+from integ_servers import Chatwatch, Counts, surfaces
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
@@ -37,6 +37,8 @@ def build_app(cw: Client) -> FastAPI:
         assert turn is not None
         turn.rag_search(0.8, 0.9, 3, 15.0)
         turn.llm_call("gpt-4o-mini", *TOKENS, 40.0, provider="openai")
+        if body.get("cached"):
+            turn.cache_lookup(True)  # answered from the response cache
         mode = body.get("mode")
         if mode == "raise":
             raise RuntimeError("model down")
@@ -91,35 +93,45 @@ def test_thirty_requests_count_exactly_everywhere(
     with httpx.Client(base_url=server.url, timeout=30, headers={"connection": "close"}) as http:
         for i in range(30):
             mode = MODES[i] if i < len(MODES) else "plain"
-            r = http.post("/chat", json={"mode": mode}, headers={"x-session-id": f"s{i % 6}"})
+            body = {"mode": mode, "cached": i >= 24}
+            r = http.post("/chat", json=body, headers={"x-session-id": f"s{i % 6}"})
             assert r.status_code == {"raise": 500, "reject": 400, "joined-reject": 400}.get(
                 mode, 200
             )
     assert cw.flush(10)
     per_turn = sum(TOKENS)
+    assert surfaces(chatwatch_server, "rag") == Counts(
+        turns=30,
+        failed=3,
+        client_errors=4,
+        llm_calls=30,
+        tokens=30 * per_turn,
+        rag_searches=30,
+        sessions=6,
+        active_sessions=6,
+    )
     doc = chatwatch_server.get("/monitoring/metrics", service="rag", window="all")
-    assert doc["chat"]["total_requests"] == 30
-    assert doc["chat"]["failed_requests"] == 3
     assert doc["chat"]["successful_requests"] == 27
-    assert doc["chat"]["client_errors"] == 4
-    assert doc["chat"]["llm_tokens_used"] == 30 * per_turn == doc["llm"]["total_tokens"]
-    assert doc["chat"]["rag_queries"] == 30 == doc["rag"]["total_searches"]
-    assert doc["llm"]["total_calls"] == 30
     assert doc["performance"]["error_rate"] == 10.0
     v = chatwatch_server.metrics(service="rag")
-    assert (v["total_requests"], v["failed_requests"], v["client_errors"]) == (30, 3, 4)
-    assert v["llm_tokens"] == 30 * per_turn and v["llm_tokens_used"] == 30 * per_turn
-    assert v["sessions"] == 6 and v["active_sessions"] == 6
+    assert v["successful_requests"] == 27 and v["error_rate"] == 10.0
     assert v["messages_per_session"] == 10.0
+    # 6 answered from the cache (turn.cache_lookup), 5 said not (inner.set(cached=False))
+    assert v["cache_hit_rate"] == pytest.approx(100 * 6 / 11)
     prom = chatwatch_server.prometheus("rag")
-    assert prom_sum(prom, "chat_requests_total") == 30
-    assert prom_sum(prom, "chat_errors_total") == 3
+    assert prom[("chat_cached_responses_total", ())] == 6
+    assert prom[("chat_cache_recorded_responses_total", ())] == 11
+    assert prom[("chat_cache_lookups_total", (("kind", "response"),))] == 6
     assert prom[("chat_errors_total", (("error_type", "RuntimeError"),))] == 3
     assert prom[("chat_client_errors_total", (("status", "400"),))] == 4
-    assert prom_sum(prom, "chat_sessions_total") == 6
-    assert prom_sum(prom, "chat_llm_tokens_total") == 30 * per_turn
-    assert prom_sum(prom, "chat_request_tokens_total") == 30 * per_turn
-    assert prom_sum(prom, "chat_rag_searches_total") == 30
+    # every token came from the turns' own LLM calls: none counted again from the turn
+    by_type: dict[str, float] = {}
+    for (name, labels), value in prom.items():
+        if name == "chat_llm_tokens_total":
+            kind = dict(labels)["type"]
+            by_type[kind] = by_type.get(kind, 0) + value
+    assert by_type.pop("turn", 0) == 0
+    assert by_type == {"input": 30 * TOKENS[0], "output": 30 * TOKENS[1]}
 
 
 def test_websocket_route_records_its_life_without_calls(
@@ -153,18 +165,31 @@ def test_websocket_route_records_its_life_without_calls(
     finally:
         server.stop()
         cw.close()
+    ws_tokens = 5 * (10 + 5)
+    assert surfaces(chatwatch_server, "ws") == Counts(
+        turns=5,
+        failed=1,
+        client_errors=0,
+        llm_calls=5,
+        tokens=ws_tokens,
+        rag_searches=0,
+        sessions=1,
+        active_sessions=0,
+    )
     v = chatwatch_server.metrics(service="ws")
-    assert v["total_requests"] == 5 and v["failed_requests"] == 1
-    assert v["llm_calls"] == 5
-    assert v["sessions"] == 1 and v["reconnection_rate"] == 100.0
-    assert v["active_sessions"] == 0 and v["websocket_connections"] == 0
+    assert v["reconnection_rate"] == 100.0 and v["websocket_connections"] == 0
     doc = chatwatch_server.get("/api/v1/metrics", service="ws", window="all")
-    assert doc["breakdowns"]["connections_by_action"] == {
-        "connect": 1.0,
-        "disconnect": 3.0,
-        "reconnect": 2.0,
-    }
+    actions = {"connect": 1.0, "disconnect": 3.0, "reconnect": 2.0}
+    assert doc["breakdowns"]["connections_by_action"] == actions
     assert doc["breakdowns"]["errors_by_type"] == {"RuntimeError": 1.0}
+    prom = chatwatch_server.prometheus("ws")
+    assert {
+        dict(labels)["action"]: value
+        for (name, labels), value in prom.items()
+        if name == "chat_websocket_events_total"
+    } == actions
+    assert prom[("chat_websocket_connections", ())] == 0
+    assert prom[("chat_errors_total", (("error_type", "RuntimeError"),))] == 1
 
 
 def test_one_document_agrees_with_itself(chatwatch_server: Chatwatch) -> None:
@@ -188,6 +213,13 @@ def test_one_document_agrees_with_itself(chatwatch_server: Chatwatch) -> None:
     )
     assert "total_requests" in narrowed["ignored_filters"]["channel"]
     assert "sessions" not in narrowed["ignored_filters"]["channel"]
+    summary = chatwatch_server.get(
+        "/monitoring/stats/summary", service="guide", window="all", channel="websocket"
+    )
+    assert summary["total_requests"] == 2
+    assert "total_requests" in summary["ignored_filters"]["channel"]
+    plain = chatwatch_server.get("/monitoring/stats/summary", service="guide", window="all")
+    assert "ignored_filters" not in plain and plain["llm_total_tokens"] == 200
     api = chatwatch_server.get("/api/v1/metrics", service="guide", channel="websocket")
     assert api["metrics"]["total_requests"]["ignored_filters"] == ["channel"]
     assert "ignored_filters" not in api["metrics"]["sessions"]

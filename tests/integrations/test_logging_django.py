@@ -7,13 +7,18 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-LOWEST = "2.0.7"
+# the floor pyproject.toml allows (2.0.7: its formatter lives in pythonjsonlogger.jsonlogger)
+_PYPROJECT = (Path(__file__).parents[2] / "pyproject.toml").read_text()
+_FLOOR = re.search(r'"python-json-logger>=([0-9][0-9.]*)', _PYPROJECT)
+assert _FLOOR is not None, "pyproject.toml names no python-json-logger floor"
+LOWEST = _FLOOR.group(1)
 SCRIPT = """
 import importlib.metadata, logging, sys
 import django

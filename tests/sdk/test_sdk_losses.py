@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -26,6 +27,37 @@ def test_dropped_events_are_warned_with_their_count(caplog: pytest.LogCaptureFix
     warned = [r.getMessage() for r in caplog.records if "dropped" in r.getMessage()]
     assert warned and f"{stats['dropped']} dropped in all" in warned[-1]
     assert "queue was full" in warned[-1]
+
+
+def test_drop_warnings_are_rate_limited(caplog: pytest.LogCaptureFixture) -> None:
+    """A second burst of drops within the minute is not warned again until close(), which
+    says what was dropped since and in all."""
+    client = Client(
+        transport=FunctionTransport(lambda b: time.sleep(0.02)),
+        max_queue=10,
+        batch_size=5,
+        flush_interval=0.01,
+    )
+    caplog.set_level(logging.WARNING, "chatwatch.sdk")
+
+    def warned() -> list[str]:
+        return [r.getMessage() for r in caplog.records if "dropped" in r.getMessage()]
+
+    for i in range(200):
+        client.message("user", f"a{i}")
+    deadline = time.monotonic() + 5
+    while not warned() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert len(warned()) == 1
+    first = client.stats()["dropped"]
+    for i in range(200):
+        client.message("user", f"b{i}")
+    time.sleep(0.3)  # many sender rounds: still one warning
+    assert len(warned()) == 1
+    client.close(timeout=5)
+    total = client.stats()["dropped"]
+    assert total > first > 0
+    assert len(warned()) == 2 and f"{total} dropped in all" in warned()[-1]
 
 
 def test_events_left_at_close_are_counted_lost(caplog: pytest.LogCaptureFixture) -> None:

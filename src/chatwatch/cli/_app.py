@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from pathlib import Path
+from typing import IO, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -12,7 +13,16 @@ from chatwatch.store import Store, StoreUnavailable
 
 UNKNOWN = 3  # Nagios: the check itself could not run
 
-__all__ = ["UNKNOWN", "DbOption", "app", "console", "err_console", "open_store", "settings_for"]
+__all__ = [
+    "UNKNOWN",
+    "DbOption",
+    "app",
+    "console",
+    "err_console",
+    "open_output",
+    "open_store",
+    "settings_for",
+]
 
 app = typer.Typer(
     name="chatwatch",
@@ -44,3 +54,13 @@ def open_store(url: str, **options: Any) -> Store:
     except StoreUnavailable as exc:
         err_console.print(f"UNKNOWN: {exc}", highlight=False, markup=False, soft_wrap=True)
         raise typer.Exit(UNKNOWN) from None
+
+
+def open_output(path: Path, mode: str, encoding: str | None = None) -> IO[Any]:
+    """``path`` opened for writing; one that cannot be: ``--output: cannot write …``, exit 2."""
+    try:
+        return path.open(mode, encoding=encoding)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        err_console.print(f"--output: cannot write {path}: {reason}", highlight=False, markup=False)
+        raise typer.Exit(2) from None

@@ -6,11 +6,19 @@ import sys
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import IO, Annotated
 
 import typer
 
-from chatwatch.cli._app import DbOption, app, console, err_console, open_store, settings_for
+from chatwatch.cli._app import (
+    DbOption,
+    app,
+    console,
+    err_console,
+    open_output,
+    open_store,
+    settings_for,
+)
 from chatwatch.export import (
     COLUMNS,
     FORMATS,
@@ -72,7 +80,9 @@ def export(
     _check("--type", type, tuple(COLUMNS))
     _check("--format", format, FORMATS)
     if format == "parquet" and not parquet_available():
-        err_console.print("--format parquet needs the extra: pip install 'chatwatch[parquet]'")
+        err_console.print(
+            "--format parquet needs the extra: pip install 'chatwatch[parquet]'", markup=False
+        )
         raise typer.Exit(2)
     if format == "parquet" and output is None:
         err_console.print("--format parquet needs --output FILE")
@@ -85,27 +95,30 @@ def export(
     settings = settings_for(db)
     store = open_store(settings.database_url)
     f = RowFilter(start, end, service, model, user_id, user_type, success, topic)
+    sink: IO[bytes] | None = None
     try:
+        sink = sys.stdout.buffer if output is None else open_output(output, "wb")
         rows = export_records(Catalogue(store, settings), type, f)
-        _write(encode(rows, type, format), output)
+        _write(encode(rows, type, format), sink, output)
     except ValueError as exc:
         err_console.print(f"--end-date: {exc}")
         raise typer.Exit(2) from None
     finally:
         store.close()
+        if output is not None and sink is not None:
+            sink.close()
 
 
-def _write(chunks: Iterable[bytes], output: Path | None) -> None:
+def _write(chunks: Iterable[bytes], sink: IO[bytes], output: Path | None) -> None:
     written = 0
-    sink = sys.stdout.buffer if output is None else output.open("wb")
     try:
         for chunk in chunks:
             sink.write(chunk)
             written += len(chunk)
     finally:
-        if output is not None:
-            sink.close()
-        else:
+        if output is None:
             sink.flush()
+        else:
+            sink.close()
     if output is not None:
         console.print(f"wrote {written:,} bytes to {output}")

@@ -10,7 +10,15 @@ import typer
 
 from chatwatch.alerts import RulesError, load_rules
 from chatwatch.alerts.notify.email import EmailError, send_message
-from chatwatch.cli._app import DbOption, app, console, err_console, open_store, settings_for
+from chatwatch.cli._app import (
+    DbOption,
+    app,
+    console,
+    err_console,
+    open_output,
+    open_store,
+    settings_for,
+)
 from chatwatch.metrics import Catalogue
 from chatwatch.report import build_report, email_message, render_html, subject
 
@@ -52,7 +60,9 @@ def report(
     if out is None and not email:
         out = Path(f"chatwatch-report-{the_day.isoformat()}.html")
     if out is not None:
-        out.write_text(render_html(built, settings, "file"), encoding="utf-8")
+        html = render_html(built, settings, "file")
+        with open_output(out, "w", encoding="utf-8") as sink:
+            sink.write(html)
         console.print(f"wrote {out}", highlight=False)
     if email:
         try:

@@ -9,18 +9,20 @@ the database works while Python sums, and the page costs about its slowest read.
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from chatwatch.dashboard.cards import build_cards, calendar_readings
+from chatwatch.dashboard.cards import CARDS, build_cards, calendar_readings
 from chatwatch.dashboard.charts import build_charts, step_for, time_charts, time_series
 from chatwatch.dashboard.tables import build_tables
 from chatwatch.metrics import Catalogue, Reading
+from chatwatch.metrics.definitions import unhonoured
 from chatwatch.store import Filters
 
-__all__ = ["REFRESH_SECONDS", "build_data", "label_notices"]
+__all__ = ["REFRESH_SECONDS", "build_data", "filter_notices", "label_notices"]
 
 REFRESH_SECONDS = 30
 _WORKERS = 4
@@ -46,6 +48,26 @@ def label_notices(cat: Catalogue) -> list[str]:
         f"(CHATWATCH_MAX_* settings)."
         for s in cat.store.label_status()
         if s.folded
+    ]
+
+
+def filter_notices(cat: Catalogue, reading: Reading) -> list[str]:
+    """One sentence per filter chosen that some cards cannot narrow by (a model on the
+    session cards): said on the page, not silently ignored."""
+    given = dataclasses.asdict(reading.filters)
+    cards: dict[str, list[str]] = {}
+    for card in CARDS:
+        for stat in (card.main, *card.subs):
+            scope = cat.metric(stat.metric).filters
+            # the card by its title; a figure under it by the card and its label
+            what = card.title if stat is card.main else f"{card.title}: {stat.label}"
+            for name in unhonoured(scope, given) if scope else ():
+                listed = cards.setdefault(name, [])
+                if card.title not in listed and what not in listed:
+                    listed.append(what)
+    return [
+        f"Not narrowed by {name}: {', '.join(titles)} (these figures carry no {name})."
+        for name, titles in cards.items()
     ]
 
 
@@ -90,5 +112,5 @@ def build_data(cat: Catalogue, reading: Reading, base: str) -> dict[str, Any]:
             "charts": charts,
             "tables": tables.result(),
             "refresh_seconds": REFRESH_SECONDS,
-            "notices": notices.result(),
+            "notices": [*filter_notices(cat, reading), *notices.result()],
         }

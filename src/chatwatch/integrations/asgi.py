@@ -1,8 +1,11 @@
 """Pure-ASGI middleware for FastAPI, Starlette, Django's ``get_asgi_application()`` or any
 ASGI app: it opens the chatwatch turn, it does not only count it.
 
-- HTTP requests under ``paths``: one turn per request, *current* while the handler runs,
-  so ``chatwatch.current_turn()`` returns it there and ``turn.llm_call(...)``,
+- HTTP requests under ``paths`` (a prefix ends at a path segment: ``/chat`` covers
+  ``/chat`` and ``/chat/ws``, not ``/chatbot-config``), except ``skip_methods``
+  (``OPTIONS``, the CORS preflight a browser sends before each cross-origin POST, and
+  ``HEAD``): one turn per request, *current* while the handler runs, so
+  ``chatwatch.current_turn()`` returns it there and ``turn.llm_call(...)``,
   ``turn.rag_search(...)``, ``turn.cache_lookup(...)`` (or the client's own methods)
   attach to it; a ``cw.turn(...)`` opened inside joins it instead of counting twice.
 - WebSockets under ``websocket_paths``: session start and connect on accept, one turn per
@@ -42,6 +45,14 @@ def _header(scope: Scope, name: bytes) -> str | None:
             text = value.decode("latin-1").strip()[:_MAX_ID]
             return text or None
     return None
+
+
+def _prefixes(paths: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The paths themselves and, as ``str.startswith`` prefixes, each one ending at a
+    segment (``/chat`` -> ``/chat/``; ``/chat/api/`` as given)."""
+    exact = tuple(p.rstrip("/") or "/" for p in paths)
+    under = tuple(p if p.endswith("/") else p + "/" for p in paths)
+    return exact, under
 
 
 def _strings(body: bytes) -> list[str]:
@@ -87,6 +98,7 @@ class ChatwatchMiddleware:
         session_query: str = "session_id",
         identify: Callable[[Scope], dict[str, str | None]] | None = None,
         resumable_close_codes: frozenset[int] = RESUMABLE_CLOSE_CODES,
+        skip_methods: frozenset[str] = frozenset({"OPTIONS", "HEAD"}),
     ) -> None:
         if not paths:
             raise ValueError("paths must name at least one path prefix to record")
@@ -95,6 +107,9 @@ class ChatwatchMiddleware:
         self._client: Client | None = client if isinstance(client, Client) else None
         self.paths = paths
         self.websocket_paths = paths if websocket_paths is None else websocket_paths
+        self._http_exact, self._http_under = _prefixes(self.paths)
+        self._ws_exact, self._ws_under = _prefixes(self.websocket_paths)
+        self.skip_methods = frozenset(m.upper() for m in skip_methods)
         self.session_header = session_header.lower().encode()
         self.user_header = user_header.lower().encode()
         self.user_type_header = user_type_header.lower().encode()
@@ -111,12 +126,19 @@ class ChatwatchMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        if kind == "http" and scope["path"].startswith(self.paths):
-            await self._http(scope, receive, send)
-        elif kind == "websocket" and scope["path"].startswith(self.websocket_paths):
-            await self._websocket(scope, receive, send)
-        else:
-            await self.app(scope, receive, send)
+        if kind == "http":
+            path = scope["path"]
+            if (path in self._http_exact or path.startswith(self._http_under)) and scope.get(
+                "method", "GET"
+            ) not in self.skip_methods:
+                await self._http(scope, receive, send)
+                return
+        elif kind == "websocket":
+            path = scope["path"]
+            if path in self._ws_exact or path.startswith(self._ws_under):
+                await self._websocket(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
     def _identity(self, scope: Scope) -> dict[str, str | None]:
         if self.identify is not None:

@@ -14,17 +14,19 @@
 - the tags ``chatwatch.run_id`` and ``chatwatch.session_id`` on every error raised in a
   turn however late it is captured: the failed turn is kept on the exception itself, and
   the last turn of the request or task on its context, so FastAPI's, Django's and a
-  later ``log.exception`` capture all find it.
+  later ``log.exception`` capture all find it (a later request or task of the same
+  thread, in another Sentry scope, does not).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Callable
 from typing import Any
 
-from chatwatch.sdk.turn import TurnScope, last_turn, turn_of
+from chatwatch.sdk.turn import BEGIN_HOOKS, TurnScope, current_turn, last_turn, turn_of
 
 __all__ = ["before_send", "before_send_transaction", "scrub", "sentry_options"]
 
@@ -89,10 +91,39 @@ def _texts(turn: TurnScope | None) -> list[str]:
     return sorted({t for t in turn.root.sensitive if len(t) >= 6}, key=len, reverse=True)
 
 
+def _isolation_scope() -> object:
+    """Sentry's scope of the request or task running now (its integrations make one per
+    ASGI/WSGI request, Django request, Celery task...), or None without sentry_sdk."""
+    sdk = sys.modules.get("sentry_sdk")
+    get = getattr(sdk, "get_isolation_scope", None)
+    return get() if get is not None else None
+
+
+def _note_origin(turn: TurnScope) -> None:
+    turn.origin = _isolation_scope()
+
+
+if _note_origin not in BEGIN_HOOKS:
+    BEGIN_HOOKS.append(_note_origin)
+
+
+def _late_turn() -> TurnScope | None:
+    """The current turn, else the last one that ran in this context *if it began in the
+    request or task running now*: a worker thread's next job (another Sentry scope) is
+    not tagged with the previous job's turn."""
+    turn = current_turn()
+    if turn is not None:
+        return turn
+    last = last_turn()
+    if last is None or (last.origin is not None and last.origin is not _isolation_scope()):
+        return None
+    return last
+
+
 def before_send(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] | None:
     exc_info = hint.get("exc_info") if hint else None
     turn = turn_of(exc_info[1]) if exc_info else None
-    turn = turn or last_turn()
+    turn = turn or _late_turn()
     if turn is not None:
         tags = event.setdefault("tags", {})
         tags["chatwatch.run_id"] = turn.run_id
@@ -112,7 +143,7 @@ def before_send_transaction(event: dict[str, Any], hint: dict[str, Any]) -> dict
     if isinstance(request, dict):
         request.pop("data", None)
         request.pop("cookies", None)
-    cleaned: dict[str, Any] = scrub(event, _texts(last_turn()))
+    cleaned: dict[str, Any] = scrub(event, _texts(_late_turn()))
     return cleaned
 
 

@@ -28,7 +28,7 @@ from chatwatch.sdk.outcome import SUCCEEDED, default_failure_rule
 if TYPE_CHECKING:
     from chatwatch.sdk.client import Client
 
-__all__ = ["TurnScope", "current_turn", "last_turn", "turn_of"]
+__all__ = ["BEGIN_HOOKS", "TurnScope", "current_turn", "last_turn", "turn_of"]
 
 log = logging.getLogger("chatwatch.sdk")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -38,6 +38,9 @@ _current: ContextVar[TurnScope | None] = ContextVar("chatwatch_turn", default=No
 # still knows which run it belongs to.
 _last: ContextVar[TurnScope | None] = ContextVar("chatwatch_last_turn", default=None)
 _EXC_ATTR = "__chatwatch_turn__"  # the turn an exception failed, set on the exception
+# Called with each outermost turn as it begins (an error reporter notes where it began:
+# the Sentry integration keeps the request's scope on ``turn.origin``).
+BEGIN_HOOKS: list[Callable[[TurnScope], None]] = []
 
 _FIELDS = (
     "cached",
@@ -98,6 +101,7 @@ class TurnScope:
         "_tokens",
         "_topic",
         "client",
+        "origin",
         "run_id",
         "sensitive",
         "session_id",
@@ -141,6 +145,7 @@ class TurnScope:
         self._exc: BaseException | None = None
         self._done = False
         self.sensitive: list[str] = []
+        self.origin: object = None  # set by a BEGIN_HOOKS hook
 
     def _renew(self) -> None:
         """Fresh per-turn state, for a scope used again after it ended (as __init__)."""
@@ -156,6 +161,7 @@ class TurnScope:
         self._exc = None
         self._done = False
         self.sensitive = []  # texts of this turn that must not reach error reports
+        self.origin = None
 
     @property
     def root(self) -> TurnScope:
@@ -309,6 +315,8 @@ class TurnScope:
             else:
                 self._start = time.perf_counter()
                 _last.set(self)
+                for hook in BEGIN_HOOKS:
+                    hook(self)
             self._token = _current.set(self)
         except Exception:
             log.debug("chatwatch: entering a turn failed", exc_info=True)

@@ -189,6 +189,7 @@ def summary_document(cat: Catalogue, r: Reading) -> dict[str, Any]:
     ]
     v = cat.values(r, names)
     return {
+        **ignored_filters(cat, r, names),
         "uptime_hours": _r((v["uptime_seconds"] or 0) / 3600),
         "total_requests": _i(v["total_requests"]),
         "success_rate_percent": _r(v["success_rate"]),

@@ -11,13 +11,15 @@ are not ``click.ClickException``: they are recognised by what they carry
 from __future__ import annotations
 
 import contextlib
+import io
 import os
+import sys
 from collections.abc import Iterator
 from typing import Any
 
 import typer.main
 
-__all__ = ["add_cli_arguments", "chatwatch_settings", "cli_args", "run_cli"]
+__all__ = ["add_cli_arguments", "chatwatch_settings", "cli_args", "run_cli", "run_or_raise"]
 
 _SKIP = {"help"}
 _DJANGO_SHORT = {"-v", "-h"}
@@ -128,3 +130,20 @@ def run_cli(args: list[str]) -> int:
             raise CommandError("aborted") from None
         raise
     return result if isinstance(result, int) else 0
+
+
+def run_or_raise(name: str, options: dict[str, Any]) -> None:
+    """Run the CLI twin of a management command; a non-zero exit is a one-line
+    ``CommandError`` carrying what the CLI said on stderr (``--format must be one of…``,
+    ``--output: cannot write…``, ``e-mail failed: …``) instead of that text and then a
+    second line with the exit code. On success, what the CLI wrote to stderr is passed on."""
+    from django.core.management.base import CommandError
+
+    said = io.StringIO()
+    with contextlib.redirect_stderr(said):
+        code = run_cli(cli_args(name, options))
+    text = " ".join(said.getvalue().split())  # the console wraps at 80 columns
+    if code:
+        raise CommandError(text or f"chatwatch {name} exited with {code}", returncode=code)
+    if text:
+        sys.stderr.write(said.getvalue())

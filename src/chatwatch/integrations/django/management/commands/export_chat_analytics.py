@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
-from chatwatch.integrations.django.bridge import add_cli_arguments, cli_args, run_cli
+from chatwatch.integrations.django.bridge import add_cli_arguments, run_or_raise
 
 
 class Command(BaseCommand):
@@ -17,6 +17,4 @@ class Command(BaseCommand):
         add_cli_arguments(parser, "export")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        code = run_cli(cli_args("export", options))
-        if code:
-            raise CommandError(f"chatwatch export exited with {code}", returncode=code)
+        run_or_raise("export", options)

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandParser
 
-from chatwatch.integrations.django.bridge import add_cli_arguments, cli_args, run_cli
+from chatwatch.integrations.django.bridge import add_cli_arguments, run_or_raise
 
 
 class Command(BaseCommand):
@@ -18,6 +18,4 @@ class Command(BaseCommand):
         add_cli_arguments(parser, "report")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        code = run_cli(cli_args("report", options))
-        if code:
-            raise CommandError(f"chatwatch report exited with {code}", returncode=code)
+        run_or_raise("report", options)
