@@ -100,13 +100,19 @@ async def test_cors_preflights_and_neighbouring_paths_are_not_turns() -> None:
     app.add_middleware(ChatwatchMiddleware, client=client, paths=("/chat",))
     preflight = {"Origin": origin, "Access-Control-Request-Method": "POST"}
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://app") as http:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://app", follow_redirects=True
+    ) as http:
         for path in ("/chat", "/chat/stream"):
             assert (await http.options(path, headers=preflight)).status_code == 200
             assert (await http.post(path, headers={"Origin": origin})).status_code == 200
         assert (await http.head("/chat")).status_code == 405
         assert (await http.get("/chatbot-config")).status_code == 200
+        # a trailing slash: Starlette redirects (307) and the client posts again
+        slashed = await http.post("/chat/stream/", headers={"Origin": origin})
+        assert [r.status_code for r in slashed.history] == [307]
+        assert slashed.status_code == 200
     assert client.flush(5)
     routes = [e["attributes"]["route"] for e in capture.events if e["type"] == "turn"]
-    assert routes == ["/chat", "/chat/stream"]
+    assert routes == ["/chat", "/chat/stream", "/chat/stream"]
     client.close()

@@ -7,7 +7,9 @@ ASGI app: it opens the chatwatch turn, it does not only count it.
   ``HEAD``): one turn per request, *current* while the handler runs, so
   ``chatwatch.current_turn()`` returns it there and ``turn.llm_call(...)``,
   ``turn.rag_search(...)``, ``turn.cache_lookup(...)`` (or the client's own methods)
-  attach to it; a ``cw.turn(...)`` opened inside joins it instead of counting twice.
+  attach to it; a ``cw.turn(...)`` opened inside joins it instead of counting twice. A
+  redirect (a 3xx, such as the framework's trailing-slash 307) is no turn: the request
+  it sends the client to is.
 - WebSockets under ``websocket_paths``: session start and connect on accept, one turn per
   message received (current until the app waits for the next message), disconnect and,
   for a close code that is not a drop, session end (:mod:`chatwatch.sdk.connection`).
@@ -173,7 +175,10 @@ class ChatwatchMiddleware:
         except BaseException as exc:
             turn.finish(exc, status)
             raise
-        turn.finish(None, status)
+        if status is not None and 300 <= status < 400:
+            turn.discard()  # e.g. Starlette's trailing-slash 307: the retried request is the turn
+        else:
+            turn.finish(None, status)
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         who = self._identity(scope)

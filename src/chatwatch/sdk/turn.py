@@ -390,7 +390,19 @@ class TurnScope:
             self._attributes,
         )
 
-    def finish(self, exc: BaseException | None = None, status: int | None = None) -> None:
+    def discard(self) -> None:
+        """End the scope without a turn: an adapter saw a request that was none (a
+        redirect the framework answered before any handler ran). What was attached to it
+        is already recorded and keeps the turn's run id."""
+        self.finish(_discarded=True)
+
+    def finish(
+        self,
+        exc: BaseException | None = None,
+        status: int | None = None,
+        *,
+        _discarded: bool = False,
+    ) -> None:
         """End the scope: an adapter passes the exception and/or HTTP status it saw."""
         if self._done:
             return
@@ -412,6 +424,8 @@ class TurnScope:
             if outer is not None:
                 if exc is not None and outer._exc is None:
                     outer._exc = exc
+                return
+            if _discarded:
                 return
             self._record(elapsed_ms, exc or self._exc, status)
         except Exception:
