@@ -44,8 +44,9 @@ def test_sigkilled_server_leaves_no_process_behind(tmp_path: Path) -> None:
 
 def test_sigterm_stops_a_server_busy_with_long_reads(tmp_path: Path) -> None:
     """Eight clients each asking for 400 days of hourly export rows (together about 12 s
-    of the server's time): SIGTERM ends the server within its 1 s grace period and a few
-    seconds, the reads being cancelled rather than run to the end."""
+    of the server's time): SIGTERM ends the server within its 1 s grace period (and at
+    most 1 s of teardown), every read cancelled at once and answered 503 rather than run
+    to the end."""
     grace = 1
     url = f"sqlite:///{tmp_path / 'chatwatch.db'}"
     store = Store(url)
@@ -79,11 +80,11 @@ def test_sigterm_stops_a_server_busy_with_long_reads(tmp_path: Path) -> None:
     sent = time.monotonic()
     server.proc.send_signal(signal.SIGTERM)
     try:
-        server.proc.wait(timeout=grace + 5)
+        server.proc.wait(timeout=grace + 1)
     finally:
         took = time.monotonic() - sent
         server.stop()
-    assert took < grace + 5
+    assert took < grace + 1, f"{took:.2f} s after SIGTERM"
     for client in clients:
         client.join(timeout=10)
-    assert len(answers) == 8
+    assert answers == [503] * 8
