@@ -223,12 +223,15 @@ def otlp_stream(server: ServerProcess, key: str, rounds: int, max_spans: int) ->
             time.sleep(0.01)
         print(f"  /healthz idle (baseline)        {_ms(idle)}")
         costs: dict[str, list[dict[str, float]]] = {name: [] for name in exports}
+        probes: dict[str, list[float]] = {name: [] for name in exports}  # by export in flight
+        sending = [next(iter(exports))]
         done = threading.Event()
 
         def send() -> None:
             with httpx.Client(base_url=server.url, headers=auth, timeout=120) as http:
                 for _ in range(rounds):
                     for name, (body, headers) in exports.items():
+                        sending[0] = name
                         cpu = server.cpu_seconds()
                         with Peak(server) as peak:
                             base = peak.mb
@@ -250,19 +253,21 @@ def otlp_stream(server: ServerProcess, key: str, rounds: int, max_spans: int) ->
         sender.start()
         busy: list[float] = []
         while not done.is_set():
+            during = sending[0]
             start = time.perf_counter()
             assert probe.get("/healthz").status_code == 200
             busy.append(time.perf_counter() - start)
+            probes[during].append(busy[-1])
             time.sleep(0.01)
         sender.join()
         print(f"  /healthz during the exports     {_ms(busy)}")
+        for name, samples in probes.items():
+            if samples:
+                print(f"    while {name:<33} {_ms(samples)}")
     print(f"  {'export (median)':<46} {'code':>4} {'answer KB':>9} {'time s':>8} ", end="")
     print(f"{'CPU s':>8} {'peak MB':>9}")
     for name, runs in costs.items():
-        print(
-            "  "
-            + row(f"{name} ({len(exports[name][0]) / 1024:,.0f} KB)", median(runs))[: -0 or None]
-        )
+        print("  " + row(f"{name} ({len(exports[name][0]) / 1024:,.0f} KB)", median(runs)))
 
 
 def main() -> None:
