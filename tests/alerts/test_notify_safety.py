@@ -105,16 +105,16 @@ def _settings(store: Store, smtp: Mailbox, slack: Receiver) -> Any:
 
 
 def test_hostile_services_are_text_everywhere(
-    sqlite_store: Store, smtp: Mailbox, slack: Receiver, caplog: pytest.LogCaptureFixture
+    store: Store, smtp: Mailbox, slack: Receiver, caplog: pytest.LogCaptureFixture
 ) -> None:
     """One round with three failing services (one a Slack link, one with CR/LF): the
     Slack message holds no link but chatwatch's, the e-mail reaches its recipient with a
     one-line subject and every service in its body, and each alert is one log line."""
     services = [CRLF, PHISH, "search"]
-    _failing_turns(sqlite_store, services)
-    settings = _settings(sqlite_store, smtp, slack)
+    _failing_turns(store, services)
+    settings = _settings(store, smtp, slack)
     with caplog.at_level(logging.INFO, "chatwatch.alerts"):
-        result = evaluate(sqlite_store, settings, RULES, now=T0 + 10)
+        result = evaluate(store, settings, RULES, now=T0 + 10)
     assert result.delivery is not None and result.delivery.failed == 0
     (body,) = slack.bodies
     slack_text = body["text"]
@@ -137,13 +137,13 @@ def test_hostile_services_are_text_everywhere(
     assert any("billing\\r\\nBcc" in r.getMessage() for r in alert_lines)
 
 
-def test_one_unwritable_alert_does_not_stop_the_others(sqlite_store: Store) -> None:
+def test_one_unwritable_alert_does_not_stop_the_others(store: Store) -> None:
     """A label no e-mail can hold (a lone surrogate): the group is sent alert by alert and
     only that alert's mail is missing."""
-    _failing_turns(sqlite_store, ["bad", "search"])
-    url = sqlite_store.engine.url.render_as_string(hide_password=False)
+    _failing_turns(store, ["bad", "search"])
+    url = store.engine.url.render_as_string(hide_password=False)
     settings = make_settings(url, alert_emails=["ops@example.com"])
-    result = evaluate(sqlite_store, settings, RULES, now=T0 + 10, deliver=False)
+    result = evaluate(store, settings, RULES, now=T0 + 10, deliver=False)
     (group,) = result.groups
     for alert in group["alerts"]:
         if alert["labels"]["service"] == "bad":
@@ -154,9 +154,9 @@ def test_one_unwritable_alert_does_not_stop_the_others(sqlite_store: Store) -> N
     assert "search" in str(messages[0]["Subject"])
 
 
-def test_database_errors_carry_no_parameters(sqlite_store: Store) -> None:
+def test_database_errors_carry_no_parameters(store: Store) -> None:
     """A failed statement's error names the SQL but not the values it was given."""
-    with pytest.raises(DBAPIError) as caught, sqlite_store.write() as conn:
+    with pytest.raises(DBAPIError) as caught, store.write() as conn:
         conn.execute(
             text("INSERT INTO no_such_table (user_id) VALUES (:u)"), {"u": "user-42@secret"}
         )

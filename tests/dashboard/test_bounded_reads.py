@@ -1,6 +1,6 @@
 """Bounded reads: at most 2 000 buckets per series, ``all`` from the first stored event,
 the dashboard's ``all`` and a year-1-to-9999 range answered in under 2 s, and a read
-whose client leaves stops."""
+whose client leaves stops. On SQLite and PostgreSQL, one server each."""
 
 from __future__ import annotations
 
@@ -21,17 +21,25 @@ from chatwatch.metrics.window import MAX_BUCKETS, Window, capped_step, parse_win
 from chatwatch.server import create_app
 from chatwatch.store import Store
 from live_server import LiveServer
+from module_db import DIALECTS, throwaway_db
 
 DAY = 86400
 NOW = time.time()
 
 
+@pytest.fixture(scope="module", params=DIALECTS)
+def module_db(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    with throwaway_db(request.param, tmp_path_factory.mktemp("bounded")) as url:
+        yield url
+
+
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[httpx.Client, Store]]:
+def served(module_db: str) -> Iterator[tuple[httpx.Client, Store]]:
     """A logged-in client of the real server holding a small workload of today."""
-    db = tmp_path_factory.mktemp("bounded") / "chatwatch.db"
     settings = Settings(  # type: ignore[call-arg]
-        database_url=f"sqlite:///{db}",
+        database_url=module_db,
         alerts_enabled=False,
         maintenance_interval_s=0,
         _env_file=None,

@@ -60,8 +60,9 @@ class PoisonFails:
 
 
 @pytest.fixture
-def poisoned(sqlite_url: str) -> Iterator[tuple[str, str, str]]:
-    app = create_app(Settings(database_url=sqlite_url, alerts_enabled=False, _env_file=None))  # type: ignore[call-arg]
+def poisoned(db_url: str) -> Iterator[tuple[str, str, str]]:
+    """A server (SQLite or PostgreSQL) that fails on batches holding ``poison``."""
+    app = create_app(Settings(database_url=db_url, alerts_enabled=False, _env_file=None))  # type: ignore[call-arg]
     app.add_middleware(PoisonFails)
     store = app.state.chatwatch.store
     keys = create_key(store, "ingest"), create_key(store, "read")

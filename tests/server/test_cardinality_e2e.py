@@ -1,7 +1,7 @@
 """10 000 distinct models and 10 000 services sent to the real server: the label caps keep
 ``/metrics`` under 1 MB, ``/api/v1/metrics`` and one alert round to a series or state per
-capped value, and every event is still counted (under ``other`` past the caps). How long
-they take is measured by bench/cardinality.py."""
+capped value, and every event is still counted (under ``other`` past the caps). On SQLite
+and PostgreSQL, one server each. How long they take is measured by bench/cardinality.py."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from chatwatch.config import Settings
 from chatwatch.server import create_app
 from chatwatch.server.keys import create_key
 from live_server import LiveServer
+from module_db import DIALECTS, throwaway_db
 
 N = 10_000
 
@@ -65,11 +66,18 @@ def _events(now: float) -> Iterator[list[dict[str, Any]]]:
         yield batch
 
 
+@pytest.fixture(scope="module", params=DIALECTS)
+def module_db(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    with throwaway_db(request.param, Path(tmp_path_factory.mktemp("cardinal"))) as url:
+        yield url
+
+
 @pytest.fixture(scope="module")
-def cardinal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cardinal]:
-    db = Path(tmp_path_factory.mktemp("cardinal")) / "chatwatch.db"
+def cardinal(module_db: str) -> Iterator[Cardinal]:
     settings = Settings(  # type: ignore[call-arg]
-        database_url=f"sqlite:///{db}", alerts_enabled=False, _env_file=None
+        database_url=module_db, alerts_enabled=False, _env_file=None
     )
     app = create_app(settings)
     store = app.state.chatwatch.store

@@ -1,8 +1,8 @@
 """Bounded cost per request: the amplification bodies of issue 11 against the real server
 in a subprocess (so psutil measures its memory, ingest worker included): each is a 4xx in
 under 5 s, with an answer under 64 KB and under 200 MB of server growth, while a small
-batch sent meanwhile is answered in under a second. The bounds are generous: the test
-machine is shared."""
+batch sent meanwhile is answered in under a second. On SQLite and PostgreSQL, one server
+each. The bounds are generous: the test machine is shared."""
 
 from __future__ import annotations
 
@@ -17,20 +17,23 @@ import pytest
 from chatwatch.server.keys import create_key
 from chatwatch.store import Store
 from hostile_inputs import hostile_bodies, message
+from module_db import DIALECTS, throwaway_db
 from server_process import ServerProcess
 
 LIMIT_S, LIMIT_BYTES, LIMIT_MB, SMALL_S = 5.0, 64_000, 200.0, 1.0
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServerProcess, str]]:
-    url = f"sqlite:///{Path(tmp_path_factory.mktemp('bodies')) / 'cw.db'}"
-    store = Store(url)
-    key = create_key(store, "ingest")
-    store.close()
-    srv = ServerProcess(url).start()
-    yield srv, key
-    srv.stop()
+@pytest.fixture(scope="module", params=DIALECTS)
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[ServerProcess, str]]:
+    with throwaway_db(request.param, Path(tmp_path_factory.mktemp("bodies"))) as url:
+        store = Store(url)
+        key = create_key(store, "ingest")
+        store.close()
+        srv = ServerProcess(url).start()
+        yield srv, key
+        srv.stop()
 
 
 class Sampler:

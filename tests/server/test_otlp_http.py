@@ -1,4 +1,5 @@
-"""``POST /v1/traces`` over HTTP: encodings, content types, bounds and partial success."""
+"""``POST /v1/traces`` over HTTP: encodings, content types, bounds and partial success,
+on SQLite and PostgreSQL (one server each)."""
 
 from __future__ import annotations
 
@@ -27,16 +28,24 @@ from chatwatch.config import Settings
 from chatwatch.server import create_app
 from chatwatch.server.keys import create_key
 from live_server import LiveServer
+from module_db import DIALECTS, throwaway_db
 
 MAX_SPANS = 2000
 LLM = {"gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": 300}
 
 
+@pytest.fixture(scope="module", params=DIALECTS)
+def module_db(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    with throwaway_db(request.param, tmp_path_factory.mktemp("otlp")) as url:
+        yield url
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer, str, str]]:
-    db = tmp_path_factory.mktemp("otlp") / "chatwatch.db"
+def server(module_db: str) -> Iterator[tuple[LiveServer, str, str]]:
     settings = Settings(  # type: ignore[call-arg]
-        database_url=f"sqlite:///{db}",
+        database_url=module_db,
         max_batch_events=MAX_SPANS,
         otlp_trace_settle_s=0,
         alerts_enabled=False,

@@ -2,18 +2,42 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import socket
+import sys
 from typing import Annotated
 
 import typer
 import uvicorn
 
 from chatwatch.cli._app import DbOption, app, console, settings_for
-from chatwatch.server import create_app
+from chatwatch.server import create_app, reads
 from chatwatch.server.gc_tuning import tune_for_server
 from chatwatch.server.proxy import allowed_hosts
 from chatwatch.store import Store
 
 __all__ = ["migrate", "serve"]
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, whose grace period ends every running read at once.
+
+    uvicorn cancels the requests still running after the grace period one by one on the
+    event loop; while the other reads go on computing in their threads, the loop waits for
+    the GIL at every step, and eight long reads kept a 1 s grace from ending the server for
+    2-4 s more. Their tokens are set together when the grace period is over, so the reads
+    stop at their next check and the cancellations run on a free loop."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        grace = self.config.timeout_graceful_shutdown
+        loop = asyncio.get_running_loop()
+        handle = None if grace is None else loop.call_later(grace, reads.cancel_all)
+        try:
+            await super().shutdown(sockets)
+        finally:
+            if handle is not None:
+                handle.cancel()
 
 
 @app.command()
@@ -30,7 +54,7 @@ def serve(
     console.print(f"chatwatch listening on http://{host}:{port}/")
     tune_for_server()  # this process is the server's alone
     # chatwatch's ProxyMiddleware decides which X-Forwarded-* to believe, not uvicorn
-    uvicorn.run(
+    config = uvicorn.Config(
         application,
         host=host,
         port=port,
@@ -39,6 +63,11 @@ def serve(
         server_header=False,
         timeout_graceful_shutdown=settings.shutdown_grace_s,
     )
+    server = _Server(config)
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()  # uvicorn.run, with the server above
+    if not server.started:
+        sys.exit(3)  # uvicorn's STARTUP_FAILURE
 
 
 @app.command()

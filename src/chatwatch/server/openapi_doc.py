@@ -20,6 +20,7 @@ from pydantic.json_schema import PydanticJsonSchemaWarning
 
 from chatwatch.events import event_list_adapter
 from chatwatch.export import ExportFormat, media_type
+from chatwatch.server.body_limit import INGEST_PATHS, MAX_BODY_BYTES
 
 __all__ = ["INGEST_RESPONSES", "install"]
 
@@ -55,6 +56,12 @@ _COMMON: dict[str, dict[str, Any]] = {
         "headers": {"Retry-After": {"schema": {"type": "integer"}}},
         "content": _JSON_ERROR,
     },
+}
+
+# every route but ingest (which has its own, tied to the batch limit): server/body_limit.py
+_413 = {
+    "description": f"a request body over {MAX_BODY_BYTES} bytes (declared or streamed)",
+    "content": _JSON_ERROR,
 }
 
 # statuses a route raises by hand, beyond the common ones
@@ -141,6 +148,8 @@ def _complete(doc: dict[str, Any], max_events: int) -> dict[str, Any]:
                     responses.setdefault(status, response)
             for status, response in _EXTRA.get(path, {}).items():
                 responses.setdefault(status, response)
+            if path not in INGEST_PATHS:
+                responses.setdefault("413", _413)
             if "{" in path:
                 responses.setdefault("404", {"description": "not found", "content": _JSON_ERROR})
             if path == "/api/v1/events" and method == "post":

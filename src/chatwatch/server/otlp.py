@@ -46,12 +46,23 @@ _ENCODINGS = {"", "identity", "gzip", "deflate"}
 # many times the limit on the wire (still bounded by it), and its spans are counted.
 _DECOMPRESSED_FACTOR = 8
 
+_ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
 _RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"description": "not an OTLP trace export"},
-    401: {"description": "no API key"},
-    403: {"description": "not an ingest key"},
-    413: {"description": "body, decompressed body or span count over its limit"},
-    415: {"description": "content type or encoding neither protobuf/JSON nor gzip/deflate"},
+    200: {  # the export's own encoding: protobuf for protobuf, JSON for JSON
+        "description": "ExportTraceServiceResponse (partial_success names dropped spans)",
+        "content": {
+            "application/x-protobuf": {"schema": {"type": "string", "format": "binary"}},
+            "application/json": {"schema": {"type": "object"}},
+        },
+    },
+    400: {"description": "not an OTLP trace export", "content": _ERROR},
+    401: {"description": "no API key", "content": _ERROR},
+    403: {"description": "not an ingest key", "content": _ERROR},
+    413: {"description": "body, decompressed body or span count over its limit", "content": _ERROR},
+    415: {
+        "description": "content type or encoding neither protobuf/JSON nor gzip/deflate",
+        "content": _ERROR,
+    },
 }
 _BODY: dict[str, Any] = {
     "requestBody": {

@@ -3,6 +3,8 @@
 ``run_read`` runs the read in the thread pool and watches the connection meanwhile: a
 client that disconnects, or a request task cancelled (a server stopping after its grace
 period), sets the read's token and the read stops at its next check (chatwatch.cancel).
+``cancel_all`` sets every running read's token at once: a server whose grace period ends
+calls it before cancelling the requests one by one (cli/serve.py).
 """
 
 from __future__ import annotations
@@ -12,16 +14,29 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from fastapi import HTTPException
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
 from chatwatch.cancel import ReadCancelled, cancellable
 
-__all__ = ["ClientGone", "client_gone", "run_read"]
+__all__ = ["ClientGone", "cancel_all", "client_gone", "run_read"]
 
 _T = TypeVar("_T")
 POLL_S = 0.25
+_RUNNING: set[threading.Event] = set()  # tokens of the reads under way (event loop only)
+_STOPPING = threading.Event()  # cancel_all was called: the server is going away
+
+
+def cancel_all() -> int:
+    """Cancel every running read (each stops at its next check, answered 503: the server
+    is stopping); how many there were."""
+    _STOPPING.set()
+    tokens = list(_RUNNING)
+    for token in tokens:
+        token.set()
+    return len(tokens)
 
 
 class ClientGone(Exception):
@@ -46,6 +61,7 @@ async def run_read(request: Request, fn: Callable[..., _T], *args: Any) -> _T:
             return fn(*args)
 
     task = asyncio.ensure_future(run_in_threadpool(call))
+    _RUNNING.add(token)
     try:
         while True:
             done, _ = await asyncio.wait({task}, timeout=POLL_S)
@@ -53,10 +69,15 @@ async def run_read(request: Request, fn: Callable[..., _T], *args: Any) -> _T:
                 try:
                     return task.result()
                 except ReadCancelled:
+                    if _STOPPING.is_set():
+                        raise HTTPException(
+                            503, "the server is stopping; retry", {"Retry-After": "1"}
+                        ) from None
                     raise ClientGone from None
             if await request.is_disconnected():
                 raise ClientGone
     finally:
+        _RUNNING.discard(token)
         if not task.done():
             token.set()
             task.add_done_callback(_quiet)
