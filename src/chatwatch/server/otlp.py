@@ -31,6 +31,7 @@ from chatwatch.integrations.otlp import (
     ingest_export,
 )
 from chatwatch.server.auth import require
+from chatwatch.server.inflate import TooLarge, inflate
 from chatwatch.server.state import AppState, state
 
 __all__ = ["mark_active", "pending_task", "router", "trace_settings"]
@@ -110,14 +111,12 @@ def _decompress(data: bytes, encoding: str, limit: int) -> bytes:
     """gzip, or HTTP ``deflate`` (zlib-wrapped; raw deflate read too), at most ``limit``."""
     tries = [16 + zlib.MAX_WBITS] if encoding == "gzip" else [zlib.MAX_WBITS, -zlib.MAX_WBITS]
     for wbits in tries:
-        decoder = zlib.decompressobj(wbits)
         try:
-            out = decoder.decompress(data, limit + 1)
+            return inflate(data, wbits, limit)
         except zlib.error:
             continue
-        if len(out) > limit or decoder.unconsumed_tail:
-            raise HTTPException(413, f"decompressed export larger than {limit} bytes")
-        return out
+        except TooLarge:
+            raise HTTPException(413, f"decompressed export larger than {limit} bytes") from None
     raise HTTPException(400, f"body is not valid {encoding}")
 
 
