@@ -18,7 +18,15 @@ from sqlalchemy import Connection, Engine
 
 from chatwatch.cancel import check as check_cancelled
 from chatwatch.events import Event
-from chatwatch.store.activity import Instance, read_instances, read_last_seen, read_user_usage
+from chatwatch.store.activity import (
+    FAR_FUTURE,
+    Instance,
+    last_hours,
+    merge_last_hours,
+    read_instances,
+    read_last_seen,
+    read_user_usage,
+)
 from chatwatch.store.aggregate import Aggregate, Filters
 from chatwatch.store.engine import (
     StoreUnavailable,
@@ -506,7 +514,17 @@ class Store:
     def last_seen(self, since: float, service: str | None = None) -> dict[str, float]:
         """When each service last sent anything (heartbeats included), to the minute."""
         with self._settled() as conn:
-            return read_last_seen(conn, since, service)
+            if not self.cache.enabled:
+                return read_last_seen(conn, since, service)
+            now = time.time()
+            hours = self.cache.read(
+                ("last_hour", service),
+                [(HOUR, int(since) // HOUR * HOUR, FAR_FUTURE)],
+                now,
+                lambda segments, _by_bucket: last_hours(conn, segments, service),
+                merge_last_hours,
+            )
+            return read_last_seen(conn, since, service, hours)
 
     def instances(self, since: float, service: str | None = None) -> list[Instance]:
         """The app processes' latest heartbeats since ``since``."""

@@ -12,6 +12,7 @@ them, so the figures are exact and the read costs a few rows per process.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +21,17 @@ from sqlalchemy import Connection, func, select
 from chatwatch.store.rollup import HOUR, MINUTE
 from chatwatch.store.schema import HEARTBEAT, events, rollups, user_usage
 
-__all__ = ["Instance", "read_instances", "read_last_seen", "read_user_usage"]
+__all__ = [
+    "FAR_FUTURE",
+    "Instance",
+    "last_hours",
+    "merge_last_hours",
+    "read_instances",
+    "read_last_seen",
+    "read_user_usage",
+]
+
+FAR_FUTURE = 2**62  # an open end for bucket ranges
 
 
 @dataclass(frozen=True)
@@ -42,19 +53,48 @@ class Instance:
     interval_s: float = 15.0
 
 
-def read_last_seen(conn: Connection, since: float, service: str | None = None) -> dict[str, float]:
+def last_hours(
+    conn: Connection, segments: Sequence[tuple[int, int, int]], service: str | None = None
+) -> dict[str, int]:
+    """Per service, its last hour bucket with rollups within the (hour) segments."""
+    r = rollups.c
+    found: dict[str, int] = {}
+    for _, lo, hi in segments:
+        hours = select(r.service, func.max(r.bucket)).where(
+            r.res == HOUR, r.bucket >= lo, r.bucket < hi
+        )
+        if service is not None:
+            hours = hours.where(r.service == service)
+        for svc, hour in conn.execute(hours.group_by(r.service)):
+            found[str(svc)] = max(found.get(str(svc), 0), int(hour))
+    return found
+
+
+def merge_last_hours(parts: list[dict[str, int]]) -> dict[str, int]:
+    merged: dict[str, int] = {}
+    for part in parts:
+        for svc, hour in part.items():
+            if hour > merged.get(svc, -1):
+                merged[svc] = hour
+    return merged
+
+
+def read_last_seen(
+    conn: Connection,
+    since: float,
+    service: str | None = None,
+    last_hour: dict[str, int] | None = None,
+) -> dict[str, float]:
     """Per service with rollups since ``since``: the start of its last active minute.
 
-    One grouped query for the last hours, then one per distinct last hour (usually one
-    or two) for the last minutes within it: a read per service would cost a query per
-    service, and services can be many."""
+    One grouped query for the last hours (or ``last_hour``, when the caller has them:
+    the store remembers sealed hours, since over 30 days this is the costliest query of
+    a read), then one per distinct last hour (usually one or two) for the last minutes
+    within it: a read per service would cost a query per service, and services can be
+    many."""
     r = rollups.c
-    hours = select(r.service, func.max(r.bucket)).where(
-        r.res == HOUR, r.bucket >= int(since) // HOUR * HOUR
-    )
-    if service is not None:
-        hours = hours.where(r.service == service)
-    last_hour = {str(svc): int(hour) for svc, hour in conn.execute(hours.group_by(r.service))}
+    if last_hour is None:
+        last_hour = last_hours(conn, [(HOUR, int(since) // HOUR * HOUR, FAR_FUTURE)], service)
     by_hour: dict[int, list[str]] = {}
     for svc, hour in last_hour.items():
         by_hour.setdefault(hour, []).append(svc)
