@@ -18,16 +18,15 @@ the wall figures move with the load, the CPU figures much less.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
+import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from prometheus_client import generate_latest
 
 from chatwatch.alerts import evaluate, load_rules
@@ -40,7 +39,8 @@ from chatwatch.store import Store
 from chatwatch.store.rollup import Delta
 from chatwatch.store.writer import prepare
 
-PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from module_db import throwaway_db
 
 
 def best(runs: int, fn: Callable[[], Any]) -> tuple[float, float, Any]:
@@ -108,27 +108,11 @@ def hook_cost(runs: int) -> None:
     print(f"  LabelGuard.fold       {fold_s * 1e6:9.1f} us  ({fold_s / prepare_s:.1%} of prepare)")
 
 
-@contextlib.contextmanager
-def database(dialect: str, folder: Path) -> Iterator[str]:
-    """A fresh SQLite file, or a throwaway database on the local PostgreSQL."""
-    if dialect == "sqlite":
-        yield f"sqlite:///{folder / 'reads.db'}"
-        return
-    name = f"chatwatch_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
-    finally:
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def reads(
     n: int, caps: dict[str, int] | None, runs: int, label: str, dialect: str = "sqlite"
 ) -> None:
     now = time.time()
-    with tempfile.TemporaryDirectory() as tmp, database(dialect, Path(tmp)) as url:
+    with tempfile.TemporaryDirectory() as tmp, throwaway_db(dialect, Path(tmp)) as url:
         settings = Settings(  # type: ignore[call-arg]
             database_url=url,
             alerts_enabled=False,
