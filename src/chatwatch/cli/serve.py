@@ -19,6 +19,8 @@ from chatwatch.store import Store
 
 __all__ = ["migrate", "serve"]
 
+_CANCEL_MARGIN_S = 0.5  # after the grace period: cancelled reads answer, then uvicorn cuts
+
 
 class _Server(uvicorn.Server):
     """uvicorn's server, whose grace period ends every running read at once.
@@ -29,15 +31,20 @@ class _Server(uvicorn.Server):
     2-4 s more. Their tokens are set together when the grace period is over, so the reads
     stop at their next check and the cancellations run on a free loop."""
 
+    def __init__(self, config: uvicorn.Config, grace_s: float) -> None:
+        super().__init__(config)
+        self.grace_s = grace_s
+
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        grace = self.config.timeout_graceful_shutdown
+        # the reads are stopped at the grace period; uvicorn's own cancellation comes
+        # _CANCEL_MARGIN_S later (config), for the few requests that are not reads, so
+        # the reads are answered 503 rather than cut off by it
         loop = asyncio.get_running_loop()
-        handle = None if grace is None else loop.call_later(grace, reads.cancel_all)
+        handle = loop.call_later(self.grace_s, reads.cancel_all)
         try:
             await super().shutdown(sockets)
         finally:
-            if handle is not None:
-                handle.cancel()
+            handle.cancel()
 
 
 @app.command()
@@ -61,9 +68,10 @@ def serve(
         log_level=log_level,
         proxy_headers=False,
         server_header=False,
-        timeout_graceful_shutdown=settings.shutdown_grace_s,
+        # typed int, used as asyncio.timeout(): a float is what that takes
+        timeout_graceful_shutdown=settings.shutdown_grace_s + _CANCEL_MARGIN_S,  # type: ignore[arg-type]
     )
-    server = _Server(config)
+    server = _Server(config, settings.shutdown_grace_s)
     with contextlib.suppress(KeyboardInterrupt):
         server.run()  # uvicorn.run, with the server above
     if not server.started:
