@@ -27,26 +27,26 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from pathlib import Path
 
 import httpx
-import psutil
 
 os.environ.setdefault("CHATWATCH_INGEST_PROCESSES", "0")
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from chatwatch.config import Settings
 from chatwatch.dashboard.users import create_user
 from chatwatch.server import create_app
 from chatwatch.server.keys import KeyChecker, create_key
 from chatwatch.store import Store
+from live_server import free_port
+from login_flood import FLOOD_SCRIPT, PeakRss
 
 
 def _per_call_us(fn: object, n: int) -> float:
@@ -97,72 +97,8 @@ def _ingest_rate(db: Path, ttl_s: float, batches: int, size: int) -> float:
     return rate
 
 
-FLOOD_SCRIPT = """
-import asyncio, sys, httpx
-url, n, round_ = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-
-async def main():
-    limits = httpx.Limits(max_connections=n + 5)
-    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as http:
-        form = await http.get("/analytics/login")
-        token = form.text.split('name="csrf_token" value="')[1].split('"')[0]
-
-        async def attempt(i):
-            data = {"username": f"user{round_}-{i}", "password": "x" * 12, "csrf_token": token}
-            headers = {"X-Forwarded-For": f"198.51.{i // 250}.{i % 250 + 1}"}
-            answer = await http.post("/analytics/login", data=data, headers=headers)
-            return answer.status_code
-
-        tasks = [asyncio.ensure_future(attempt(i)) for i in range(n)]
-        await asyncio.sleep(0.05)
-        print("flooding", flush=True)
-        statuses = await asyncio.gather(*tasks)
-        print(" ".join(map(str, statuses)), flush=True)
-
-asyncio.run(main())
-"""
-
-
-class PeakRss:
-    """The server's resident memory (its worker processes included), every 10 ms."""
-
-    def __init__(self, pid: int) -> None:
-        self.process = psutil.Process(pid)
-        self.peak = self._rss()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _rss(self) -> int:
-        total = 0
-        for proc in [self.process, *self.process.children(recursive=True)]:
-            try:
-                total += proc.memory_info().rss
-            except psutil.NoSuchProcess:
-                continue
-        return total
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self._rss())
-            time.sleep(0.01)
-
-    def __enter__(self) -> PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _serve(url: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "CHATWATCH_DATABASE_URL": url,

@@ -11,20 +11,19 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import httpx
-import psutil
 import pytest
 
 from chatwatch.dashboard.users import create_user
 from chatwatch.server.keys import create_key
 from chatwatch.store import Store
 from live_server import free_port
+from login_flood import FLOOD_SCRIPT, PeakRss
 
 RSS_LIMIT = 500 * 1024 * 1024
 INGEST_LIMIT_S = 1.0
@@ -76,29 +75,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         proc.wait()
 
 
-class PeakRss:
-    """Samples the server process's resident memory every 10 ms."""
-
-    def __init__(self, pid: int) -> None:
-        self.process = psutil.Process(pid)
-        self.peak = self.process.memory_info().rss
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self.process.memory_info().rss)
-            time.sleep(0.01)
-
-    def __enter__(self) -> PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
 def _turns(n: int) -> list[dict[str, object]]:
     now = time.time()
     return [
@@ -106,32 +82,6 @@ def _turns(n: int) -> list[dict[str, object]]:
          "session_id": f"s{i % 7}", "response_time_ms": 100 + i}
         for i in range(n)
     ]  # fmt: skip
-
-
-FLOOD_SCRIPT = """
-import asyncio, sys, httpx
-url, n = sys.argv[1], int(sys.argv[2])
-
-async def main():
-    limits = httpx.Limits(max_connections=n + 5)
-    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as http:
-        form = await http.get("/analytics/login")
-        token = form.text.split('name="csrf_token" value="')[1].split('"')[0]
-
-        async def attempt(i):
-            data = {"username": f"user{i}", "password": "x" * 12, "csrf_token": token}
-            headers = {"X-Forwarded-For": f"198.51.{i // 250}.{i % 250 + 1}"}
-            answer = await http.post("/analytics/login", data=data, headers=headers)
-            return answer.status_code
-
-        tasks = [asyncio.ensure_future(attempt(i)) for i in range(n)]
-        await asyncio.sleep(0.05)
-        print("flooding", flush=True)
-        statuses = await asyncio.gather(*tasks)
-        print(" ".join(map(str, statuses)), flush=True)
-
-asyncio.run(main())
-"""
 
 
 def test_a_login_flood_keeps_memory_bounded_and_ingest_answering(server: Server) -> None:
@@ -143,7 +93,7 @@ def test_a_login_flood_keeps_memory_bounded_and_ingest_answering(server: Server)
         assert warm.status_code == 202  # a first batch, so the flood meets a warm server
         with PeakRss(server.proc.pid) as rss:
             flood = subprocess.Popen(
-                [sys.executable, "-c", FLOOD_SCRIPT, server.url, str(FLOOD)],
+                [sys.executable, "-c", FLOOD_SCRIPT, server.url, str(FLOOD), "0"],
                 stdout=subprocess.PIPE,
                 text=True,
             )
