@@ -45,8 +45,8 @@ from chatwatch.dashboard.users import create_user
 from chatwatch.server import create_app
 from chatwatch.server.keys import KeyChecker, create_key
 from chatwatch.store import Store
-from live_server import free_port
 from login_flood import FLOOD_SCRIPT, PeakRss
+from server_process import ServerProcess
 
 
 def _per_call_us(fn: object, n: int) -> float:
@@ -97,32 +97,6 @@ def _ingest_rate(db: Path, ttl_s: float, batches: int, size: int) -> float:
     return rate
 
 
-def _serve(url: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "CHATWATCH_DATABASE_URL": url,
-        "CHATWATCH_TRUSTED_PROXIES": "127.0.0.1",
-        "CHATWATCH_ALERTS_ENABLED": "false",
-        "CHATWATCH_MAINTENANCE_INTERVAL_S": "0",
-    }
-    code = "from chatwatch.cli import main; main()"
-    args = ["serve", "--port", str(port), "--log-level", "warning"]
-    proc = subprocess.Popen([sys.executable, "-c", code, *args], env=env)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError("the server did not start")
-        time.sleep(0.1)
-
-
 def _ingest_s(http: httpx.Client, key: str) -> float:
     body = _batch(200)
     start = time.perf_counter()
@@ -159,21 +133,19 @@ def flood_bench(tmp: Path, n: int, rounds: int) -> None:
     create_user(store, "ana", "correct horse battery")
     key = create_key(store, "ingest", "bench flood")
     store.close()
-    proc, base = _serve(url)
+    server = ServerProcess(
+        url, CHATWATCH_TRUSTED_PROXIES="127.0.0.1", CHATWATCH_INGEST_PROCESSES="0"
+    ).start()
+    assert server.proc is not None
     try:
-        with httpx.Client(base_url=base, timeout=120) as http:
+        with httpx.Client(base_url=server.url, timeout=120) as http:
             _ingest_s(http, key)  # a warm server for both phases
-            with PeakRss(proc.pid) as quiet:
+            with PeakRss(server.proc.pid) as quiet:
                 baseline = [_ingest_s(http, key) for _ in range(rounds)]
-            with PeakRss(proc.pid) as loud:
-                runs = [_flooded_ingest_s(http, key, base, n, r) for r in range(rounds)]
+            with PeakRss(server.proc.pid) as loud:
+                runs = [_flooded_ingest_s(http, key, server.url, n, r) for r in range(rounds)]
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        server.stop()
     flooded = [took for took, _ in runs]
     statuses = [s for _, answers in runs for s in answers]
 

@@ -8,7 +8,6 @@ attempt counters do not stop them: only the hash pool's bound protects the serve
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -22,8 +21,8 @@ import pytest
 from chatwatch.dashboard.users import create_user
 from chatwatch.server.keys import create_key
 from chatwatch.store import Store
-from live_server import free_port
 from login_flood import FLOOD_SCRIPT, PeakRss
+from server_process import ServerProcess
 
 RSS_LIMIT = 500 * 1024 * 1024
 INGEST_LIMIT_S = 1.0
@@ -44,35 +43,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     create_user(store, "ana", "correct horse battery")
     key = create_key(store, "ingest", "flood test")
     store.close()
-    port = free_port()
-    env = {
-        **os.environ,
-        "CHATWATCH_DATABASE_URL": url,
-        "CHATWATCH_TRUSTED_PROXIES": "127.0.0.1",
-        "CHATWATCH_ALERTS_ENABLED": "false",
-        "CHATWATCH_MAINTENANCE_INTERVAL_S": "0",
-    }
-    code = "from chatwatch.cli import main; main()"
-    args = ["serve", "--port", str(port), "--log-level", "warning"]
-    proc = subprocess.Popen([sys.executable, "-c", code, *args], env=env)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert proc.poll() is None, "the server exited"
-        assert time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.1)
-    yield Server(base, proc, key)
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    served = ServerProcess(
+        url, CHATWATCH_TRUSTED_PROXIES="127.0.0.1", CHATWATCH_INGEST_PROCESSES="0"
+    ).start()
+    assert served.proc is not None
+    yield Server(served.url, served.proc, key)
+    served.stop()
 
 
 def _turns(n: int) -> list[dict[str, object]]:
