@@ -13,7 +13,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
-from starlette.concurrency import run_in_threadpool
 
 from chatwatch.events import Turn
 from chatwatch.server.auth import require
@@ -87,8 +86,9 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise HTTPException(413, f"batch larger than {limit} bytes")
     data = bytes(body)
     if request.headers.get("content-encoding", "").lower() == "gzip":
-        # the same limit: gzip saves bandwidth, not size; off the loop, like the decode
-        data = await run_in_threadpool(_gunzip, data, limit)
+        # the same limit: gzip saves bandwidth, not size. On the loop: at most 5 MiB
+        # (~5 ms), and a hop to a thread per batch cost ~4 µs of server CPU per event
+        data = _gunzip(data, limit)
     return data
 
 
