@@ -11,7 +11,6 @@ every other number chatwatch shows.
 from __future__ import annotations
 
 import csv
-import dataclasses
 import io
 import json
 import os
@@ -21,7 +20,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, get_args
 
 from chatwatch.metrics import Catalogue, explicit_window
-from chatwatch.metrics.definitions import unhonoured
 from chatwatch.store import Filters, Store
 from chatwatch.store.export_read import (
     CHUNK,
@@ -216,8 +214,9 @@ def export_rows(
     if window.seconds // step > MAX_ROWS:
         raise ValueError(f"at most {MAX_ROWS} rows per export; narrow the dates")
     # a column whose metric cannot narrow by a filter given is left empty, not unfiltered
-    given = dataclasses.asdict(filters)
-    kept = [n for n in EXPORT_METRICS if not unhonoured(catalogue.metric(n).filters, given)]
+    ignored = catalogue.ignored_filters(EXPORT_METRICS, filters)
+    left_out = {metric for metrics in ignored.values() for metric in metrics}
+    kept = [n for n in EXPORT_METRICS if n not in left_out]
     rows = []
     table = catalogue.table(kept, window, step, filters, max_buckets=MAX_ROWS)
     for ts, values in table:

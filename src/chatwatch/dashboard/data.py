@@ -9,7 +9,6 @@ the database works while Python sums, and the page costs about its slowest read.
 from __future__ import annotations
 
 import contextvars
-import dataclasses
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -19,7 +18,6 @@ from chatwatch.dashboard.cards import CARDS, build_cards, calendar_readings
 from chatwatch.dashboard.charts import build_charts, step_for, time_charts, time_series
 from chatwatch.dashboard.tables import build_tables
 from chatwatch.metrics import Catalogue, Reading
-from chatwatch.metrics.definitions import unhonoured
 from chatwatch.store import Filters
 
 __all__ = ["REFRESH_SECONDS", "build_data", "filter_notices", "label_notices"]
@@ -54,21 +52,22 @@ def label_notices(cat: Catalogue) -> list[str]:
 def filter_notices(cat: Catalogue, reading: Reading) -> list[str]:
     """One sentence per filter chosen that some cards cannot narrow by (a model on the
     session cards): said on the page, not silently ignored."""
-    given = dataclasses.asdict(reading.filters)
-    cards: dict[str, list[str]] = {}
-    for card in CARDS:
-        for stat in (card.main, *card.subs):
-            scope = cat.metric(stat.metric).filters
+    stats = [(card, stat) for card in CARDS for stat in (card.main, *card.subs)]
+    ignored = cat.ignored_filters(dict.fromkeys(s.metric for _, s in stats), reading.filters)
+    notices = []
+    for name, metrics in ignored.items():
+        listed: list[str] = []
+        for card, stat in stats:
+            if stat.metric not in metrics or card.title in listed:
+                continue
             # the card by its title; a figure under it by the card and its label
             what = card.title if stat is card.main else f"{card.title}: {stat.label}"
-            for name in unhonoured(scope, given) if scope else ():
-                listed = cards.setdefault(name, [])
-                if card.title not in listed and what not in listed:
-                    listed.append(what)
-    return [
-        f"Not narrowed by {name}: {', '.join(titles)} (these figures carry no {name})."
-        for name, titles in cards.items()
-    ]
+            if what not in listed:
+                listed.append(what)
+        notices.append(
+            f"Not narrowed by {name}: {', '.join(listed)} (these figures carry no {name})."
+        )
+    return notices
 
 
 def _warm(reading: Reading) -> Callable[[], None]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from typing import Any, TypeVar
 from chatwatch.cancel import check as check_cancelled
 from chatwatch.config import Settings
 from chatwatch.metrics.bulk import bulk_readings
-from chatwatch.metrics.definitions import BREAKDOWNS, LLM, METRICS, Breakdown, Metric
+from chatwatch.metrics.definitions import BREAKDOWNS, LLM, METRICS, Breakdown, Metric, unhonoured
 from chatwatch.metrics.reading import Reading
 from chatwatch.metrics.window import (
     MAX_BUCKETS,
@@ -51,6 +52,18 @@ class Catalogue:
             return self.metrics[name]
         except KeyError:
             raise UnknownMetric(name) from None
+
+    def ignored_filters(self, names: Iterable[str], filters: Filters) -> dict[str, list[str]]:
+        """Per filter given, the metrics among ``names`` that cannot narrow by it (in order):
+        an answer says so, or leaves them out, instead of silently ignoring it. Metrics no
+        filter narrows (the process's own figures) are never listed."""
+        given = dataclasses.asdict(filters)
+        ignored: dict[str, list[str]] = {}
+        for name in names:
+            scope = self.metric(name).filters
+            for f in unhonoured(scope, given) if scope else ():
+                ignored.setdefault(f, []).append(name)
+        return ignored
 
     def window(self, spec: str | None) -> Window:
         """A named window; ``all`` starts at the first stored event (not 1970)."""

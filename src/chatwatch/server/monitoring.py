@@ -113,14 +113,8 @@ def _model_calls(cat: Catalogue, r: Reading) -> dict[str, int]:
 
 
 def ignored_filters(cat: Catalogue, r: Reading, names: list[str] | None = None) -> dict[str, Any]:
-    """``{"ignored_filters": {filter: [metrics that cannot honour it]}}``, or ``{}``
-    (the process's own figures, which no filter narrows, are not listed)."""
-    given = dataclasses.asdict(r.filters)
-    ignored: dict[str, list[str]] = {}
-    for name in names or list(cat.metrics):
-        scope = cat.metric(name).filters
-        for f in unhonoured(scope, given) if scope else ():
-            ignored.setdefault(f, []).append(name)
+    """``{"ignored_filters": {filter: [metrics that cannot honour it]}}``, or ``{}``."""
+    ignored = cat.ignored_filters(names or list(cat.metrics), r.filters)
     return {"ignored_filters": ignored} if ignored else {}
 
 
