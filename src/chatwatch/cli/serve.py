@@ -40,7 +40,7 @@ class _Server(uvicorn.Server):
         # _CANCEL_MARGIN_S later (config), for the few requests that are not reads, so
         # the reads are answered 503 rather than cut off by it
         loop = asyncio.get_running_loop()
-        handle = loop.call_later(self.grace_s, reads.cancel_all)
+        handle = loop.call_later(self.grace_s, reads.cancel_all, self.config.app)
         try:
             await super().shutdown(sockets)
         finally:

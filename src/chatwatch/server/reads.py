@@ -25,15 +25,29 @@ __all__ = ["ClientGone", "cancel_all", "client_gone", "run_read"]
 
 _T = TypeVar("_T")
 POLL_S = 0.25
-_RUNNING: set[threading.Event] = set()  # tokens of the reads under way (event loop only)
-_STOPPING = threading.Event()  # cancel_all was called: the server is going away
 
 
-def cancel_all() -> int:
-    """Cancel every running read (each stops at its next check, answered 503: the server
-    is stopping); how many there were."""
-    _STOPPING.set()
-    tokens = list(_RUNNING)
+class _Reads:
+    """An app's reads under way (event loop only), and whether it is stopping."""
+
+    def __init__(self) -> None:
+        self.running: set[threading.Event] = set()
+        self.stopping = False
+
+
+def _reads_of(app: Any) -> _Reads:
+    found = getattr(app.state, "chatwatch_reads", None)
+    if found is None:
+        found = app.state.chatwatch_reads = _Reads()
+    return found
+
+
+def cancel_all(app: Any) -> int:
+    """Cancel every running read of ``app`` (each stops at its next check, answered 503:
+    the server is stopping); how many there were."""
+    reads = _reads_of(app)
+    reads.stopping = True
+    tokens = list(reads.running)
     for token in tokens:
         token.set()
     return len(tokens)
@@ -61,7 +75,8 @@ async def run_read(request: Request, fn: Callable[..., _T], *args: Any) -> _T:
             return fn(*args)
 
     task = asyncio.ensure_future(run_in_threadpool(call))
-    _RUNNING.add(token)
+    reads = _reads_of(request.app)
+    reads.running.add(token)
     try:
         while True:
             done, _ = await asyncio.wait({task}, timeout=POLL_S)
@@ -69,7 +84,7 @@ async def run_read(request: Request, fn: Callable[..., _T], *args: Any) -> _T:
                 try:
                     return task.result()
                 except ReadCancelled:
-                    if _STOPPING.is_set():
+                    if reads.stopping:
                         raise HTTPException(
                             503, "the server is stopping; retry", {"Retry-After": "1"}
                         ) from None
@@ -77,7 +92,7 @@ async def run_read(request: Request, fn: Callable[..., _T], *args: Any) -> _T:
             if await request.is_disconnected():
                 raise ClientGone
     finally:
-        _RUNNING.discard(token)
+        reads.running.discard(token)
         if not task.done():
             token.set()
             task.add_done_callback(_quiet)
