@@ -12,7 +12,7 @@ from chatwatch.config import Settings
 from chatwatch.server import create_app
 from chatwatch.store import Store
 from live_server import LiveServer
-from module_db import throwaway_db
+from module_db import DIALECTS, throwaway_db
 
 # Servers made by tests validate batches in their own threads: a worker process per app
 # would cost each test a second of start-up. The core end-to-end tests
@@ -82,3 +82,12 @@ def live(settings: Settings, make_server: type[LiveServer]) -> Iterator[LiveServ
     yield server
     server.stop()  # before the store closes: shutting down folds the rollup journal
     app.state.chatwatch.store.close()
+
+
+@pytest.fixture(scope="module", params=DIALECTS)
+def module_db(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A database per test module and dialect, for modules that start one real server."""
+    with throwaway_db(request.param, tmp_path_factory.mktemp("module")) as url:
+        yield url

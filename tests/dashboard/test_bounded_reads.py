@@ -21,18 +21,9 @@ from chatwatch.metrics.window import MAX_BUCKETS, Window, capped_step, parse_win
 from chatwatch.server import create_app
 from chatwatch.store import Store
 from live_server import LiveServer
-from module_db import DIALECTS, throwaway_db
 
 DAY = 86400
 NOW = time.time()
-
-
-@pytest.fixture(scope="module", params=DIALECTS)
-def module_db(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    with throwaway_db(request.param, tmp_path_factory.mktemp("bounded")) as url:
-        yield url
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,7 +18,6 @@ from chatwatch.config import Settings
 from chatwatch.server import create_app
 from chatwatch.server.keys import create_key
 from live_server import LiveServer
-from module_db import DIALECTS, throwaway_db
 
 N = 10_000
 
@@ -64,14 +62,6 @@ def _events(now: float) -> Iterator[list[dict[str, Any]]]:
             batch = []
     if batch:
         yield batch
-
-
-@pytest.fixture(scope="module", params=DIALECTS)
-def module_db(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    with throwaway_db(request.param, Path(tmp_path_factory.mktemp("cardinal"))) as url:
-        yield url
 
 
 @pytest.fixture(scope="module")

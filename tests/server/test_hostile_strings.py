@@ -21,7 +21,6 @@ from chatwatch.events import Event
 from chatwatch.server import create_app
 from chatwatch.server.keys import create_key
 from live_server import LiveServer
-from module_db import DIALECTS, throwaway_db
 
 MINIMAL: dict[str, dict[str, Any]] = {
     "session_started": {},
@@ -58,14 +57,6 @@ FIELDS = _string_fields()
 
 def _event(tag: str, **fields: Any) -> dict[str, Any]:
     return {"type": tag, "id": uuid.uuid4().hex, "ts": time.time(), **MINIMAL[tag], **fields}
-
-
-@pytest.fixture(scope="module", params=DIALECTS)
-def module_db(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    with throwaway_db(request.param, tmp_path_factory.mktemp("hostile")) as url:
-        yield url
 
 
 @pytest.fixture(scope="module")

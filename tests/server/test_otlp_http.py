@@ -27,18 +27,9 @@ from chatwatch.config import Settings
 from chatwatch.server import create_app
 from chatwatch.server.keys import create_key
 from live_server import LiveServer
-from module_db import DIALECTS, throwaway_db
 
 MAX_SPANS = 2000
 LLM = {"gen_ai.request.model": "gpt-4o", "gen_ai.usage.input_tokens": 300}
-
-
-@pytest.fixture(scope="module", params=DIALECTS)
-def module_db(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    with throwaway_db(request.param, tmp_path_factory.mktemp("otlp")) as url:
-        yield url
 
 
 @pytest.fixture(scope="module")
