@@ -26,11 +26,11 @@ $(BIN)/python:
 	$(MAKE_VENV)
 
 # the demo needs only the package itself, not the test and lint tools
-$(APP_STAMP): pyproject.toml | $(BIN)/python
+$(APP_STAMP): pyproject.toml setup.py src/chatwatch/store/_delta.c | $(BIN)/python
 	$(INSTALL) -e .
 	touch $(APP_STAMP)
 
-$(STAMP): pyproject.toml | $(BIN)/python
+$(STAMP): pyproject.toml setup.py src/chatwatch/store/_delta.c | $(BIN)/python
 	$(INSTALL) -e '.[dev]'
 	touch $(STAMP) $(APP_STAMP)
 

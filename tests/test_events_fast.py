@@ -307,6 +307,7 @@ def _same_preparation(a: Prepared, b: Prepared) -> None:
     assert a.delta.counts == b.delta.counts
     assert a.delta.hist == b.delta.hist
     assert a.delta.users == b.delta.users
+    assert a.delta.usage == b.delta.usage
     assert a.delta.sessions == b.delta.sessions
     assert (a.size, a.min_ts) == (b.size, b.min_ts)
 

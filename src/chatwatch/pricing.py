@@ -11,7 +11,7 @@ import json
 import os
 from functools import lru_cache
 
-__all__ = ["DEFAULT_PRICES", "cost_usd", "price_table"]
+__all__ = ["DEFAULT_PRICES", "cost_usd", "price_for", "price_table"]
 
 DEFAULT_PRICES: dict[str, tuple[float, float]] = {
     "gpt-4o-mini": (0.15, 0.60),
@@ -54,7 +54,7 @@ def price_table() -> dict[str, tuple[float, float]]:
 
 
 @lru_cache(maxsize=4096)
-def _price_for(model: str) -> tuple[float, float] | None:
+def price_for(model: str) -> tuple[float, float] | None:
     table = price_table()
     name = model.lower().split("/")[-1]
     best = max((key for key in table if name.startswith(key)), key=len, default=None)
@@ -63,7 +63,7 @@ def _price_for(model: str) -> tuple[float, float] | None:
 
 def cost_usd(model: str, input_tokens: int, output_tokens: int) -> float | None:
     """None when the model is not priced: unknown is not free."""
-    price = _price_for(model)
+    price = price_for(model)
     if price is None:
         return None
     return (input_tokens * price[0] + output_tokens * price[1]) / 1_000_000

@@ -59,12 +59,16 @@ series they come with): ``turn_rt`` (turn model) and ``llm_latency`` in ms,
 from __future__ import annotations
 
 import math
+import os
 from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any
 
+import msgspec
+
+from chatwatch import sketch
 from chatwatch.events import (
     CacheLookup,
     Connection,
@@ -79,7 +83,8 @@ from chatwatch.events import (
     SessionStarted,
     Turn,
 )
-from chatwatch.pricing import cost_usd
+from chatwatch.events_fast import FastEvent
+from chatwatch.pricing import cost_usd, price_for
 from chatwatch.sketch import bin_of
 
 __all__ = [
@@ -97,6 +102,7 @@ __all__ = [
     "merge_sessions",
     "priced_cost",
     "prom_bucket",
+    "python_delta",
     "session_values",
 ]
 
@@ -552,9 +558,22 @@ def priced_cost(e: LLMCall) -> float | None:
     return cost_usd(e.model, e.input_tokens, e.output_tokens)
 
 
-def compute_delta(events: Iterable[Event]) -> Delta:
+def compute_delta(events: Iterable[Event | FastEvent]) -> Delta:
+    """The batch's increments: in C for the msgspec events of the ingest hot path
+    (chatwatch/store/_delta.c, the same figures bit for bit), else :func:`python_delta`."""
+    batch = events if isinstance(events, list) else list(events)
+    if _fast is not None and batch and isinstance(batch[0], msgspec.Struct):
+        done = _fast.compute(batch)
+        if done is not None:
+            counts, hist, sessions, users, usage = done
+            return Delta(counts=counts, hist=hist, sessions=sessions, users=users, usage=usage)
+    return python_delta(batch)
+
+
+def python_delta(events: Iterable[Event | FastEvent]) -> Delta:
+    """The definition of every increment (the C code mirrors it)."""
     delta = Delta()
-    batch = events if isinstance(events, list | tuple) else list(events)
+    batch: Sequence[Any] = events if isinstance(events, list | tuple) else list(events)
     delta.batch = batch
     handlers = _HANDLERS
     for e in batch:
@@ -563,3 +582,33 @@ def compute_delta(events: Iterable[Event]) -> Delta:
     delta.batch = ()
     delta.runs = None
     return delta
+
+
+def _load_fast() -> Any:
+    """The compiled increments, set up with this module's tables; None when the extension
+    was not built or ``CHATWATCH_PURE_PYTHON`` is set (to compare the two)."""
+    if os.environ.get("CHATWATCH_PURE_PYTHON"):
+        return None
+    try:
+        from chatwatch.store import _delta
+    except ImportError:
+        return None
+    from chatwatch import events_fast
+
+    classes = {cls.type: cls for cls in events_fast.FastEvent.__args__}
+    _delta.setup(
+        classes,
+        SessionDelta,
+        PROM_BUCKETS,
+        _PROM_LABELS,
+        tuple(f"{k / 20:.2f}" for k in range(-20, 20)),
+        sketch._MIN_VALUE,
+        sketch._LOG_GAMMA,
+        sketch.ZERO_BIN,
+        price_for,
+        cost_usd,
+    )
+    return _delta
+
+
+_fast = _load_fast()
