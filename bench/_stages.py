@@ -12,6 +12,7 @@ server spent beyond their sum is HTTP: uvicorn, routing, auth, threads and the e
 
 from __future__ import annotations
 
+import gc
 import gzip
 import json
 import pickle
@@ -22,6 +23,7 @@ from typing import Any
 
 from chatwatch.events import parse_events
 from chatwatch.events_fast import decode_batch
+from chatwatch.server.gc_tuning import tune_for_server
 from chatwatch.store import Store
 from chatwatch.store.journal import append as journal_append
 from chatwatch.store.rollup import Delta
@@ -56,7 +58,18 @@ def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def budget(bodies: list[bytes], db: Path, events: int) -> dict[str, float]:
-    """µs of CPU per event for each stage, over every body (``events`` in all)."""
+    """µs of CPU per event for each stage, over every body (``events`` in all), with the
+    server's collector settings (server/gc_tuning.py): the stages as the server runs them."""
+    thresholds = gc.get_threshold()
+    tune_for_server()
+    try:
+        return _budget(bodies, db, events)
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
+
+
+def _budget(bodies: list[bytes], db: Path, events: int) -> dict[str, float]:
     spent = dict.fromkeys(STAGES, 0.0)
     prepared: list[Prepared] = []
     now = time.time()

@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from chatwatch.events_fast import decode_batch
 from chatwatch.store import rollup
 from chatwatch.store.rollup import Delta, compute_delta, python_delta
+from chatwatch.store.writer import Prepared, prepare, python_prepare
 
 pytestmark = pytest.mark.skipif(rollup._fast is None, reason="the C extension is not built")
 
@@ -232,3 +233,33 @@ def test_what_it_does_not_read_goes_to_python(tmp_path: Path) -> None:
     with pytest.raises(TypeError):
         rollup._fast.compute(tuple(odd))
     assert isinstance(odd[1], msgspec.Struct)
+
+
+def assert_same_rows(c: Prepared, py: Prepared) -> None:
+    assert list(c.rows) == list(py.rows)
+    assert [_bits(r) for r in c.rows.values()] == [_bits(r) for r in py.rows.values()]
+    assert c.events is not None and py.events is not None
+    assert list(c.events) == list(py.events)
+    assert all(c.events[k] is py.events[k] for k in c.events)  # the first of each id
+    assert _bits(c.min_ts) == _bits(py.min_ts)
+    assert (c.size, c.store_text) == (py.size, py.store_text)
+    assert_same(c.delta, py.delta)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(sdk_events(), min_size=1, max_size=30), st.booleans(), st.integers(0, 5))
+def test_the_same_rows_as_python(
+    batch: list[dict[str, Any]], store_text: bool, repeat: int
+) -> None:
+    """The rows (the data column's JSON byte for byte, the LLM call's priced cost added),
+    the first event of each id, the earliest time: as python_prepare makes them."""
+    if repeat and len(batch) > repeat:
+        batch[repeat]["id"] = batch[0]["id"]  # an id twice in a batch
+    for e in batch:
+        if e["type"] == "turn" and store_text:
+            e["input_text"], e["output_text"] = "hi", "hello"
+    structs = _structs(batch)
+    assert rollup._fast.rows(structs, store_text) is not None
+    assert_same_rows(
+        prepare(structs, store_text=store_text), python_prepare(structs, store_text=store_text)
+    )

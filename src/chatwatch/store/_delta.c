@@ -536,18 +536,19 @@ static int backed(Batch *b, PyObject *e, const Kind *kd, PyObject *said, int kin
 }
 
 /* priced_cost: 1 and *cost, 0 when not priced, -1 on error, UNSURE+1 for Python */
-static int priced_cost(Batch *b, PyObject *e, const Kind *kd, PyObject *model, double *cost) {
+static int priced_cost(PyObject *prices, PyObject *e, const Kind *kd, PyObject *model,
+                       double *cost) {
     PyObject *own = FIELD(e, kd, F_COST);
     if (own != Py_None) return as_double(own, cost) ? 1 : UNSURE + 1;
     long long in, out;
     if (!as_long(FIELD(e, kd, F_IN), &in) || !as_long(FIELD(e, kd, F_OUT), &out))
         return UNSURE + 1;
-    PyObject *price = PyDict_GetItemWithError(b->prices, model);
+    PyObject *price = PyDict_GetItemWithError(prices, model);
     if (price == NULL) {
         if (PyErr_Occurred()) return -1;
         price = PyObject_CallOneArg(price_of, model);
         if (!price) return -1;
-        int r = PyDict_SetItem(b->prices, model, price);
+        int r = PyDict_SetItem(prices, model, price);
         Py_DECREF(price); /* the dict holds it */
         if (r < 0) return -1;
     }
@@ -687,7 +688,7 @@ static int on_llm(Batch *b, PyObject *e, const Kind *kd, PyObject *svc, double t
         TRY(add(b, m, svc, S_LLM_IN, model, S_EMPTY, ut, S_EMPTY, (double)in));
         TRY(add(b, m, svc, S_LLM_OUT, model, S_EMPTY, ut, S_EMPTY, (double)out));
     }
-    int priced = priced_cost(b, e, kd, model, &cost);
+    int priced = priced_cost(b->prices, e, kd, model, &cost);
     TRY(priced);
     if (priced > 1) return UNSURE;
     if (priced)
@@ -1244,11 +1245,197 @@ static PyObject *setup(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+
+/* ---- rows ----------------------------------------------------------------------------- */
+
+typedef struct {
+    Py_ssize_t n;
+    PyObject **names;
+    Py_ssize_t *offs;
+} DataFields;
+
+static DataFields data_fields[N_KINDS][2]; /* [kind][store_text] */
+static PyObject *encode_fn, *S_COST_USD;
+static int rows_configured = 0;
+
+/* setup_rows(fields, encode): fields maps a type to (data fields without texts, with
+ * texts), in the Struct's order; encode is msgspec's JSON encoder */
+static PyObject *setup_rows(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *fields, *enc;
+    if (!PyArg_ParseTuple(args, "O!O", &PyDict_Type, &fields, &enc)) return NULL;
+    if (!configured) {
+        PyErr_SetString(PyExc_RuntimeError, "setup() first");
+        return NULL;
+    }
+    if (rows_configured) Py_RETURN_NONE;
+    for (int k = 0; k < N_KINDS; k++) {
+        PyObject *pair = PyDict_GetItemString(fields, KIND_TAGS[k]);
+        if (!pair || !PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2) {
+            PyErr_Format(PyExc_ValueError, "no data fields for %s", KIND_TAGS[k]);
+            return NULL;
+        }
+        for (int t = 0; t < 2; t++) {
+            PyObject *names = PyTuple_GET_ITEM(pair, t);
+            if (!PyTuple_Check(names)) {
+                PyErr_SetString(PyExc_TypeError, "data fields are a tuple of names");
+                return NULL;
+            }
+            DataFields *df = &data_fields[k][t];
+            df->n = PyTuple_GET_SIZE(names);
+            df->names = PyMem_Calloc((size_t)df->n + 1, sizeof(PyObject *));
+            df->offs = PyMem_Calloc((size_t)df->n + 1, sizeof(Py_ssize_t));
+            if (!df->names || !df->offs) {
+                PyErr_NoMemory();
+                return NULL;
+            }
+            for (Py_ssize_t i = 0; i < df->n; i++) {
+                PyObject *name = PyTuple_GET_ITEM(names, i);
+                if (!PyUnicode_CheckExact(name)) {
+                    PyErr_SetString(PyExc_TypeError, "a field name is a str");
+                    return NULL;
+                }
+                PyObject *descr = _PyType_Lookup(kinds[k].cls, name);
+                if (!descr || !Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
+                    PyErr_Format(PyExc_ValueError, "%s has no slot %U", KIND_TAGS[k], name);
+                    return NULL;
+                }
+                Py_INCREF(name);
+                PyUnicode_InternInPlace(&name);
+                df->names[i] = name;
+                df->offs[i] = ((PyMemberDescrObject *)descr)->d_member->offset;
+            }
+        }
+    }
+    if (!(S_COST_USD = PyUnicode_InternFromString("cost_usd"))) return NULL;
+    encode_fn = Py_NewRef(enc);
+    rows_configured = 1;
+    Py_RETURN_NONE;
+}
+
+/* One row: (id, ts, type, service, session_id, run_id, user_id, data JSON) */
+static PyObject *make_row(PyObject *e, const Kind *kd, int k, int store_text,
+                          PyObject *prices, int *unsure) {
+    const DataFields *df = &data_fields[k][store_text];
+    PyObject *data = PyDict_New();
+    if (!data) return NULL;
+    for (Py_ssize_t i = 0; i < df->n; i++) {
+        PyObject *v = *(PyObject **)((char *)e + df->offs[i]);
+        if (v == NULL) {
+            *unsure = 1;
+            Py_DECREF(data);
+            return NULL;
+        }
+        if (v != Py_None && PyDict_SetItem(data, df->names[i], v) < 0) {
+            Py_DECREF(data);
+            return NULL;
+        }
+    }
+    if (k == K_LLM && FIELD(e, kd, F_COST) == Py_None) {
+        PyObject *model = FIELD(e, kd, F_MODEL);
+        double cost;
+        int priced = PyUnicode_CheckExact(model) ? priced_cost(prices, e, kd, model, &cost)
+                                                 : UNSURE + 1;
+        if (priced < 0 || priced > 1) {
+            *unsure = priced > 1;
+            Py_DECREF(data);
+            return NULL;
+        }
+        if (priced) {
+            PyObject *c = PyFloat_FromDouble(cost);
+            int r = c ? PyDict_SetItem(data, S_COST_USD, c) : -1;
+            Py_XDECREF(c);
+            if (r < 0) {
+                Py_DECREF(data);
+                return NULL;
+            }
+        }
+    }
+    PyObject *encoded = PyObject_CallOneArg(encode_fn, data);
+    Py_DECREF(data);
+    if (!encoded) return NULL;
+    if (!PyBytes_CheckExact(encoded)) {
+        Py_DECREF(encoded);
+        PyErr_SetString(PyExc_TypeError, "the encoder gives bytes");
+        return NULL;
+    }
+    PyObject *text =
+        PyUnicode_DecodeUTF8(PyBytes_AS_STRING(encoded), PyBytes_GET_SIZE(encoded), NULL);
+    Py_DECREF(encoded);
+    if (!text) return NULL;
+    PyObject *run = kd->off[F_RUN] >= 0 ? FIELD(e, kd, F_RUN) : Py_None;
+    PyObject *row = PyTuple_Pack(8, FIELD(e, kd, F_ID), FIELD(e, kd, F_TS), kd->tag,
+                                 FIELD(e, kd, F_SERVICE), FIELD(e, kd, F_SESSION), run,
+                                 FIELD(e, kd, F_USER), text);
+    Py_DECREF(text);
+    return row;
+}
+
+/* rows(batch, store_text) -> (unique events by id, rows by id, earliest ts) or None */
+static PyObject *rows(PyObject *self, PyObject *args) {
+    (void)self;
+    PyObject *batch;
+    int store_text;
+    if (!PyArg_ParseTuple(args, "O!p", &PyList_Type, &batch, &store_text)) return NULL;
+    if (!rows_configured) {
+        PyErr_SetString(PyExc_RuntimeError, "chatwatch.store._delta: setup_rows() not called");
+        return NULL;
+    }
+    PyObject *unique = PyDict_New(), *out = PyDict_New(), *prices = PyDict_New();
+    PyObject *result = NULL;
+    double min_ts = 0.0;
+    int any = 0, unsure = 0, last = 0;
+    if (!unique || !out || !prices) goto done;
+    Py_ssize_t len = PyList_GET_SIZE(batch);
+    for (Py_ssize_t i = 0; i < len; i++) {
+        PyObject *e = PyList_GET_ITEM(batch, i);
+        int k = last;
+        if (kinds[k].cls != Py_TYPE(e)) {
+            for (k = 0; k < N_KINDS && kinds[k].cls != Py_TYPE(e); k++) {
+            }
+            if (k == N_KINDS) goto unsure;
+            last = k;
+        }
+        const Kind *kd = &kinds[k];
+        PyObject *id = FIELD(e, kd, F_ID), *ts_o = FIELD(e, kd, F_TS);
+        if (!id || !PyUnicode_CheckExact(id) || !ts_o || !PyFloat_CheckExact(ts_o) ||
+            !FIELD(e, kd, F_SERVICE) || !FIELD(e, kd, F_SESSION) || !FIELD(e, kd, F_USER) ||
+            (kd->off[F_RUN] >= 0 && !FIELD(e, kd, F_RUN)))
+            goto unsure;
+        PyObject *first = PyDict_SetDefault(unique, id, e);
+        if (!first) goto done;
+        if (first != e) continue; /* a repeat of an id in the batch: the first one counts */
+        PyObject *row = make_row(e, kd, k, store_text, prices, &unsure);
+        if (!row) {
+            if (unsure) goto unsure;
+            goto done;
+        }
+        int r = PyDict_SetItem(out, id, row);
+        Py_DECREF(row);
+        if (r < 0) goto done;
+        double ts = PyFloat_AS_DOUBLE(ts_o);
+        if (!any || ts < min_ts) min_ts = ts; /* min(): the first of equal ones */
+        any = 1;
+    }
+    result = Py_BuildValue("(OOd)", unique, out, min_ts);
+    goto done;
+unsure:
+    result = Py_NewRef(Py_None);
+done:
+    Py_XDECREF(unique);
+    Py_XDECREF(out);
+    Py_XDECREF(prices);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"setup", setup, METH_VARARGS, "Read the event classes and the constant tables (once)."},
     {"compute", compute, METH_O,
      "(counts, hist, sessions, users, usage) of a list of msgspec events, or None when an "
      "event is not one this code reads (the caller then uses the Python definition)."},
+    {"setup_rows", setup_rows, METH_VARARGS, "Read the data fields of each event class (once)."},
+    {"rows", rows, METH_VARARGS,
+     "(unique events by id, rows by id, earliest ts) of a list of msgspec events, or None."},
     {NULL, NULL, 0, NULL},
 };
 

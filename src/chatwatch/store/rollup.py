@@ -103,6 +103,7 @@ __all__ = [
     "priced_cost",
     "prom_bucket",
     "python_delta",
+    "rollup_core",
     "session_values",
 ]
 
@@ -612,3 +613,8 @@ def _load_fast() -> Any:
 
 
 _fast = _load_fast()
+
+
+def rollup_core() -> Any:
+    """The compiled module (set up), or None: what the writer's rows use too."""
+    return _fast

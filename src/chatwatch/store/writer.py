@@ -32,6 +32,7 @@ from chatwatch.store.rollup import (
     SessionDelta,
     compute_delta,
     priced_cost,
+    rollup_core,
 )
 from chatwatch.store.schema import HIST_KEY, ROLLUP_KEY
 
@@ -42,6 +43,7 @@ __all__ = [
     "fold_journal",
     "index_rows",
     "prepare",
+    "python_prepare",
     "write_batches",
     "write_events",
     "write_prepared",
@@ -148,6 +150,17 @@ class Prepared:
 def prepare(batch: Sequence[Event | FastEvent], *, store_text: bool) -> Prepared:
     """Rows and rollup increments of validated events: pydantic models or the msgspec
     Structs of the ingest hot path (chatwatch.events_fast), which give the same."""
+    if _fast_rows is not None and batch and isinstance(batch[0], msgspec.Struct):
+        done = _fast_rows(batch if isinstance(batch, list) else list(batch), store_text)
+        if done is not None:  # the same as python_prepare gives (tests/store/test_fast_delta.py)
+            unique, rows, min_ts = done
+            delta = compute_delta(list(unique.values()))
+            return Prepared(unique, rows, delta, len(batch), min_ts, store_text)
+    return python_prepare(batch, store_text=store_text)
+
+
+def python_prepare(batch: Sequence[Event | FastEvent], *, store_text: bool) -> Prepared:
+    """:func:`prepare` in Python: the definition of the rows (the C code mirrors it)."""
     unique: dict[str, Any] = {}
     for e in batch:
         if e.id not in unique:
@@ -354,6 +367,28 @@ def _struct_row(e: Any, store_text: bool) -> tuple[Any, ...]:
         e.user_id,
         _ENCODE(data).decode(),
     )
+
+
+def _setup_fast_rows() -> Callable[[list[Any], bool], Any] | None:
+    """The compiled rows (chatwatch/store/_delta.c) with this module's data fields."""
+    core = rollup_core()
+    if core is None:
+        return None
+    from chatwatch import events_fast
+
+    fields = {}
+    for kind in events_fast.FastEvent.__args__:
+        names = kind.__struct_fields__
+        fields[kind.type] = (
+            tuple(f for f in names if f not in _COMMON | _TEXT),
+            tuple(f for f in names if f not in _COMMON),
+        )
+    core.setup_rows(fields, _ENCODE)
+    rows: Callable[[list[Any], bool], Any] = core.rows
+    return rows
+
+
+_fast_rows = _setup_fast_rows()
 
 
 def _insert_new(
