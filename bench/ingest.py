@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import sqlite3
 import subprocess
 import sys
@@ -41,11 +40,11 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from _stages import STAGES, bodies_of, budget
-from chatwatch.demo.traffic import Traffic
-from chatwatch.sdk import CaptureTransport, Client, HTTPTransport
+from chatwatch.sdk import HTTPTransport
 from chatwatch.server.keys import create_key
 from chatwatch.store import Store
 from live_server import free_port
+from traffic import sdk_events
 
 TARGET_EPS = 40_000
 TARGET_SHARE = 0.25  # of raw executemany of the same events, same run
@@ -56,25 +55,7 @@ Batch = list[dict[str, Any]]
 
 def sdk_batches(n: int, batch_size: int) -> list[Batch]:
     """About ``n`` events as the SDK records and batches them (demo traffic, time now)."""
-    capture = CaptureTransport()
-    client = Client(
-        transport=capture,
-        service="bench",
-        batch_size=batch_size,
-        max_queue=n + 1,
-        heartbeat_interval=None,
-    )
-    now = time.time()
-    traffic = Traffic(random.Random(7), time.time, rate=50.0, start=now - 3600, daily=False)
-    made = 0
-    for calls in traffic.run(now + 3600, step=30.0):
-        for call in calls:
-            getattr(client, call.method)(**call.kwargs)
-        made += len(calls)
-        if made >= n:
-            break
-    client.close(timeout=60)
-    events = capture.events[:n]
+    events = sdk_events(n, batch_size)
     return [events[i : i + batch_size] for i in range(0, len(events), batch_size)]
 
 

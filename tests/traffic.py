@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+import time
+from typing import Any
 
 from chatwatch.demo.traffic import Traffic, to_event
 from chatwatch.events import Event, parse_events
@@ -24,3 +26,29 @@ def traffic_batches(size: int = 150) -> list[list[Event]]:
             out.append(batches[i - 1][-20:] + batch[:10])  # a retry overlapping two batches
     out.append(out[3])  # one batch sent again whole
     return out
+
+
+def sdk_events(n: int, batch_size: int = 2000, seed: int = 7) -> list[dict[str, Any]]:
+    """About ``n`` events of demo traffic as the SDK records them (``chatwatch.Client``
+    record calls, batched as its sender batches them), times around now."""
+    from chatwatch.sdk import CaptureTransport, Client
+
+    capture = CaptureTransport()
+    client = Client(
+        transport=capture,
+        service="bench",
+        batch_size=batch_size,
+        max_queue=n + 1,
+        heartbeat_interval=None,
+    )
+    now = time.time()
+    traffic = Traffic(random.Random(seed), time.time, rate=50.0, start=now - 3600, daily=False)
+    made = 0
+    for calls in traffic.run(now + 3600, step=30.0):
+        for call in calls:
+            getattr(client, call.method)(**call.kwargs)
+        made += len(calls)
+        if made >= n:
+            break
+    client.close(timeout=60)
+    return capture.events[:n]

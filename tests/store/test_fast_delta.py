@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import random
 import time
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ from chatwatch.events_fast import decode_batch
 from chatwatch.store import rollup
 from chatwatch.store.rollup import Delta, compute_delta, python_delta
 from chatwatch.store.writer import Prepared, prepare, python_prepare
+from traffic import sdk_events
 
 pytestmark = pytest.mark.skipif(rollup._fast is None, reason="the C extension is not built")
 
@@ -56,7 +56,7 @@ def _maybe(strategy: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
 
 
 @st.composite
-def sdk_events(draw: st.DrawFn) -> dict[str, Any]:
+def pooled_events(draw: st.DrawFn) -> dict[str, Any]:
     kind = draw(
         st.sampled_from(
             [
@@ -179,7 +179,7 @@ def assert_same(c: Delta, py: Delta) -> None:
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(sdk_events(), min_size=1, max_size=40))
+@given(st.lists(pooled_events(), min_size=1, max_size=40))
 def test_the_same_increments_as_python(batch: list[dict[str, Any]]) -> None:
     structs = _structs(batch)
     assert rollup._fast.compute(structs) is not None  # the C path did run
@@ -188,24 +188,8 @@ def test_the_same_increments_as_python(batch: list[dict[str, Any]]) -> None:
 
 def test_sdk_traffic_gives_the_same_increments() -> None:
     """The demo's traffic as the SDK records it (12 000 calls), in batches of 2 000."""
-    from chatwatch.demo.traffic import Traffic
-    from chatwatch.sdk import CaptureTransport, Client
-
-    capture = CaptureTransport()
-    client = Client(
-        transport=capture, service="t", batch_size=2000, max_queue=10**6, heartbeat_interval=None
-    )
-    traffic = Traffic(random.Random(3), time.time, rate=50.0, start=NOW - 3600, daily=False)
-    made = 0
-    for calls in traffic.run(NOW + 3600, step=30.0):
-        for call in calls:
-            getattr(client, call.method)(**call.kwargs)
-        made += len(calls)
-        if made >= 12_000:
-            break
-    client.close(timeout=60)
-    events = capture.events
-    assert len(events) > 5000
+    events = sdk_events(12_000, seed=3)
+    assert len(events) == 12_000
     for start in range(0, len(events), 2000):
         structs = _structs(events[start : start + 2000])
         assert_same(compute_delta(structs), python_delta(structs))
@@ -247,7 +231,7 @@ def assert_same_rows(c: Prepared, py: Prepared) -> None:
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(sdk_events(), min_size=1, max_size=30), st.booleans(), st.integers(0, 5))
+@given(st.lists(pooled_events(), min_size=1, max_size=30), st.booleans(), st.integers(0, 5))
 def test_the_same_rows_as_python(
     batch: list[dict[str, Any]], store_text: bool, repeat: int
 ) -> None:

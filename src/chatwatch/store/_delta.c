@@ -89,7 +89,6 @@ static PyObject *sim_labels[40]; /* edges -1.00 .. 0.95 */
 static PyObject *rating_labels[6];
 static PyObject *status_labels[100]; /* "400" .. "499" */
 static PyObject *S_EMPTY, *S_UNKNOWN, *S_ASSISTANT;
-static PyObject *constants; /* every constant above, str -> itself (kept alive here) */
 static PyTypeObject *session_cls;
 static PyObject *session_attrs[20];
 static PyObject *price_of;   /* model -> (input, output) USD per million tokens, or None */
@@ -343,9 +342,9 @@ typedef struct {
 
 #define FIELD(e, kd, f) (*(PyObject **)((char *)(e) + (kd)->off[f]))
 
-/* s itself: keys hold the event's own strings (the batch keeps them alive) and compare
- * them by value; kept as a function so each use says "a string of the key" */
-static inline PyObject *canon(Batch *b, PyObject *s) {
+/* a string of a key: the event's own object (the batch keeps it alive; keys compare
+ * strings by value), or the batch goes to Python when it is not an exact str */
+static inline PyObject *label(Batch *b, PyObject *s) {
     if (!PyUnicode_CheckExact(s)) { /* not what msgspec gives: the batch goes to Python */
         b->unsure = 1;
         return S_EMPTY;
@@ -353,10 +352,10 @@ static inline PyObject *canon(Batch *b, PyObject *s) {
     return s;
 }
 
-/* e.field or "" (Python's `x or ""`), canonical; NULL on error */
-static PyObject *canon_or_empty(Batch *b, PyObject *s) {
+/* e.field or "" (Python's `x or ""`) */
+static PyObject *label_or_empty(Batch *b, PyObject *s) {
     if (s == Py_None || PyUnicode_GET_LENGTH(s) == 0) return S_EMPTY;
-    return canon(b, s);
+    return label(b, s);
 }
 
 static int add(Batch *b, long long m, PyObject *svc, int ser, PyObject *model, PyObject *dim,
@@ -385,7 +384,7 @@ static int observe(Batch *b, long long m, PyObject *svc, int ser, PyObject *mode
 
 static int user_message(Batch *b, PyObject *svc, PyObject *user, double ts) {
     if (user == Py_None) return 0;
-    PyObject *u = canon(b, user);
+    PyObject *u = label(b, user);
     if (!u) return -1;
     int fresh;
     long long day = floored(&b->day, ts);
@@ -402,7 +401,7 @@ static Sess *session(Batch *b, PyObject *e, const Kind *kd, PyObject *svc, doubl
     *failed = 0;
     PyObject *sid_raw = FIELD(e, kd, F_SESSION);
     if (sid_raw == Py_None) return NULL;
-    PyObject *sid = canon(b, sid_raw);
+    PyObject *sid = label(b, sid_raw);
     if (!sid) {
         *failed = 1;
         return NULL;
@@ -581,7 +580,7 @@ static int priced_cost(PyObject *prices, PyObject *e, const Kind *kd, PyObject *
 
 static int on_turn(Batch *b, PyObject *e, const Kind *kd, PyObject *svc, double ts,
                    long long m, PyObject *ut) {
-    PyObject *model = canon_or_empty(b, FIELD(e, kd, F_MODEL));
+    PyObject *model = label_or_empty(b, FIELD(e, kd, F_MODEL));
     if (!model) return -1;
     double rt;
     if (!as_double(FIELD(e, kd, F_RT), &rt)) return UNSURE;
@@ -593,7 +592,7 @@ static int on_turn(Batch *b, PyObject *e, const Kind *kd, PyObject *svc, double 
     PyObject *status = FIELD(e, kd, F_STATUS);
     if (success == Py_False) {
         PyObject *err = FIELD(e, kd, F_ERROR);
-        PyObject *dim = truthy(err) ? canon(b, err) : S_UNKNOWN;
+        PyObject *dim = truthy(err) ? label(b, err) : S_UNKNOWN;
         if (!dim) return -1;
         TRY(add(b, m, svc, S_TURNS_FAILED, model, dim, ut, S_EMPTY, 0.0));
     } else if (status != Py_None) {
@@ -643,12 +642,12 @@ static int on_turn(Batch *b, PyObject *e, const Kind *kd, PyObject *svc, double 
     }
     PyObject *topic = FIELD(e, kd, F_TOPIC);
     if (truthy(topic)) {
-        PyObject *t = canon(b, topic);
+        PyObject *t = label(b, topic);
         if (!t) return -1;
         TRY(add(b, m, svc, S_TOPICS, model, t, ut, S_EMPTY, 0.0));
     }
     if (!PyUnicode_CheckExact(FIELD(e, kd, F_SENDER))) return UNSURE;
-    PyObject *sender = canon(b, FIELD(e, kd, F_SENDER));
+    PyObject *sender = label(b, FIELD(e, kd, F_SENDER));
     if (!sender) return -1;
     TRY(add(b, m, svc, S_MESSAGES, S_EMPTY, sender, ut, S_EMPTY, 0.0));
     TRY(add(b, m, svc, S_MESSAGES, S_EMPTY, S_ASSISTANT, ut, S_EMPTY, 0.0));
@@ -666,7 +665,7 @@ static int on_llm(Batch *b, PyObject *e, const Kind *kd, PyObject *svc, double t
                   long long m, PyObject *ut) {
     PyObject *model_raw = FIELD(e, kd, F_MODEL);
     if (!PyUnicode_CheckExact(model_raw)) return UNSURE;
-    PyObject *model = canon(b, model_raw);
+    PyObject *model = label(b, model_raw);
     if (!model) return -1;
     PyObject *kind = FIELD(e, kd, F_KIND);
     if (!PyUnicode_CheckExact(kind)) return UNSURE;
@@ -699,14 +698,14 @@ static int on_llm(Batch *b, PyObject *e, const Kind *kd, PyObject *svc, double t
                 S_EMPTY, 0.0));
     if (success == Py_False) {
         PyObject *err = FIELD(e, kd, F_ERROR);
-        PyObject *dim = truthy(err) ? canon(b, err) : S_UNKNOWN;
+        PyObject *dim = truthy(err) ? label(b, err) : S_UNKNOWN;
         if (!dim) return -1;
         TRY(add(b, m, svc, embedding ? S_EMB_FAILED : S_LLM_FAILED, model, dim, ut, S_EMPTY,
                 0.0));
     }
     PyObject *user = FIELD(e, kd, F_USER);
     if (!embedding && user != Py_None) {
-        PyObject *u = canon(b, user);
+        PyObject *u = label(b, user);
         if (!u) return -1;
         int fresh;
         long long hour = floored(&b->hour, ts);
@@ -760,7 +759,7 @@ static int on_rag(Batch *b, PyObject *e, const Kind *kd, PyObject *svc, double t
 
 static int on_cache(Batch *b, PyObject *e, const Kind *kd, PyObject *svc, double ts,
                     long long m, PyObject *ut) {
-    PyObject *kind = canon(b, FIELD(e, kd, F_KIND));
+    PyObject *kind = label(b, FIELD(e, kd, F_KIND));
     if (!kind) return -1;
     PyObject *hit = FIELD(e, kd, F_HIT);
     if (hit != Py_True && hit != Py_False) return UNSURE;
@@ -773,8 +772,8 @@ static int on_cache(Batch *b, PyObject *e, const Kind *kd, PyObject *svc, double
 static int on_connection(Batch *b, PyObject *e, const Kind *kd, PyObject *svc, double ts,
                          long long m, PyObject *ut) {
     if (!PyUnicode_CheckExact(FIELD(e, kd, F_ACTION))) return UNSURE;
-    PyObject *action = canon(b, FIELD(e, kd, F_ACTION));
-    PyObject *channel = action ? canon(b, FIELD(e, kd, F_CHANNEL)) : NULL;
+    PyObject *action = label(b, FIELD(e, kd, F_ACTION));
+    PyObject *channel = action ? label(b, FIELD(e, kd, F_CHANNEL)) : NULL;
     if (!channel) return -1;
     TRY(add(b, m, svc, S_CONNECTIONS, S_EMPTY, action, ut, channel, 0.0));
     SESSION_OR_FAIL(s);
@@ -807,7 +806,7 @@ static int on_session_started(Batch *b, PyObject *e, const Kind *kd, PyObject *s
     (void)ut;
     SESSION_OR_FAIL(s);
     if (s) {
-        PyObject *channel = canon(b, FIELD(e, kd, F_CHANNEL));
+        PyObject *channel = label(b, FIELD(e, kd, F_CHANNEL));
         if (!channel) return -1;
         s->channel = channel;
         if (!s->has_started || ts < s->started_at) s->started_at = ts; /* min(started, ts) */
@@ -818,7 +817,7 @@ static int on_session_started(Batch *b, PyObject *e, const Kind *kd, PyObject *s
 
 static int on_session_ended(Batch *b, PyObject *e, const Kind *kd, PyObject *svc, double ts,
                             long long m, PyObject *ut) {
-    PyObject *channel = canon_or_empty(b, FIELD(e, kd, F_CHANNEL));
+    PyObject *channel = label_or_empty(b, FIELD(e, kd, F_CHANNEL));
     if (!channel) return -1;
     TRY(add(b, m, svc, S_SESSIONS_ENDED, S_EMPTY, S_EMPTY, ut, channel, 0.0));
     SESSION_OR_FAIL(s);
@@ -840,7 +839,7 @@ static int on_feedback(Batch *b, PyObject *e, const Kind *kd, PyObject *svc, dou
     }
     PyObject *thumbs = FIELD(e, kd, F_THUMBS);
     if (thumbs != Py_None) {
-        PyObject *t = canon(b, thumbs);
+        PyObject *t = label(b, thumbs);
         if (!t) return -1;
         TRY(add(b, m, svc, S_THUMBS, S_EMPTY, t, ut, S_EMPTY, 0.0));
     }
@@ -866,7 +865,7 @@ static int on_escalation(Batch *b, PyObject *e, const Kind *kd, PyObject *svc, d
 static int on_message(Batch *b, PyObject *e, const Kind *kd, PyObject *svc, double ts,
                       long long m, PyObject *ut) {
     if (!PyUnicode_CheckExact(FIELD(e, kd, F_SENDER))) return UNSURE;
-    PyObject *sender = canon(b, FIELD(e, kd, F_SENDER));
+    PyObject *sender = label(b, FIELD(e, kd, F_SENDER));
     if (!sender) return -1;
     TRY(add(b, m, svc, S_MESSAGES, S_EMPTY, sender, ut, S_EMPTY, 0.0));
     if (PyUnicode_CompareWithASCIIString(sender, "user") == 0)
@@ -1114,8 +1113,8 @@ static PyObject *compute(PyObject *self, PyObject *arg) {
         if (!as_double(FIELD(e, kd, F_TS), &ts) || !PyUnicode_CheckExact(svc_raw) ||
             (ut_raw != Py_None && !PyUnicode_CheckExact(ut_raw)))
             goto unsure;
-        PyObject *svc = canon(&b, svc_raw);
-        PyObject *ut = svc ? canon_or_empty(&b, ut_raw) : NULL;
+        PyObject *svc = label(&b, svc_raw);
+        PyObject *ut = svc ? label_or_empty(&b, ut_raw) : NULL;
         if (!ut) goto done;
         long long m = floored(&b.minute, ts);
         int r = handlers[k](&b, e, kd, svc, ts, m, ut);
@@ -1145,8 +1144,7 @@ done:
 
 static int intern_constant(PyObject **slot, const char *text) {
     *slot = PyUnicode_InternFromString(text);
-    if (!*slot) return -1;
-    return PyDict_SetItem(constants, *slot, *slot);
+    return *slot ? 0 : -1;
 }
 
 static int take_constant(PyObject **slot, PyObject *value) {
@@ -1154,9 +1152,8 @@ static int take_constant(PyObject **slot, PyObject *value) {
         PyErr_SetString(PyExc_TypeError, "a label constant must be a str");
         return -1;
     }
-    Py_INCREF(value);
-    *slot = value;
-    return PyDict_SetItem(constants, value, value);
+    *slot = Py_NewRef(value);
+    return 0;
 }
 
 /* setup(classes, session_cls, prom_buckets, prom_labels, sim_labels, min_value, log_gamma,
@@ -1176,7 +1173,6 @@ static PyObject *setup(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "unexpected bucket or label tables");
         return NULL;
     }
-    if (!(constants = PyDict_New())) return NULL;
     for (int i = 0; i < N_PROM; i++) {
         prom_buckets[i] = PyFloat_AsDouble(PyTuple_GET_ITEM(buckets, i));
         if (PyErr_Occurred()) return NULL;
