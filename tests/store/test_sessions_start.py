@@ -107,3 +107,28 @@ def test_reconnects_do_not_depend_on_arrival_order(db_url: str) -> None:
     assert cat.breakdown("connections_by_action", reading) == {"connect": 1.0, "reconnect": 2.0}
     assert cat.value("reconnection_rate", reading) == 100.0
     store.close()
+
+
+def test_the_fold_finds_stored_sessions_by_their_key(db_url: str) -> None:
+    """What the fold reads of sessions already stored comes from the primary key, not a
+    scan of the table, so folding costs the same however many sessions are stored."""
+    from sqlalchemy import text
+
+    from chatwatch.store.writer import _stored_sessions, _stored_sessions_sql
+
+    store = Store(db_url)
+    store.ingest(parse_events([_ev(i, "turn", f"k{i}", response_time_ms=10.0) for i in range(30)]))
+    store.ingest(parse_events([_ev(40, "escalation", "k3", reason="asked")]))
+    with store.write() as conn:
+        service = conn.execute(text("SELECT service FROM sessions LIMIT 1")).scalar_one()
+        keys = [(service, "k3"), (service, "k7"), (service, "absent"), ("other", "k3")]
+        found = _stored_sessions(conn, keys)
+        assert set(found) == {(service, "k3"), (service, "k7")}
+        assert found[(service, "k3")][0] is not None  # escalated_at, as stored
+        assert found[(service, "k7")][0] is None
+        if conn.dialect.name == "sqlite":
+            sql = _stored_sessions_sql("sqlite", 2)
+            plan = [row[3] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", ("a",) * 4)]
+            assert any("SEARCH s USING INDEX sqlite_autoindex_sessions_1" in p for p in plan), plan
+            assert not any(p.startswith("SCAN s") and "CONSTANT" not in p for p in plan), plan
+    store.close()

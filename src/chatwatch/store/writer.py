@@ -532,7 +532,9 @@ def _stored_sessions(
 ) -> dict[tuple[str, str], tuple[Any, ...]]:
     """What the fold needs of the sessions already stored, by (service, session_id):
     plain SQL written once per chunk size (SQLAlchemy built the ``IN`` of 400 pairs
-    anew at every fold, a third of the fold's time)."""
+    anew at every fold, a third of the fold's time). The keys are joined to the primary
+    key: SQLite scans the whole table for a row value ``IN (VALUES …)``, which made the
+    fold's cost grow with the sessions stored (5 ms a chunk at 50 000 sessions)."""
     known: dict[tuple[str, str], tuple[Any, ...]] = {}
     dialect = conn.dialect.name
     for start in range(0, len(keys), _KNOWN_CHUNK):
@@ -548,8 +550,9 @@ def _stored_sessions_sql(dialect: str, n: int) -> str:
     mark = "?" if dialect == "sqlite" else "%s"
     pairs = ", ".join([f"({mark}, {mark})"] * n)
     return (
-        "SELECT service, session_id, escalated_at, reconnects, user_type, channel, "
-        f"first_connect_at FROM sessions WHERE (service, session_id) IN (VALUES {pairs})"
+        "SELECT s.service, s.session_id, s.escalated_at, s.reconnects, s.user_type, "
+        f"s.channel, s.first_connect_at FROM (VALUES {pairs}) AS v "
+        "JOIN sessions AS s ON s.service = v.column1 AND s.session_id = v.column2"
     )
 
 
