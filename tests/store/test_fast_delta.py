@@ -186,6 +186,42 @@ def test_the_same_increments_as_python(batch: list[dict[str, Any]]) -> None:
     assert_same(compute_delta(structs), python_delta(structs))
 
 
+def _python_merge(into: Delta, other: Delta) -> None:
+    """Delta.merge with the Python definitions of each addition."""
+    rollup.add_cells(into.counts, other.counts)
+    rollup.add_counts(into.hist, other.hist)
+    rollup.add_counts(into.users, other.users)
+    rollup.add_cells3(into.usage, other.usage)
+    rollup.merge_sessions(into.sessions, other.sessions.values())
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(pooled_events(), min_size=1, max_size=25), min_size=2, max_size=5))
+def test_merging_in_c_adds_as_python_does(batches: list[list[dict[str, Any]]]) -> None:
+    """The group writer's and the fold's merge (Delta.merge, its additions in C) against
+    the Python additions: the same keys in the same order, the same sums to the bit."""
+    structs = [_structs(batch) for batch in batches]
+    c, py = python_delta(structs[0]), python_delta(structs[0])
+    for batch in structs[1:]:
+        c.merge(python_delta(batch))
+        _python_merge(py, python_delta(batch))
+    assert_same(c, py)
+
+
+def test_merging_in_c_refuses_what_it_cannot_add() -> None:
+    """A cell of the wrong shape is an error, as unpacking it in Python is."""
+    fast = rollup._fast
+    with pytest.raises(ValueError):
+        fast.merge_cells({}, {("k",): [1, 2.0, 3]}, 2)
+    with pytest.raises(ValueError):
+        fast.merge_cells({("k",): [1]}, {("k",): [1, 2.0]}, 2)
+    with pytest.raises(TypeError):
+        fast.merge_counts({}, {("k",): "1"})
+    into = {("a",): 1, ("b",): 2.5}
+    fast.merge_counts(into, {("b",): 1, ("c",): 4})
+    assert into == {("a",): 1, ("b",): 3.5, ("c",): 4}
+
+
 def test_sdk_traffic_gives_the_same_increments() -> None:
     """The demo's traffic as the SDK records it (12 000 calls), in batches of 2 000."""
     events = sdk_events(12_000, seed=3)

@@ -1424,12 +1424,88 @@ done:
     return result;
 }
 
+/* ---- merging increments ------------------------------------------------------------ */
+
+/* rollup.add_counts and rollup.add_cells in C: the group writer and the fold add every
+ * batch's increments key by key. Each key's hash is taken from the dict it comes from
+ * (Python hashes the 7-tuple again for the lookup and again for the store); the values
+ * are added with the number protocol, so the results are Python's own. */
+
+static PyObject *merge_counts(PyObject *self, PyObject *args) {
+    PyObject *into, *more;
+    if (!PyArg_ParseTuple(args, "O!O!", &PyDict_Type, &into, &PyDict_Type, &more)) return NULL;
+    Py_ssize_t pos = 0;
+    PyObject *key, *n;
+    Py_hash_t hash;
+    while (_PyDict_Next(more, &pos, &key, &n, &hash)) {
+        PyObject *old = _PyDict_GetItem_KnownHash(into, key, hash);
+        if (old == NULL) {
+            if (PyErr_Occurred()) return NULL;
+            /* Python stores 0 + n: the same number as n for an int or a float */
+            if (!PyLong_CheckExact(n) && !PyFloat_CheckExact(n)) {
+                PyErr_SetString(PyExc_TypeError, "merge_counts: counts are ints or floats");
+                return NULL;
+            }
+            if (_PyDict_SetItem_KnownHash(into, key, n, hash) < 0) return NULL;
+            continue;
+        }
+        PyObject *sum = PyNumber_Add(old, n);
+        if (sum == NULL) return NULL;
+        int failed = _PyDict_SetItem_KnownHash(into, key, sum, hash);
+        Py_DECREF(sum);
+        if (failed < 0) return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *merge_cells(PyObject *self, PyObject *args) {
+    PyObject *into, *more;
+    Py_ssize_t width;
+    if (!PyArg_ParseTuple(args, "O!O!n", &PyDict_Type, &into, &PyDict_Type, &more, &width))
+        return NULL;
+    Py_ssize_t pos = 0;
+    PyObject *key, *cell;
+    Py_hash_t hash;
+    while (_PyDict_Next(more, &pos, &key, &cell, &hash)) {
+        if (!PyList_CheckExact(cell) || PyList_GET_SIZE(cell) != width) {
+            PyErr_Format(PyExc_ValueError, "merge_cells: a cell is a list of %zd numbers",
+                         width);
+            return NULL;
+        }
+        PyObject *old = _PyDict_GetItem_KnownHash(into, key, hash);
+        if (old == NULL) {
+            if (PyErr_Occurred()) return NULL;
+            PyObject *copy = PyList_GetSlice(cell, 0, width); /* a new list, as Python's */
+            if (copy == NULL) return NULL;
+            int failed = _PyDict_SetItem_KnownHash(into, key, copy, hash);
+            Py_DECREF(copy);
+            if (failed < 0) return NULL;
+            continue;
+        }
+        if (!PyList_CheckExact(old) || PyList_GET_SIZE(old) != width) {
+            PyErr_Format(PyExc_ValueError, "merge_cells: a cell is a list of %zd numbers",
+                         width);
+            return NULL;
+        }
+        for (Py_ssize_t i = 0; i < width; i++) {
+            PyObject *sum = PyNumber_InPlaceAdd(PyList_GET_ITEM(old, i), PyList_GET_ITEM(cell, i));
+            if (sum == NULL) return NULL;
+            PyList_SetItem(old, i, sum); /* steals sum, drops the old number */
+        }
+    }
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"setup", setup, METH_VARARGS, "Read the event classes and the constant tables (once)."},
     {"compute", compute, METH_O,
      "(counts, hist, sessions, users, usage) of a list of msgspec events, or None when an "
      "event is not one this code reads (the caller then uses the Python definition)."},
     {"setup_rows", setup_rows, METH_VARARGS, "Read the data fields of each event class (once)."},
+    {"merge_counts", merge_counts, METH_VARARGS,
+     "Add integer counts key by key into the first dict (rollup.add_counts)."},
+    {"merge_cells", merge_cells, METH_VARARGS,
+     "Add cells (lists of `width` numbers) key by key into the first dict (rollup.add_cells)."},
     {"rows", rows, METH_VARARGS,
      "(unique events by id, rows by id, earliest ts) of a list of msgspec events, or None."},
     {NULL, NULL, 0, NULL},
