@@ -1458,6 +1458,12 @@ static PyObject *merge_counts(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+static int is_cell(PyObject *cell, Py_ssize_t width) {
+    if (PyList_CheckExact(cell) && PyList_GET_SIZE(cell) == width) return 1;
+    PyErr_Format(PyExc_ValueError, "merge_cells: a cell is a list of %zd numbers", width);
+    return 0;
+}
+
 static PyObject *merge_cells(PyObject *self, PyObject *args) {
     PyObject *into, *more;
     Py_ssize_t width;
@@ -1467,11 +1473,7 @@ static PyObject *merge_cells(PyObject *self, PyObject *args) {
     PyObject *key, *cell;
     Py_hash_t hash;
     while (_PyDict_Next(more, &pos, &key, &cell, &hash)) {
-        if (!PyList_CheckExact(cell) || PyList_GET_SIZE(cell) != width) {
-            PyErr_Format(PyExc_ValueError, "merge_cells: a cell is a list of %zd numbers",
-                         width);
-            return NULL;
-        }
+        if (!is_cell(cell, width)) return NULL;
         PyObject *old = _PyDict_GetItem_KnownHash(into, key, hash);
         if (old == NULL) {
             if (PyErr_Occurred()) return NULL;
@@ -1482,11 +1484,7 @@ static PyObject *merge_cells(PyObject *self, PyObject *args) {
             if (failed < 0) return NULL;
             continue;
         }
-        if (!PyList_CheckExact(old) || PyList_GET_SIZE(old) != width) {
-            PyErr_Format(PyExc_ValueError, "merge_cells: a cell is a list of %zd numbers",
-                         width);
-            return NULL;
-        }
+        if (!is_cell(old, width)) return NULL;
         for (Py_ssize_t i = 0; i < width; i++) {
             PyObject *sum = PyNumber_InPlaceAdd(PyList_GET_ITEM(old, i), PyList_GET_ITEM(cell, i));
             if (sum == NULL) return NULL;
