@@ -112,7 +112,6 @@ def _budget(bodies: list[bytes], db: Path, events: int) -> dict[str, float]:
             spent["SQLite"] += t1 - t0 + time.thread_time() - t2  # begin and commit too
             spent["journal"] += t2 - t1
             unfolded += len(rows)
-            del group, rows, delta
             if unfolded >= FOLD_EVENTS or start + GROUP >= len(bodies):
                 t0 = time.thread_time()
                 with store.write() as conn:

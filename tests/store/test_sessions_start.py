@@ -5,10 +5,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from sqlalchemy import text
+
 from chatwatch.config import Settings
 from chatwatch.events import parse_events
 from chatwatch.metrics import Catalogue
 from chatwatch.store import Store
+from chatwatch.store.writer import _stored_sessions, _stored_sessions_sql
 
 T0 = time.time() - 120  # recent: the sessions are still active
 
@@ -112,10 +115,6 @@ def test_reconnects_do_not_depend_on_arrival_order(db_url: str) -> None:
 def test_the_fold_finds_stored_sessions_by_their_key(db_url: str) -> None:
     """What the fold reads of sessions already stored comes from the primary key, not a
     scan of the table, so folding costs the same however many sessions are stored."""
-    from sqlalchemy import text
-
-    from chatwatch.store.writer import _stored_sessions, _stored_sessions_sql
-
     store = Store(db_url)
     store.ingest(parse_events([_ev(i, "turn", f"k{i}", response_time_ms=10.0) for i in range(30)]))
     store.ingest(parse_events([_ev(40, "escalation", "k3", reason="asked")]))

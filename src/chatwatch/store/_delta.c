@@ -1432,6 +1432,8 @@ done:
  * are added with the number protocol, so the results are Python's own. */
 
 static PyObject *merge_counts(PyObject *self, PyObject *args) {
+    static PyObject *zero;
+    if (zero == NULL && (zero = PyLong_FromLong(0)) == NULL) return NULL;
     PyObject *into, *more;
     if (!PyArg_ParseTuple(args, "O!O!", &PyDict_Type, &into, &PyDict_Type, &more)) return NULL;
     Py_ssize_t pos = 0;
@@ -1441,13 +1443,13 @@ static PyObject *merge_counts(PyObject *self, PyObject *args) {
         PyObject *old = _PyDict_GetItem_KnownHash(into, key, hash);
         if (old == NULL) {
             if (PyErr_Occurred()) return NULL;
-            /* Python stores 0 + n: the same number as n for an int or a float */
-            if (!PyLong_CheckExact(n) && !PyFloat_CheckExact(n)) {
-                PyErr_SetString(PyExc_TypeError, "merge_counts: counts are ints or floats");
-                return NULL;
+            /* Python stores into.get(key, 0) + n: 0 + n, which is n itself for an int
+             * or a float and whatever the number protocol gives for anything else */
+            if (PyLong_CheckExact(n) || PyFloat_CheckExact(n)) {
+                if (_PyDict_SetItem_KnownHash(into, key, n, hash) < 0) return NULL;
+                continue;
             }
-            if (_PyDict_SetItem_KnownHash(into, key, n, hash) < 0) return NULL;
-            continue;
+            old = zero;
         }
         PyObject *sum = PyNumber_Add(old, n);
         if (sum == NULL) return NULL;
