@@ -132,9 +132,11 @@ def test_demo_prints_a_url_whose_metrics_show_live_traffic(
         assert time.monotonic() < deadline, "no traffic arrived"
         time.sleep(0.1)
     demo.wait_for("live traffic from now on", HISTORY_TIMEOUT)
-    first = _total(http, url, "5m")
+    # 24h holds the whole 6-minute history, so the total only grows; a 5m window drops a
+    # whole minute of history at each minute boundary, more than 20 s of live traffic adds
+    first = _total(http, url, "24h")
     deadline = time.monotonic() + LIVE_TIMEOUT
-    while _total(http, url, "5m") <= first:
+    while _total(http, url, "24h") <= first:
         assert time.monotonic() < deadline, "no live traffic arrived"
         time.sleep(0.25)
     document = http.get(url).json()
