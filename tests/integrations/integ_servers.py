@@ -199,8 +199,8 @@ def setup_django(env: dict[str, str]) -> tuple[str, str]:
         capture_output=True,
         text=True,
         timeout=120,
-        check=True,
     )
+    assert out.returncode == 0, f"djproject.setup_db failed:\n{out.stderr}"
     session_key, pk = out.stdout.split()
     return session_key, pk
 

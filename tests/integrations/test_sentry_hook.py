@@ -7,6 +7,7 @@ import contextvars
 import pytest
 
 from chatwatch import CaptureTransport, Client
+from chatwatch.integrations import sentry
 from chatwatch.integrations.sentry import before_send, before_send_transaction, sentry_options
 
 
@@ -19,6 +20,16 @@ def test_errors_inside_a_turn_carry_its_run_and_session() -> None:
     assert event is not None
     assert event["tags"] == {"chatwatch.run_id": turn.run_id, "chatwatch.session_id": "s-7"}
     client.close()
+
+
+def test_options_refuse_a_sentry_sdk_they_would_not_init(monkeypatch: pytest.MonkeyPatch) -> None:
+    """sentry-sdk 3 refuses send_default_pii with a TypeError of its own: chatwatch says
+    which version it needs instead."""
+    monkeypatch.setattr(sentry, "_sdk_version", lambda: "3.0.0")
+    with pytest.raises(RuntimeError, match=r"sentry-sdk 2\.x, not 3\.0\.0"):
+        sentry_options()
+    monkeypatch.setattr(sentry, "_sdk_version", lambda: None)  # not installed: no check
+    assert sentry_options()["send_default_pii"] is False
 
 
 def test_options_follow_the_guide(monkeypatch: pytest.MonkeyPatch) -> None:

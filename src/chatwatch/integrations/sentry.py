@@ -24,6 +24,7 @@ import os
 import re
 import sys
 from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from chatwatch.sdk.turn import BEGIN_HOOKS, TurnScope, current_turn, last_turn, turn_of
@@ -137,6 +138,13 @@ def before_send(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] |
     return cleaned
 
 
+def _sdk_version() -> str | None:
+    try:
+        return version("sentry-sdk")
+    except PackageNotFoundError:
+        return None
+
+
 def before_send_transaction(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any] | None:
     """Transactions carry request data too: scrubbed the same way (no tags)."""
     request = event.get("request")
@@ -149,7 +157,17 @@ def before_send_transaction(event: dict[str, Any], hint: dict[str, Any]) -> dict
 
 def sentry_options(**overrides: Any) -> dict[str, Any]:
     """Options for ``sentry_sdk.init``; the DSN and environment come from ``SENTRY_DSN``
-    and ``ENVIRONMENT``. Your ``before_send`` (if any) runs after chatwatch's."""
+    and ``ENVIRONMENT``. Your ``before_send`` (if any) runs after chatwatch's.
+
+    For sentry-sdk 2.x: 3.0 replaced ``send_default_pii`` and ``include_local_variables``
+    with ``data_collection`` and sends transactions as spans, past ``before_send_transaction``,
+    so these options would not init there (and chatwatch[sentry] asks for <3)."""
+    installed = _sdk_version()
+    if installed is not None and not installed.startswith(("0.", "1.", "2.")):
+        raise RuntimeError(
+            f"chatwatch's Sentry options are for sentry-sdk 2.x, not {installed}: "
+            "pip install 'sentry-sdk>=2,<3'"
+        )
     options: dict[str, Any] = {
         "dsn": os.environ.get("SENTRY_DSN"),
         "traces_sample_rate": 0.1,

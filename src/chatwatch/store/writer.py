@@ -23,6 +23,7 @@ from sqlalchemy import Connection
 from chatwatch.events import Event, parse_events
 from chatwatch.events_fast import FastEvent, decode_batch
 from chatwatch.events_fast import LLMCall as FastLLMCall
+from chatwatch.store.bulk import execute_many
 from chatwatch.store.journal import append as journal_append
 from chatwatch.store.journal import take as journal_take
 from chatwatch.store.labels import LabelGuard
@@ -286,7 +287,7 @@ def _apply_index(conn: Connection, delta: Delta) -> None:
     if conn.dialect.name == "postgresql":
         conn.exec_driver_sql(_PG_INDEX_INSERT, tuple(map(list, zip(*index, strict=True))))
     else:
-        conn.exec_driver_sql(_SQLITE_INDEX_INSERT, index)
+        execute_many(conn, _SQLITE_INDEX_INSERT, index)
 
 
 def merge_ranges(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -421,7 +422,7 @@ def _insert_new_sqlite(
     before_changes = dbapi.total_changes
     # as they came: the SDK's ids are time-ordered, so the key's index grows at its end
     sql = _insert_sql("sqlite", "events", _EVENT_COLUMNS, "", "OR IGNORE ")
-    conn.exec_driver_sql(sql, list(rows.values()))
+    execute_many(conn, sql, list(rows.values()))
     if dbapi.total_changes - before_changes == len(rows):
         return set(rows), (before, before + len(rows))
     found = conn.exec_driver_sql("SELECT rowid, id FROM events WHERE rowid > ?", (before,)).all()
@@ -450,9 +451,7 @@ def _upsert_sql(dialect: str, table: str, key: tuple[str, ...], sums: tuple[str,
 
 
 def _execute_many(conn: Connection, sql: str, rows: Iterable[tuple[Any, ...]]) -> None:
-    params = list(rows)
-    if params:
-        conn.exec_driver_sql(sql, params)
+    execute_many(conn, sql, list(rows))
 
 
 def _apply_rollups(conn: Connection, delta: Delta) -> None:
