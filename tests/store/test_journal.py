@@ -235,3 +235,22 @@ def test_a_process_folds_its_own_increments_from_memory(db_url: str, reference_u
     finally:
         writer.close()
         reference.close()
+
+
+def test_a_journal_row_is_dated_by_the_earliest_event_it_inserted(store: Store) -> None:
+    """Its min_ts (where the fold tells the read cache to start forgetting) comes from
+    the events the write inserted: not from stored ids sent again, nor an empty batch."""
+    old, new = traffic_batches(60)[:2]
+    store.ingest_prepared([prepare(old, store_text=False)], defer=True)
+    again = sorted(old, key=lambda e: e.ts)[:5]  # the earliest, already stored
+    fresh = sorted(new, key=lambda e: e.ts)
+    group = [
+        prepare([], store_text=False),
+        prepare(again + fresh[10:], store_text=False),
+        prepare(fresh[:10] + again, store_text=False),
+    ]
+    store.ingest_prepared(group, defer=True)
+    with store.read() as conn:
+        dates = conn.execute(select(rollup_journal.c.min_ts).order_by(rollup_journal.c.id)).all()
+    assert [row[0] for row in dates] == [min(e.ts for e in old), fresh[0].ts]
+    assert fresh[0].ts > min(e.ts for e in again)

@@ -242,7 +242,7 @@ def write_prepared(
     if total is not None and guard is not None:
         guard.fold(conn, total)
     if total is not None and defer:
-        min_ts = min(rows[key][1] for key in inserted)
+        min_ts = _earliest(batches, accepted, rows, inserted, owner)
         journal_id = journal_append(conn, total, len(inserted), min_ts)
         if journalled is not None:
             journalled.append((journal_id, total))
@@ -252,6 +252,27 @@ def write_prepared(
         IngestResult(accepted=n, duplicates=batch.size - n)
         for n, batch in zip(accepted, batches, strict=True)
     ]
+
+
+def _earliest(
+    batches: Sequence[Prepared],
+    accepted: list[int],
+    rows: dict[str, tuple[Any, ...]],
+    inserted: set[str],
+    owner: dict[str, int],
+) -> float:
+    """The earliest time of the events inserted: a batch written whole already knows its
+    own; only a batch meeting stored or repeated ids is looked at row by row."""
+    earliest = float("inf")
+    for index, batch in enumerate(batches):
+        if not accepted[index]:
+            continue
+        if accepted[index] == len(batch.rows):
+            earliest = min(earliest, batch.min_ts)
+        else:
+            mine = (rows[key][1] for key in inserted if owner[key] == index)
+            earliest = min(earliest, *mine)
+    return earliest
 
 
 def index_rows(
