@@ -19,12 +19,15 @@ character, a surrogate or a non-ASCII letter (they would need an escape), which 
 names and texts refuse; and two searches over the body, in C, find any id or label field
 whose value holds a character those refuse (a string's quotes are the only quotes in such
 a body, so a field's value is the text between them). Any other body is decoded with the
-patterns.
+patterns. For a plain body the per-event checks (times, attributes, feedback) and the
+gathering of its distinct labels and ids run in C (chatwatch/_batch_check.c, mirroring
+:func:`plain_check`): in Python that loop cost about what msgspec's decode does.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Callable
 from operator import attrgetter
@@ -246,7 +249,25 @@ def decode_batch(
     except (msgspec.DecodeError, RecursionError):  # msgspec.ValidationError included
         return None
     lo, hi = (now - max_age_s, now + FUTURE_SLACK_S) if max_age_s is not None else (0.0, MAX_TS)
-    plain = not body.translate(None, _PLAIN)
+    if body.translate(None, _PLAIN):  # escapes or non-ASCII: every string checked alone
+        return batch if _escaped_ok(batch, lo, hi) else None
+    found = _CHECK(batch, lo, hi) if _CHECK is not None else NotImplemented
+    if found is NotImplemented:
+        found = plain_check(batch, lo, hi)
+    if found is None:
+        return None
+    labels, ids = found  # each distinct value once, every character in C
+    if "".join(labels).encode().translate(None, _LABEL_CHARS):
+        return None
+    if "".join(ids).encode().translate(None, _ID_CHARS):
+        return None
+    return batch
+
+
+def plain_check(batch: list[FastEvent], lo: float, hi: float) -> tuple[set[Any], set[Any]] | None:
+    """The checks of each event of a plain body (times, attributes, feedback) and its
+    distinct label and id values; None when an event fails. The definition the compiled
+    check (chatwatch/_batch_check.c) mirrors, and what runs where it is not built."""
     labels: set[Any] = set()
     ids: set[Any] = set()
     getters = _GETTERS
@@ -255,20 +276,44 @@ def decode_batch(
             return None
         if type(e) is Feedback and e.rating is None and e.thumbs is None:
             return None
-        if plain:
-            of_labels, of_ids = getters[type(e)]
-            labels.update(of_labels(e))
-            ids.update(of_ids(e))
-        elif not _strings_ok(e):
-            return None
-    if plain:  # each distinct value once, every character in C
-        labels.discard(None)
-        ids.discard(None)
-        if "".join(labels).encode().translate(None, _LABEL_CHARS):
-            return None
-        if "".join(ids).encode().translate(None, _ID_CHARS):
-            return None
-    return batch
+        of_labels, of_ids = getters[type(e)]
+        labels.update(of_labels(e))
+        ids.update(of_ids(e))
+    labels.discard(None)
+    ids.discard(None)
+    return labels, ids
+
+
+def _escaped_ok(batch: list[FastEvent], lo: float, hi: float) -> bool:
+    for e in batch:
+        if not lo <= e.ts <= hi or (e.attributes and not _bounded(e.attributes)):
+            return False
+        if type(e) is Feedback and e.rating is None and e.thumbs is None:
+            return False
+        if not _strings_ok(e):
+            return False
+    return True
+
+
+def _load_check() -> Callable[[list[FastEvent], float, float], Any] | None:
+    """The compiled per-event checks, set up with this module's fields; None when the
+    extension was not built or ``CHATWATCH_PURE_PYTHON`` is set."""
+    if os.environ.get("CHATWATCH_PURE_PYTHON"):
+        return None
+    try:
+        from chatwatch import _batch_check
+    except ImportError:
+        return None
+    fields = {
+        kind: (_fields_of(kind, _LABEL_FIELDS), _fields_of(kind, _ID_FIELDS)) for kind in _KINDS
+    }
+    _batch_check.setup(fields, Feedback, _bounded)
+    check: Callable[[list[FastEvent], float, float], Any] = _batch_check.check
+    return check
+
+
+def _fields_of(kind: type[msgspec.Struct], fields: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(f for f in kind.__struct_fields__ if f in fields)
 
 
 def _strings_ok(e: FastEvent) -> bool:
@@ -293,3 +338,6 @@ def _bounded(attributes: dict[str, Any]) -> bool:
         elif isinstance(value, float) and not math.isfinite(value):
             return False
     return True
+
+
+_CHECK = _load_check()

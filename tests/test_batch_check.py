@@ -1,0 +1,67 @@
+"""The compiled per-event checks of a decoded batch (chatwatch/_batch_check.c) against
+their Python definition (events_fast.plain_check): the same verdict and the same label
+and id sets on generated batches near every rule."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import msgspec
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from chatwatch import events_fast
+from chatwatch.events_fast import FUTURE_SLACK_S, plain_check
+from test_events_fast import MAX_AGE, NOW, events
+
+pytestmark = pytest.mark.skipif(events_fast._CHECK is None, reason="the C extension is not built")
+LO, HI = NOW - MAX_AGE, NOW + FUTURE_SLACK_S
+
+
+def _decoded(batch: list[dict[str, Any]]) -> list[Any] | None:
+    try:
+        return list(events_fast._DECODER.decode(json.dumps(batch).encode()))
+    except msgspec.DecodeError:
+        return None
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.one_of(events(), events(valid_only=True)), min_size=1, max_size=6))
+def test_the_compiled_checks_give_the_python_verdict_and_values(
+    batch: list[dict[str, Any]],
+) -> None:
+    decoded = _decoded(batch)
+    if decoded is None:
+        return  # msgspec refused it: no per-event check runs
+    assert events_fast._CHECK is not None
+    for lo, hi in ((LO, HI), (0.0, events_fast.MAX_TS), (NOW, NOW)):
+        assert events_fast._CHECK(decoded, lo, hi) == plain_check(decoded, lo, hi)
+
+
+def test_ordinary_events_pass_with_their_labels_and_ids() -> None:
+    decoded = _decoded(
+        [
+            {
+                "type": "turn",
+                "id": "e1",
+                "ts": NOW,
+                "service": "web",
+                "run_id": "r1",
+                "response_time_ms": 5.0,
+                "success": True,
+                "model": "gpt-4o",
+            },
+            {"type": "feedback", "id": "e2", "ts": NOW - 1, "rating": 4, "run_id": "r1"},
+        ]
+    )
+    assert decoded is not None and events_fast._CHECK is not None
+    labels, ids = events_fast._CHECK(decoded, LO, HI)
+    assert {"web", "gpt-4o", "default"} <= labels and ids == {"e1", "e2", "r1"}
+    assert events_fast._CHECK(decoded, NOW + 1, HI) is None  # an event before lo
+
+
+def test_what_it_does_not_know_goes_to_the_python_loop() -> None:
+    assert events_fast._CHECK is not None
+    assert events_fast._CHECK([object()], LO, HI) is NotImplemented
