@@ -208,17 +208,20 @@ def write_prepared(
     the row's id and increments are added to ``journalled`` when it is given. A
     ``guard`` folds label values past their cap into ``other`` (store/labels.py).
     """
-    owner: dict[str, int] = {}
     rows: dict[str, tuple[Any, ...]] = {}
-    for index, batch in enumerate(batches):
-        for key, row in batch.rows.items():
-            if key not in owner:
-                owner[key] = index
-                rows[key] = row
+    for batch in batches:
+        rows.update(batch.rows)
+    owner: dict[str, int] = {}  # which batch an id counts for: needed only when one is not new
+    if len(rows) != sum(len(batch.rows) for batch in batches):
+        owner, rows = _first_owners(batches)  # an id in two batches: the first one's
     inserted, stored = _insert_new(conn, rows)
-    accepted = [0] * len(batches)
-    for key in inserted:
-        accepted[owner[key]] += 1
+    if not owner and len(inserted) == len(rows):
+        accepted = [len(batch.rows) for batch in batches]  # every id new, each in one batch
+    else:
+        owner = owner or {key: index for index, b in enumerate(batches) for key in b.rows}
+        accepted = [0] * len(batches)
+        for key in inserted:
+            accepted[owner[key]] += 1
     total: Delta | None = None  # the first batch's delta, the others added to it
     for index, batch in enumerate(batches):
         if accepted[index] == 0:
@@ -252,6 +255,20 @@ def write_prepared(
         IngestResult(accepted=n, duplicates=batch.size - n)
         for n, batch in zip(accepted, batches, strict=True)
     ]
+
+
+def _first_owners(
+    batches: Sequence[Prepared],
+) -> tuple[dict[str, int], dict[str, tuple[Any, ...]]]:
+    """Each id's first batch, and the rows in order with that batch's row of each id."""
+    owner: dict[str, int] = {}
+    rows: dict[str, tuple[Any, ...]] = {}
+    for index, batch in enumerate(batches):
+        for key, row in batch.rows.items():
+            if key not in owner:
+                owner[key] = index
+                rows[key] = row
+    return owner, rows
 
 
 def _earliest(
