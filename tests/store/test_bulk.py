@@ -115,6 +115,11 @@ def test_a_row_that_fails_keeps_the_rows_before_it_and_raises_the_drivers_error(
         tx.rollback()
 
 
+def test_it_reads_a_handle_only_from_a_sqlite3_connection() -> None:
+    with pytest.raises(TypeError, match=r"sqlite3\.Connection"):
+        bulk._native.insert(object(), "SELECT 1", [(1,)])
+
+
 def test_outside_a_transaction_the_driver_writes(engine: Engine) -> None:
     with engine.connect() as conn:
         dbapi: Any = conn.connection.dbapi_connection

@@ -65,26 +65,38 @@ static PyObject *setup(PyObject *self, PyObject *arg) {
     const char *path = PyUnicode_AsUTF8(arg);
     if (path == NULL) return NULL;
     void *lib = dlopen(path, RTLD_NOW | RTLD_NOLOAD);
-    p_prepare_v2 = find(lib, "sqlite3_prepare_v2");
-    p_step = find(lib, "sqlite3_step");
-    p_reset = find(lib, "sqlite3_reset");
-    p_finalize = find(lib, "sqlite3_finalize");
-    p_bind_int64 = find(lib, "sqlite3_bind_int64");
-    p_bind_double = find(lib, "sqlite3_bind_double");
-    p_bind_text = find(lib, "sqlite3_bind_text");
-    p_bind_blob = find(lib, "sqlite3_bind_blob");
-    p_bind_null = find(lib, "sqlite3_bind_null");
-    p_bind_parameter_count = find(lib, "sqlite3_bind_parameter_count");
-    p_get_autocommit = find(lib, "sqlite3_get_autocommit");
-    p_db_filename = find(lib, "sqlite3_db_filename");
+    /* POSIX: a function's address fits a void pointer (dlsym's own contract) */
+    struct {
+        const char *name;
+        void **slot;
+    } wanted[] = {
+        {"sqlite3_prepare_v2", (void **)&p_prepare_v2},
+        {"sqlite3_step", (void **)&p_step},
+        {"sqlite3_reset", (void **)&p_reset},
+        {"sqlite3_finalize", (void **)&p_finalize},
+        {"sqlite3_bind_int64", (void **)&p_bind_int64},
+        {"sqlite3_bind_double", (void **)&p_bind_double},
+        {"sqlite3_bind_text", (void **)&p_bind_text},
+        {"sqlite3_bind_blob", (void **)&p_bind_blob},
+        {"sqlite3_bind_null", (void **)&p_bind_null},
+        {"sqlite3_bind_parameter_count", (void **)&p_bind_parameter_count},
+        {"sqlite3_get_autocommit", (void **)&p_get_autocommit},
+        {"sqlite3_db_filename", (void **)&p_db_filename},
+    };
+    ready = 1;
+    for (size_t i = 0; i < sizeof(wanted) / sizeof(wanted[0]); i++) {
+        *wanted[i].slot = find(lib, wanted[i].name);
+        ready = ready && *wanted[i].slot != NULL;
+    }
     if (lib) dlclose(lib); /* RTLD_NOLOAD: only the reference this call took */
-    ready = p_prepare_v2 && p_step && p_reset && p_finalize && p_bind_int64 && p_bind_double &&
-            p_bind_text && p_bind_blob && p_bind_null && p_bind_parameter_count &&
-            p_get_autocommit && p_db_filename;
     return PyBool_FromLong(ready);
 }
 
 static sqlite3 *handle_of(PyObject *connection) {
+    if (strcmp(Py_TYPE(connection)->tp_name, "sqlite3.Connection") != 0) {
+        PyErr_SetString(PyExc_TypeError, "a sqlite3.Connection, not a subclass or another type");
+        return NULL;
+    }
     sqlite3 *db = ((ConnectionHead *)connection)->db;
     if (db == NULL) PyErr_SetString(PyExc_ValueError, "the connection is closed");
     return db;
