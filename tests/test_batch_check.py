@@ -4,6 +4,7 @@ and id sets on generated batches near every rule."""
 
 from __future__ import annotations
 
+import gc
 import json
 from typing import Any
 
@@ -60,6 +61,25 @@ def test_ordinary_events_pass_with_their_labels_and_ids() -> None:
     labels, ids = events_fast._CHECK(decoded, LO, HI)
     assert {"web", "gpt-4o", "default"} <= labels and ids == {"e1", "e2", "r1"}
     assert events_fast._CHECK(decoded, NOW + 1, HI) is None  # an event before lo
+
+
+def test_decoded_events_are_not_tracked_by_the_collector() -> None:
+    """They cannot be in a cycle (strings, numbers, a dict of scalars): the collector's
+    young passes need not visit every event of every batch in flight."""
+    decoded = _decoded(
+        [
+            {
+                "type": "turn",
+                "id": "e1",
+                "ts": NOW,
+                "attributes": {"k": "v"},
+                "response_time_ms": 5.0,
+                "success": True,
+            }
+        ]
+    )
+    assert decoded is not None
+    assert not gc.is_tracked(decoded[0]) and not gc.is_tracked(decoded[0].attributes)
 
 
 def test_what_it_does_not_know_goes_to_the_python_loop() -> None:
