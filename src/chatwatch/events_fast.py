@@ -68,9 +68,7 @@ Cost = Annotated[float, msgspec.Meta(ge=0, le=1_000_000)]
 
 # gc=False: an event holds strings, numbers and a dict of scalars, so it can never be in a
 # reference cycle, and the collector need not visit the batches in flight
-class _Base(
-    msgspec.Struct, tag_field="type", forbid_unknown_fields=True, kw_only=True, gc=False
-):
+class _Base(msgspec.Struct, tag_field="type", forbid_unknown_fields=True, kw_only=True, gc=False):
     id: Id
     ts: Seconds
     service: Label = "default"
