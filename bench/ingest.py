@@ -13,8 +13,11 @@ limit of this machine. The rate counts until the events are in the rollups too (
 journal's rest folded by a read after the last batch); the acknowledged rate is printed
 beside it. Prints both rates and the ratio, the server's CPU per event against
 raw's time per row, the peak resident memory of the server and its workers, and the
-budget: CPU per event of each stage of the pipeline (bench/_stages.py), the rest of the
-server's CPU being HTTP. Several sizes (``--events 100000,1000000``) also compare the rate
+budget: CPU per event of each stage of the pipeline, measured alone in one thread
+(bench/_stages.py), the rest of the server's CPU printed as "HTTP (the rest)" — and the
+server's CPU per event by thread, read from /proc (the group writer, which the server
+names, the event loop, and the request threads): the same stages as the server runs them
+beside each other, dearer than alone, so the rest is more than HTTP. Several sizes (``--events 100000,1000000``) also compare the rate
 at the largest with the smallest (the cost per event must not grow with the table).
 Each size is run again with ``CHATWATCH_SQLITE_SYNCHRONOUS=full`` (an fsync per commit,
 durable through a power cut) and its rate printed beside NORMAL's (``--no-full`` skips it).
@@ -45,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from _stages import STAGES, bodies_of, budget
 from chatwatch.sdk import HTTPTransport
+from chatwatch.server.group_commit import WRITER_THREAD
 from chatwatch.server.keys import create_key
 from chatwatch.store import Store
 from live_server import free_port
@@ -54,6 +58,7 @@ TARGET_EPS = 40_000
 TARGET_SHARE = 0.25  # of raw executemany of the same events, same run
 TARGET_CPU_RATIO = 3.0  # server CPU per event ≤ 3x raw's time per row
 TARGET_GROWTH = 0.15  # the rate at 1 M events within 15 % of the rate at 100 k
+THREADS = ("writer", "request threads", "event loop")
 Batch = list[dict[str, Any]]
 
 
@@ -167,6 +172,26 @@ def cpu_seconds(process: psutil.Process) -> float:
     return total
 
 
+def thread_cpu(process: psutil.Process) -> dict[str, float]:
+    """The server process's CPU seconds by thread: the group writer (named by the
+    server), the event loop (the main thread) and the rest (the request threads that
+    decode and prepare batches, and any other)."""
+    totals = dict.fromkeys(THREADS, 0.0)
+    for thread in process.threads():
+        try:
+            name = Path(f"/proc/{process.pid}/task/{thread.id}/comm").read_text().strip()
+        except OSError:
+            name = ""
+        if name == WRITER_THREAD:
+            kind = "writer"
+        elif thread.id == process.pid:
+            kind = "event loop"
+        else:
+            kind = "request threads"
+        totals[kind] += thread.user_time + thread.system_time
+    return totals
+
+
 def stored_events(db: Path) -> int:
     conn = sqlite3.connect(db)
     try:
@@ -228,11 +253,13 @@ def run(
         process = psutil.Process(server.pid)
         try:
             cpu_before = cpu_seconds(process)
+            threads_before = thread_cpu(process)
             client_before = sum(psutil.Process().cpu_times()[:2])
             with PeakRSS(process) as rss:
                 http_s = send_all(f"http://127.0.0.1:{port}", key, batches, senders)
                 fold_s = fold_now(f"http://127.0.0.1:{port}", read_key)
             server_cpu = cpu_seconds(process) - cpu_before
+            threads_after = thread_cpu(process)
             client_cpu = sum(psutil.Process().cpu_times()[:2]) - client_before
         finally:
             server.terminate()
@@ -260,6 +287,7 @@ def run(
         "raw_us": raw_s / n * 1e6,
         "rss_mb": rss.peak / 2**20,
         **{f"stage:{k}": v for k, v in stages.items()},
+        **{f"thread:{k}": (threads_after[k] - threads_before[k]) / n * 1e6 for k in THREADS},
     }
 
 
@@ -296,6 +324,11 @@ def report(r: dict[str, float], senders: int, batch: int, processes: int | None)
         staged += us
         print(f"  {stage:<25} {us:>12.1f} µs")
     print(f"  {'HTTP (the rest)':<25} {r['server_us'] - staged:>12.1f} µs")
+    # the same CPU by thread, read from /proc: what the stages cost in the server, where
+    # they run beside each other (the stages above are measured alone, in one thread)
+    print("server CPU per event, by thread (the server process)")
+    for kind in THREADS:
+        print(f"  {kind:<25} {r['thread:' + kind]:>12.1f} µs")
     print(f"server RSS under load       {r['rss_mb']:>12.0f} MB  (peak, all processes)")
     print(
         f"SDK sender CPU per event    {r['client_us']:>12.1f} µs  (this process: {senders} "

@@ -34,10 +34,22 @@ from typing import Any
 from chatwatch.store import IngestResult, Store
 from chatwatch.store.writer import Prepared
 
-__all__ = ["GroupWriter"]
+__all__ = ["WRITER_THREAD", "GroupWriter", "name_os_thread"]
 
 log = logging.getLogger("chatwatch.server")
 _IDLE_EXIT_S = 5.0  # the thread stops when idle this long and restarts on demand
+WRITER_THREAD = "chatwatch-write"  # its name in top -H and /proc (15 characters at most)
+
+
+def name_os_thread(name: str) -> None:
+    """Give the calling thread ``name`` in the operating system too (Linux), so its CPU
+    can be told apart from the request threads' (bench/ingest.py, top -H); elsewhere,
+    or where /proc cannot be written, nothing happens."""
+    try:
+        with open(f"/proc/self/task/{threading.get_native_id()}/comm", "w") as comm:
+            comm.write(name[:15])
+    except OSError:
+        pass
 
 
 @dataclass
@@ -123,6 +135,7 @@ class GroupWriter:
             thread.join(timeout)
 
     def _run(self) -> None:
+        name_os_thread(WRITER_THREAD)
         while (group := self._take()) is not None:
             try:
                 if group:
