@@ -17,8 +17,9 @@ budget: CPU per event of each stage of the pipeline, measured alone in one threa
 (bench/_stages.py), the rest of the server's CPU printed as "HTTP (the rest)" — and the
 server's CPU per event by thread, read from /proc (the group writer, which the server
 names, the event loop, and the request threads): the same stages as the server runs them
-beside each other, dearer than alone, so the rest is more than HTTP. Several sizes (``--events 100000,1000000``) also compare the rate
-at the largest with the smallest (the cost per event must not grow with the table).
+beside each other, dearer than alone, so the rest is more than HTTP. Several sizes
+(``--events 100000,1000000``) also compare the rate at the largest with the smallest (the
+cost per event must not grow with the table).
 Each size is run again with ``CHATWATCH_SQLITE_SYNCHRONOUS=full`` (an fsync per commit,
 durable through a power cut) and its rate printed beside NORMAL's (``--no-full`` skips it).
 
