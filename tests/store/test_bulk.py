@@ -86,7 +86,7 @@ def test_ordinary_rows_take_the_compiled_path(engine: Engine) -> None:
     rows = [(f"id{i}", i * 0.5, None, "turn", '{"success":true}') for i in range(1000)]
     with engine.connect() as conn, conn.begin() as tx:
         dbapi: Any = conn.connection.dbapi_connection
-        assert bulk._native.insert(dbapi, _INSERT.format(table="native"), rows) == len(rows)
+        assert bulk._native.insert(dbapi, _INSERT.format(table="native"), rows) == (len(rows), None)
         assert _stored(conn, "native") == [
             (a, "text", b, "real", None, "null", d, "text", e, "text") for a, b, _, d, e in rows
         ]
@@ -124,4 +124,28 @@ def test_outside_a_transaction_the_driver_writes(engine: Engine) -> None:
     with engine.connect() as conn:
         dbapi: Any = conn.connection.dbapi_connection
         assert not dbapi.in_transaction
-        assert bulk._native.insert(dbapi, _INSERT.format(table="native"), [(1,) * 5]) == -1
+        assert bulk._native.insert(dbapi, _INSERT.format(table="native"), [(1,) * 5]) == (-1, None)
+
+
+@pytest.mark.parametrize("way", ["native", "driver"])
+def test_a_full_database_stores_nothing_of_the_statement(tmp_path: Path, way: str) -> None:
+    """SQLite rolls the transaction back when the file is full: the rest of the rows must
+    not then be written in autocommit (141 rows were, before), and the error is the
+    driver's OperationalError, the one ingest answers 503 for."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'full.db'}")
+    rows = [(i, "x" * 500) for i in range(5000)]
+    sql = "INSERT INTO t VALUES (?, ?)"
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE t (a, b)")
+        with engine.connect() as conn:
+            dbapi: Any = conn.connection.dbapi_connection
+            dbapi.execute("PRAGMA max_page_count=20")
+            with pytest.raises(exc.OperationalError, match="full"), conn.begin():
+                if way == "native":
+                    bulk.execute_many(conn, sql, rows)
+                else:
+                    conn.exec_driver_sql(sql, rows)
+            assert dbapi.execute("SELECT count(*) FROM t").fetchone() == (0,)
+    finally:
+        engine.dispose()

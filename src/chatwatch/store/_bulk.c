@@ -14,15 +14,18 @@
  * back to executemany for anything this code does not take.
  *
  * insert(connection, sql, rows) binds exact ints (and bools), floats, strs, bytes and
- * None, as executemany binds them. It returns how many rows were written: all of them,
- * or the index of the row whose step failed (that row not written), so the caller can
- * run the rest through the database driver to get its error; -1 when it declined before
- * writing anything (a value of another type, rows of unequal length, no transaction).
+ * None, as executemany binds them. It returns (rows written, SQLite's message or None):
+ * all of them, or the index of the row whose step failed (that row not written) with
+ * the message, so the caller can run the rest through the database driver to get its
+ * error (or raise it, when SQLite rolled the transaction back); (-1, None) when it
+ * declined before writing anything (a value of another type, rows of unequal length, no
+ * transaction).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <dlfcn.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 typedef struct sqlite3 sqlite3;
@@ -47,6 +50,7 @@ static int (*p_bind_null)(sqlite3_stmt *, int);
 static int (*p_bind_parameter_count)(sqlite3_stmt *);
 static int (*p_get_autocommit)(sqlite3 *);
 static const char *(*p_db_filename)(sqlite3 *, const char *);
+static const char *(*p_errmsg)(sqlite3 *);
 static int ready = 0;
 
 /* CPython's sqlite3.Connection starts with the database handle (3.7 to 3.14). */
@@ -82,6 +86,7 @@ static PyObject *setup(PyObject *self, PyObject *arg) {
         {"sqlite3_bind_parameter_count", (void **)&p_bind_parameter_count},
         {"sqlite3_get_autocommit", (void **)&p_get_autocommit},
         {"sqlite3_db_filename", (void **)&p_db_filename},
+        {"sqlite3_errmsg", (void **)&p_errmsg},
     };
     ready = 1;
     for (size_t i = 0; i < sizeof(wanted) / sizeof(wanted[0]); i++) {
@@ -187,10 +192,10 @@ static PyObject *insert(PyObject *self, PyObject *args) {
     sqlite3 *db = handle_of(connection);
     if (db == NULL) return NULL;
     Py_ssize_t n = PyList_GET_SIZE(rows);
-    if (n == 0) return PyLong_FromLong(0);
-    if (p_get_autocommit(db)) return PyLong_FromLong(-1); /* no transaction: not ours */
+    if (n == 0) return Py_BuildValue("(iO)", 0, Py_None);
+    if (p_get_autocommit(db)) return Py_BuildValue("(iO)", -1, Py_None); /* not ours */
     PyObject *first = PyList_GET_ITEM(rows, 0);
-    if (!PyTuple_CheckExact(first)) return PyLong_FromLong(-1);
+    if (!PyTuple_CheckExact(first)) return Py_BuildValue("(iO)", -1, Py_None);
     Py_ssize_t width = PyTuple_GET_SIZE(first);
 
     /* the tuples are held, so the strings whose bytes are bound stay alive */
@@ -202,6 +207,7 @@ static PyObject *insert(PyObject *self, PyObject *args) {
         return PyErr_NoMemory();
     }
     long long result = -1;
+    char message[256] = "";
     for (Py_ssize_t r = 0; r < n; r++) {
         PyObject *row = PyTuple_GET_ITEM(held, r);
         if (!PyTuple_CheckExact(row) || PyTuple_GET_SIZE(row) != width) goto done;
@@ -221,10 +227,17 @@ static PyObject *insert(PyObject *self, PyObject *args) {
     Py_ssize_t written = 0;
     Py_BEGIN_ALLOW_THREADS
     for (; written < n; written++) {
-        if (bind(stmt, &values[written * width], (int)width) != SQLITE_OK) break;
-        rc = p_step(stmt);
+        rc = bind(stmt, &values[written * width], (int)width);
+        if (rc == SQLITE_OK) {
+            rc = p_step(stmt);
+            if (rc == SQLITE_DONE || rc == SQLITE_ROW) {
+                p_reset(stmt);
+                continue;
+            }
+        }
+        snprintf(message, sizeof(message), "%s", p_errmsg(db)); /* before reset clears it */
         p_reset(stmt);
-        if (rc != SQLITE_DONE && rc != SQLITE_ROW) break;
+        break;
     }
     p_finalize(stmt);
     Py_END_ALLOW_THREADS
@@ -232,7 +245,8 @@ static PyObject *insert(PyObject *self, PyObject *args) {
 done:
     PyMem_RawFree(values);
     Py_DECREF(held);
-    return PyLong_FromLongLong(result);
+    if (result >= 0 && result < n) return Py_BuildValue("(Ls)", result, message);
+    return Py_BuildValue("(LO)", result, Py_None);
 }
 
 static PyMethodDef methods[] = {

@@ -8,7 +8,9 @@ rows' values with the GIL, then binds and steps every row without it, on the sam
 connection and in its open transaction. It takes what executemany binds without an
 adapter (int, bool, float, str, bytes, None); anything else, a connection it cannot vouch
 for, or a build without the helper goes to the driver's executemany, as does the rest of
-a statement that failed, so errors are the driver's own.
+a statement that failed, so errors are the driver's own; but where the failure made SQLite
+roll the transaction back, the error is raised as the driver raises it, without running
+the rest (in autocommit they would be stored outside the transaction).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import os
 import sqlite3
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, exc
 
 __all__ = ["execute_many", "native"]
 
@@ -64,9 +66,14 @@ def execute_many(conn: Connection, sql: str, rows: list[tuple[Any, ...]]) -> Non
     if _native is not None and conn.dialect.name == "sqlite":
         dbapi: Any = conn.connection.dbapi_connection
         if type(dbapi) is sqlite3.Connection and _vouched(conn, dbapi):
-            written = _native.insert(dbapi, sql, rows)
+            written, error = _native.insert(dbapi, sql, rows)
             if written == len(rows):
                 return
+            if error is not None and not dbapi.in_transaction:
+                # SQLite rolled the whole transaction back (a full disk, an I/O error): the
+                # rest run by the driver would be written in autocommit, outside the
+                # caller's transaction, half a batch stored with nothing counting it
+                raise exc.OperationalError(sql, rows[written], sqlite3.OperationalError(error))
             if written > 0:  # a row failed: the driver runs the rest and raises its error
                 rows = rows[written:]
     conn.exec_driver_sql(sql, rows)
