@@ -274,9 +274,7 @@ def plain_check(batch: list[FastEvent], lo: float, hi: float) -> tuple[set[Any],
     ids: set[Any] = set()
     getters = _GETTERS
     for e in batch:
-        if not lo <= e.ts <= hi or (e.attributes and not _bounded(e.attributes)):
-            return None
-        if type(e) is Feedback and e.rating is None and e.thumbs is None:
+        if not _event_ok(e, lo, hi):
             return None
         of_labels, of_ids = getters[type(e)]
         labels.update(of_labels(e))
@@ -287,14 +285,15 @@ def plain_check(batch: list[FastEvent], lo: float, hi: float) -> tuple[set[Any],
 
 
 def _escaped_ok(batch: list[FastEvent], lo: float, hi: float) -> bool:
-    for e in batch:
-        if not lo <= e.ts <= hi or (e.attributes and not _bounded(e.attributes)):
-            return False
-        if type(e) is Feedback and e.rating is None and e.thumbs is None:
-            return False
-        if not _strings_ok(e):
-            return False
-    return True
+    return all(_event_ok(e, lo, hi) and _strings_ok(e) for e in batch)
+
+
+def _event_ok(e: FastEvent, lo: float, hi: float) -> bool:
+    """What msgspec's types do not say of an event: its time within [lo, hi], its
+    attributes bounded, a feedback's rating or thumbs."""
+    if not lo <= e.ts <= hi or (e.attributes and not _bounded(e.attributes)):
+        return False
+    return not (type(e) is Feedback and e.rating is None and e.thumbs is None)
 
 
 def _load_check() -> Callable[[list[FastEvent], float, float], Any] | None:

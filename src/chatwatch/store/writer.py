@@ -211,14 +211,16 @@ def write_prepared(
     rows: dict[str, tuple[Any, ...]] = {}
     for batch in batches:
         rows.update(batch.rows)
-    owner: dict[str, int] = {}  # which batch an id counts for: needed only when one is not new
-    if len(rows) != sum(len(batch.rows) for batch in batches):
-        owner, rows = _first_owners(batches)  # an id in two batches: the first one's
+    repeated = len(rows) != sum(len(batch.rows) for batch in batches)
+    if repeated:  # an id in two batches: it counts for the first, with that batch's row
+        owner, rows = _first_owners(batches)
     inserted, stored = _insert_new(conn, rows)
-    if not owner and len(inserted) == len(rows):
-        accepted = [len(batch.rows) for batch in batches]  # every id new, each in one batch
+    whole = not repeated and len(inserted) == len(rows)  # every id new, each in one batch
+    if whole:
+        accepted = [len(batch.rows) for batch in batches]
     else:
-        owner = owner or {key: index for index, b in enumerate(batches) for key in b.rows}
+        if not repeated:
+            owner = {key: index for index, b in enumerate(batches) for key in b.rows}
         accepted = [0] * len(batches)
         for key in inserted:
             accepted[owner[key]] += 1
@@ -245,7 +247,11 @@ def write_prepared(
     if total is not None and guard is not None:
         guard.fold(conn, total)
     if total is not None and defer:
-        min_ts = _earliest(batches, accepted, rows, inserted, owner)
+        # each batch knows its earliest time; row by row only when some ids were not new
+        if whole:
+            min_ts = min(batch.min_ts for batch in batches if batch.rows)
+        else:
+            min_ts = min(rows[key][1] for key in inserted)
         journal_id = journal_append(conn, total, len(inserted), min_ts)
         if journalled is not None:
             journalled.append((journal_id, total))
@@ -269,27 +275,6 @@ def _first_owners(
                 owner[key] = index
                 rows[key] = row
     return owner, rows
-
-
-def _earliest(
-    batches: Sequence[Prepared],
-    accepted: list[int],
-    rows: dict[str, tuple[Any, ...]],
-    inserted: set[str],
-    owner: dict[str, int],
-) -> float:
-    """The earliest time of the events inserted: a batch written whole already knows its
-    own; only a batch meeting stored or repeated ids is looked at row by row."""
-    earliest = float("inf")
-    for index, batch in enumerate(batches):
-        if not accepted[index]:
-            continue
-        if accepted[index] == len(batch.rows):
-            earliest = min(earliest, batch.min_ts)
-        else:
-            mine = (rows[key][1] for key in inserted if owner[key] == index)
-            earliest = min(earliest, *mine)
-    return earliest
 
 
 def index_rows(
@@ -488,32 +473,28 @@ def _upsert_sql(dialect: str, table: str, key: tuple[str, ...], sums: tuple[str,
     return _insert_sql(dialect, table, key + sums, upsert)
 
 
-def _execute_many(conn: Connection, sql: str, rows: Iterable[tuple[Any, ...]]) -> None:
-    execute_many(conn, sql, list(rows))
-
-
 def _apply_rollups(conn: Connection, delta: Delta) -> None:
     counts, hist = delta.folded()
     dialect = conn.dialect.name
     # PostgreSQL writers run concurrently: rows locked in one order cannot deadlock.
     # SQLite has one writer, so the sort would only cost time.
     order: Callable[[Iterable[Any]], Iterable[Any]] = sorted if dialect != "sqlite" else iter
-    _execute_many(
+    execute_many(
         conn,
         _upsert_sql(dialect, "rollups", ROLLUP_KEY, ("n", "total")),
         [(*key, cell[0], cell[1]) for key, cell in order(counts.items())],
     )
-    _execute_many(
+    execute_many(
         conn,
         _upsert_sql(dialect, "rollup_hist", HIST_KEY, ("n",)),
         [(*key, n) for key, n in order(hist.items())],
     )
-    _execute_many(
+    execute_many(
         conn,
         _upsert_sql(dialect, "user_activity", ("day", "service", "user_id"), ("messages",)),
         [(*key, n) for key, n in order(delta.users.items())],
     )
-    _execute_many(
+    execute_many(
         conn,
         _upsert_sql(
             dialect, "user_usage", ("hour", "service", "user_id"), ("calls", "tokens", "cost_usd")
@@ -554,10 +535,10 @@ def _apply_sessions(conn: Connection, delta: Delta) -> None:
             _count_session(delta, s, "sessions_escalated", s.escalated_at, labels)
         if s.first_reconnect is not None and not reconnects_before:
             _count_session(delta, s, "sessions_reconnected", s.first_reconnect, labels)
-    _execute_many(
+    execute_many(
         conn,
         _session_upsert_sql(conn.dialect.name),
-        (_session_row(delta.sessions[key]) for key in keys),
+        [_session_row(delta.sessions[key]) for key in keys],
     )
 
 
