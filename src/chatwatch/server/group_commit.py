@@ -34,7 +34,7 @@ from typing import Any
 from chatwatch.store import IngestResult, Store
 from chatwatch.store.writer import Prepared
 
-__all__ = ["WRITER_THREAD", "GroupWriter", "name_os_thread"]
+__all__ = ["WRITER_THREAD", "GroupWriter"]
 
 log = logging.getLogger("chatwatch.server")
 _IDLE_EXIT_S = 5.0  # the thread stops when idle this long and restarts on demand
