@@ -41,11 +41,11 @@ from chatwatch.events import (
 )
 from chatwatch.pricing import cost_usd
 from chatwatch.store import Store
+from chatwatch.store.bulk import execute_many
 from chatwatch.store.rollup import MINUTE, SessionDelta, compute_delta
 from chatwatch.store.schema import HIST_KEY, ROLLUP_KEY
 from chatwatch.store.writer import (
     _count_session,
-    _execute_many,
     _insert_sql,
     _session_row,
     _session_upsert_sql,
@@ -367,7 +367,7 @@ class _Sink:
             return
         with self.store.write() as conn:
             for sql, rows in work:
-                _execute_many(conn, sql, rows)
+                execute_many(conn, sql, list(rows))
 
 
 _RAW: dict[int, sqlite3.Connection] = {}
