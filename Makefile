@@ -1,6 +1,8 @@
 # One entry point for developers and CI alike: every target builds its own virtualenv.
 PYTHON ?= python3
 VENV := .venv
+# the compiled parts (setup.py): an edit to one rebuilds the install
+C_SOURCES := $(wildcard src/chatwatch/*.c src/chatwatch/store/*.c)
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
@@ -26,11 +28,11 @@ $(BIN)/python:
 	$(MAKE_VENV)
 
 # the demo needs only the package itself, not the test and lint tools
-$(APP_STAMP): pyproject.toml setup.py src/chatwatch/store/_delta.c | $(BIN)/python
+$(APP_STAMP): pyproject.toml setup.py $(C_SOURCES) | $(BIN)/python
 	$(INSTALL) -e .
 	touch $(APP_STAMP)
 
-$(STAMP): pyproject.toml setup.py src/chatwatch/store/_delta.c | $(BIN)/python
+$(STAMP): pyproject.toml setup.py $(C_SOURCES) | $(BIN)/python
 	$(INSTALL) -e '.[dev]'
 	touch $(STAMP) $(APP_STAMP)
 

@@ -2,8 +2,8 @@
 
 A ``chatwatch serve`` subprocess on a fresh SQLite file receives the SDK's own batches
 (made by ``chatwatch.Client`` record calls of realistic demo traffic, sent gzipped by its
-``HTTPTransport``, ``--senders`` at a time like that many app processes: 4 by default, a
-small deployment); every batch is acknowledged only after its events are committed. The
+``HTTPTransport`` from ``--senders`` processes, like that many app processes: 4 by
+default, a small deployment); every batch is acknowledged only after its events are committed. The
 server validates batches in its own threads (``--processes N`` sets
 ``CHATWATCH_INGEST_PROCESSES`` to move that into N worker processes, which the CPU figure
 counts too). Beside it, in the same run,
@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import multiprocessing
 import os
 import sqlite3
 import subprocess
@@ -94,35 +95,51 @@ def start_server(
     raise SystemExit("the server did not start")
 
 
-def send_all(url: str, key: str, batches: list[Batch], senders: int) -> float:
-    """Send every batch (each sender its own HTTPTransport); returns the seconds taken."""
-    lanes = [batches[i::senders] for i in range(senders)]
-    transports = [HTTPTransport(url, key) for _ in lanes]
-    for transport in transports:  # connect first: the timing is ingest, not TCP set-up
-        transport.send([])
-    errors: list[BaseException] = []
+class Senders:
+    """``n`` app processes, each sending its share of the batches with its own
+    ``HTTPTransport`` (forked before the bench starts any thread; each connects first,
+    so the timing is ingest, not TCP set-up). Processes, not threads: in one process the
+    senders' encoding shared one interpreter lock, so after every group commit acknowledged
+    them together they encoded their next batches one after the other while the server
+    waited, which measured the bench's own lock more than the server."""
 
-    def run(transport: HTTPTransport, lane: list[Batch]) -> None:
+    def __init__(self, url: str, key: str, batches: list[Batch], n: int) -> None:
+        context = multiprocessing.get_context("fork")
+        self._ready = context.Barrier(n + 1)
+        self._results: Any = context.Queue()
+        self._procs = [
+            context.Process(target=self._send, args=(url, key, batches[i::n]), daemon=True)
+            for i in range(n)
+        ]
+        for proc in self._procs:
+            proc.start()
+
+    def _send(self, url: str, key: str, lane: list[Batch]) -> None:
+        transport = HTTPTransport(url, key)
         try:
+            transport.send([])
+            self._ready.wait()
+            cpu = time.process_time()
             for batch in lane:
                 transport.send(batch)
-        except BaseException as exc:
-            errors.append(exc)
+            self._results.put((time.perf_counter(), time.process_time() - cpu, None))
+        except BaseException as exc:  # the parent raises it
+            self._results.put((time.perf_counter(), 0.0, repr(exc)))
+        finally:
+            transport.close()
 
-    threads = [
-        threading.Thread(target=run, args=pair) for pair in zip(transports, lanes, strict=True)
-    ]
-    start = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - start
-    for transport in transports:
-        transport.close()
-    if errors:
-        raise errors[0]
-    return elapsed
+    def run(self) -> tuple[float, float]:
+        """Start them all at once; returns the seconds until the last one was done and
+        the senders' CPU seconds."""
+        self._ready.wait(timeout=60)
+        start = time.perf_counter()
+        results = [self._results.get(timeout=3600) for _ in self._procs]
+        for proc in self._procs:
+            proc.join(30)
+        errors = [error for _, _, error in results if error]
+        if errors:
+            raise SystemExit(f"a sender failed: {errors[0]}")
+        return max(end for end, _, _ in results) - start, sum(cpu for _, cpu, _ in results)
 
 
 def raw_sqlite(path: Path, batches: list[Batch]) -> float:
@@ -253,15 +270,14 @@ def run(
         server = start_server(db, port, processes, synchronous)
         process = psutil.Process(server.pid)
         try:
+            apps = Senders(f"http://127.0.0.1:{port}", key, batches, senders)
             cpu_before = cpu_seconds(process)
             threads_before = thread_cpu(process)
-            client_before = sum(psutil.Process().cpu_times()[:2])
             with PeakRSS(process) as rss:
-                http_s = send_all(f"http://127.0.0.1:{port}", key, batches, senders)
+                http_s, client_cpu = apps.run()
                 fold_s = fold_now(f"http://127.0.0.1:{port}", read_key)
             server_cpu = cpu_seconds(process) - cpu_before
             threads_after = thread_cpu(process)
-            client_cpu = sum(psutil.Process().cpu_times()[:2]) - client_before
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -332,8 +348,8 @@ def report(r: dict[str, float], senders: int, batch: int, processes: int | None)
         print(f"  {kind:<25} {r['thread:' + kind]:>12.1f} µs")
     print(f"server RSS under load       {r['rss_mb']:>12.0f} MB  (peak, all processes)")
     print(
-        f"SDK sender CPU per event    {r['client_us']:>12.1f} µs  (this process: {senders} "
-        "senders' encoding, gzip, HTTP)"
+        f"SDK sender CPU per event    {r['client_us']:>12.1f} µs  ({senders} sender "
+        "processes: encoding, gzip, HTTP)"
     )
     print(
         f"raw sqlite3.executemany     {r['raw_eps']:>12,.0f} rows/s    ({r['raw_us']:.2f} µs "

@@ -9,11 +9,13 @@ import json
 import math
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from chatwatch import events_fast
 from chatwatch.events import EVENT_TYPES, error_details, parse_events
 from chatwatch.events_fast import decode_batch
 from chatwatch.server.parse_pool import InvalidBatch, parse_and_prepare
@@ -376,3 +378,34 @@ def test_a_refused_batch_is_named_by_pydantic() -> None:
             _body([ok, {**ok, "id": "m2", "service": "api\n"}]), 10, False, MAX_AGE, now=NOW
         )
     assert [(d["index"], d["field"]) for d in info.value.details] == [(1, "service")]
+
+
+_JSON_TEXT = st.text(st.characters(codec="utf-8"), max_size=12)
+_JSON_VALUE = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | _JSON_TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_JSON_TEXT, inner, max_size=3),
+    max_leaves=8,
+)
+
+
+@settings(max_examples=400)
+@given(
+    _JSON_VALUE,
+    st.booleans(),
+    st.sampled_from(["", " ", "\t", "\n", "\r\n", "\x0c", "\x7f"]),
+    st.binary(max_size=2),
+)
+def test_the_plain_body_test_is_the_byte_set_test(
+    value: Any, ascii_only: bool, spacing: str, extra: bytes
+) -> None:
+    """For every body msgspec decodes, ``plain`` (isascii, no backslash, no DEL) says
+    what the definition says: no byte outside printable ASCII but the backslash, tab,
+    newline and return. Raw control characters and odd whitespace are refused by msgspec
+    before the test runs; these bodies put them everywhere."""
+    text = json.dumps([value, value], ensure_ascii=ascii_only)
+    body = text.replace(",", "," + spacing).encode() + extra
+    try:
+        msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return
+    assert events_fast.plain(body) == (not body.translate(None, events_fast._PLAIN))

@@ -2,19 +2,25 @@
  *
  * The same checks as the loop of chatwatch.events_fast.decode_batch for a plain body
  * (the Python loop is the definition; tests/test_batch_check.py holds the two to the
- * same verdicts and sets): every event time within [lo, hi], bounded attributes (judged
- * by the Python function given at setup, for the rare event that has any), a feedback
- * with a rating or thumbs, and the distinct label and id values of the batch collected
- * for the whole-batch character checks. In Python this loop cost about as much as
- * msgspec's decode itself (a few attribute reads and two set updates per event).
+ * same verdicts): every event time within [lo, hi], bounded attributes (judged by the
+ * Python function given at setup, for the rare event that has any), a feedback with a
+ * rating or thumbs, and every label and id value's characters. In Python this loop cost
+ * about as much as msgspec's decode itself (a few attribute reads and two set updates
+ * per event).
  *
- * check(batch, lo, hi) returns (labels, ids) without None, None when an event fails a
- * check (the caller asks pydantic), or NotImplemented when an event is not of a class
- * set up here or holds what msgspec would not give (the caller runs the Python loop).
+ * check(batch, lo, hi) returns (labels, ids): the values whose characters it did not
+ * judge itself (none but a value that is not an ASCII str), for the caller's
+ * whole-batch character checks, as the Python loop returns every distinct value; None
+ * when an event fails a check or a value holds a character its field does not take
+ * (the caller asks pydantic); NotImplemented when an event is not of a class set up here
+ * or holds what msgspec would not give (the caller runs the Python loop). Each value is
+ * judged where it is read: adding every event's id to a set cost more than the rest of
+ * the loop.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <structmember.h>
+#include <string.h>
 
 #define MAX_KINDS 16
 #define MAX_NAMES 16
@@ -30,6 +36,7 @@ typedef struct {
 static Kind kinds[MAX_KINDS];
 static int n_kinds = 0;
 static PyObject *bounded = NULL;
+static unsigned char label_ok[128], id_ok[128]; /* the characters each kind of value takes */
 
 /* The slot offset of ``name`` in ``cls``, -1 when it has none; -2 on error. */
 static Py_ssize_t slot(PyTypeObject *cls, const char *name) {
@@ -59,10 +66,21 @@ static int offsets(PyTypeObject *cls, PyObject *names, Py_ssize_t *out, int *n) 
     return 0;
 }
 
-/* setup({class: (label names, id names)}, feedback class, bounded(attributes) -> bool) */
+static void table(unsigned char *ok, const char *chars, Py_ssize_t n) {
+    memset(ok, 0, 128);
+    for (Py_ssize_t i = 0; i < n; i++)
+        if ((unsigned char)chars[i] < 128) ok[(unsigned char)chars[i]] = 1;
+}
+
+/* setup({class: (label names, id names)}, feedback class, bounded(attributes) -> bool,
+ *       label characters, id characters) */
 static PyObject *setup(PyObject *self, PyObject *args) {
     PyObject *classes, *feedback, *fn;
-    if (!PyArg_ParseTuple(args, "O!OO", &PyDict_Type, &classes, &feedback, &fn)) return NULL;
+    const char *lchars, *ichars;
+    Py_ssize_t nl, ni;
+    if (!PyArg_ParseTuple(args, "O!OOy#y#", &PyDict_Type, &classes, &feedback, &fn, &lchars,
+                          &nl, &ichars, &ni))
+        return NULL;
     if (PyDict_GET_SIZE(classes) > MAX_KINDS) {
         PyErr_SetString(PyExc_ValueError, "too many event classes");
         return NULL;
@@ -96,6 +114,8 @@ static PyObject *setup(PyObject *self, PyObject *args) {
         n++;
     }
     n_kinds = n;
+    table(label_ok, lchars, nl);
+    table(id_ok, ichars, ni);
     Py_XSETREF(bounded, Py_NewRef(fn));
     Py_RETURN_NONE;
 }
@@ -104,11 +124,27 @@ static inline PyObject *field(PyObject *e, Py_ssize_t off) {
     return *(PyObject **)((char *)e + off);
 }
 
-static int add_all(PyObject *set, PyObject *e, const Py_ssize_t *offs, int n) {
+/* 1: every character of the ASCII str v is in ok; 0: one is not; -1: not an ASCII str */
+static int chars_ok(PyObject *v, const unsigned char *ok) {
+    if (!PyUnicode_CheckExact(v) || !PyUnicode_IS_ASCII(v)) return -1;
+    const unsigned char *c = PyUnicode_1BYTE_DATA(v);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(v);
+    unsigned char all = 1;
+    for (Py_ssize_t i = 0; i < n; i++) all &= ok[c[i]];
+    return all;
+}
+
+/* 0 all judged (the ones not judged here added to set), 1 an unset slot, 2 a bad
+ * character, -1 error */
+static int judge_all(PyObject *set, PyObject *e, const Py_ssize_t *offs, int n,
+                     const unsigned char *ok) {
     for (int i = 0; i < n; i++) {
         PyObject *v = field(e, offs[i]);
         if (v == NULL) return 1; /* an unset slot: not what msgspec gives */
-        if (v != Py_None && PySet_Add(set, v) < 0) return -1;
+        if (v == Py_None) continue;
+        int r = chars_ok(v, ok);
+        if (r == 0) return 2;
+        if (r < 0 && PySet_Add(set, v) < 0) return -1;
     }
     return 0;
 }
@@ -140,9 +176,9 @@ static int check_one(PyObject *e, double lo, double hi, PyObject *labels, PyObje
     }
     if (k->feedback && field(e, k->rating) == Py_None && field(e, k->thumbs) == Py_None)
         return 0;
-    int r = add_all(labels, e, k->labels, k->n_labels);
-    if (r == 0) r = add_all(ids, e, k->ids, k->n_ids);
-    return r < 0 ? -1 : r == 1 ? 2 : 1;
+    int r = judge_all(labels, e, k->labels, k->n_labels, label_ok);
+    if (r == 0) r = judge_all(ids, e, k->ids, k->n_ids, id_ok);
+    return r < 0 ? -1 : r == 1 ? 2 : r == 2 ? 0 : 1;
 }
 
 static PyObject *check(PyObject *self, PyObject *args) {
@@ -174,8 +210,8 @@ error:
 static PyMethodDef methods[] = {
     {"setup", setup, METH_VARARGS, "Read the event classes' slots (once)."},
     {"check", check, METH_VARARGS,
-     "(labels, ids) of a decoded batch, None when an event fails, NotImplemented when the "
-     "Python loop must judge it."},
+     "(labels, ids) left for the caller to judge, None when an event fails, "
+     "NotImplemented when the Python loop must judge it."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -251,19 +251,29 @@ def decode_batch(
     except (msgspec.DecodeError, RecursionError):  # msgspec.ValidationError included
         return None
     lo, hi = (now - max_age_s, now + FUTURE_SLACK_S) if max_age_s is not None else (0.0, MAX_TS)
-    if body.translate(None, _PLAIN):  # escapes or non-ASCII: every string checked alone
+    if not plain(body):  # escapes or non-ASCII: every string checked alone
         return batch if _escaped_ok(batch, lo, hi) else None
     found = _CHECK(batch, lo, hi) if _CHECK is not None else NotImplemented
     if found is NotImplemented:
         found = plain_check(batch, lo, hi)
     if found is None:
         return None
-    labels, ids = found  # each distinct value once, every character in C
+    labels, ids = found  # the values left to judge (the compiled check leaves none)
     if "".join(labels).encode().translate(None, _LABEL_CHARS):
         return None
     if "".join(ids).encode().translate(None, _ID_CHARS):
         return None
     return batch
+
+
+def plain(body: bytes) -> bool:
+    """Whether a body msgspec decoded is plain (only ``_PLAIN`` bytes). JSON takes no raw
+    control character in a string and no whitespace but space, tab, newline and return
+    between tokens (msgspec refuses the rest), so what is left to find is a byte past
+    ASCII, a backslash or DEL: ``isascii`` reads eight bytes at a time and ``in`` is a
+    memchr, where ``translate(None, _PLAIN)`` cost ~5 instructions per byte, a tenth of
+    decoding and preparing a batch."""
+    return body.isascii() and b"\\" not in body and b"\x7f" not in body
 
 
 def plain_check(batch: list[FastEvent], lo: float, hi: float) -> tuple[set[Any], set[Any]] | None:
@@ -308,7 +318,7 @@ def _load_check() -> Callable[[list[FastEvent], float, float], Any] | None:
     fields = {
         kind: (_fields_of(kind, _LABEL_FIELDS), _fields_of(kind, _ID_FIELDS)) for kind in _KINDS
     }
-    _batch_check.setup(fields, Feedback, _bounded)
+    _batch_check.setup(fields, Feedback, _bounded, _LABEL_CHARS, _ID_CHARS)
     check: Callable[[list[FastEvent], float, float], Any] = _batch_check.check
     return check
 

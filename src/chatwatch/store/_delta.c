@@ -1309,6 +1309,8 @@ static PyObject *setup_rows(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+static inline int atomic(PyObject *v) { return v == Py_None || PyUnicode_CheckExact(v); }
+
 /* One row: (id, ts, type, service, session_id, run_id, user_id, data JSON) */
 static PyObject *make_row(PyObject *e, const Kind *kd, int k, int store_text,
                           PyObject *prices, int *unsure) {
@@ -1364,6 +1366,11 @@ static PyObject *make_row(PyObject *e, const Kind *kd, int k, int store_text,
                                  FIELD(e, kd, F_SERVICE), FIELD(e, kd, F_SESSION), run,
                                  FIELD(e, kd, F_USER), text);
     Py_DECREF(text);
+    /* strings, a float and None only: it can be in no cycle, so the collector need not
+     * visit it (a young collection otherwise walks every row of every group in flight) */
+    if (row && atomic(FIELD(e, kd, F_SERVICE)) && atomic(FIELD(e, kd, F_SESSION)) &&
+        atomic(run) && atomic(FIELD(e, kd, F_USER)))
+        PyObject_GC_UnTrack(row);
     return row;
 }
 
