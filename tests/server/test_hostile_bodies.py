@@ -6,6 +6,8 @@ each. The bounds are generous: the test machine is shared."""
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -121,3 +123,26 @@ def test_the_worker_returns_to_its_baseline(server: tuple[ServerProcess, str]) -
                 http.post("/api/v1/events", content=body, headers=headers)
         time.sleep(0.5)
         assert srv.rss_mb() - baseline < 64, (baseline, srv.rss_mb())
+
+
+def test_an_endless_header_is_refused_before_it_grows_the_server(
+    server: tuple[ServerProcess, str],
+) -> None:
+    """A key-less connection sending one header without end: the server answers 400 and
+    closes it within the first megabytes, its memory unchanged (uvicorn with httptools,
+    which it would pick where installed, buffered 141 MB of it and answered nothing)."""
+    srv, _ = server
+    baseline = srv.rss_mb()
+    sent = 0
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Long: ")
+        with contextlib.suppress(OSError):  # the server closes the connection
+            while sent < 64 << 20:
+                sock.sendall(b"a" * (1 << 16))
+                sent += 1 << 16
+        with contextlib.suppress(OSError):
+            answer = sock.recv(64)
+            assert answer.startswith(b"HTTP/1.1 400"), answer
+    assert sent < 16 << 20, sent
+    assert srv.rss_mb() - baseline < 32, (baseline, srv.rss_mb())
+    assert httpx.get(f"{srv.url}/healthz", timeout=5).status_code == 200

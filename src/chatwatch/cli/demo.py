@@ -31,6 +31,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.engine import make_url
 
 from chatwatch.cli._app import app, console, err_console, settings_for
+from chatwatch.cli.serve import HTTP_PROTOCOL
 from chatwatch.dashboard.users import UserExists, create_user, set_password
 from chatwatch.demo.history import Stream, backfill
 from chatwatch.demo.live import LiveTraffic
@@ -127,7 +128,12 @@ def demo(
     older = _older_streams(store, rate * OLDER_SHARE, hours, start, seed)
     application = create_app(settings, store)
     config = uvicorn.Config(
-        application, host=host, port=port, log_level="warning", proxy_headers=False
+        application,
+        host=host,
+        port=port,
+        log_level="warning",
+        proxy_headers=False,
+        http=HTTP_PROTOCOL,
     )
     server = uvicorn.Server(config)
     tune_for_server()  # the demo's process is the server's

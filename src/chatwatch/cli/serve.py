@@ -17,8 +17,12 @@ from chatwatch.server.gc_tuning import tune_for_server
 from chatwatch.server.proxy import allowed_hosts
 from chatwatch.store import Store
 
-__all__ = ["migrate", "serve"]
+__all__ = ["HTTP_PROTOCOL", "migrate", "serve"]
 
+# h11, never uvicorn's "auto" pick of httptools where it is installed (uvicorn[standard]):
+# h11 answers 400 to a request head past 16 KB, httptools buffers a header without end
+# (one key-less connection grew the server by 190 MB in 20 s; tests/server/test_hostile_bodies.py)
+HTTP_PROTOCOL = "h11"
 _CANCEL_MARGIN_S = 0.5  # after the grace period: cancelled reads answer, then uvicorn cuts
 
 
@@ -68,6 +72,7 @@ def serve(
         log_level=log_level,
         proxy_headers=False,
         server_header=False,
+        http=HTTP_PROTOCOL,
         # typed int, used as asyncio.timeout(): a float is what that takes
         timeout_graceful_shutdown=settings.shutdown_grace_s + _CANCEL_MARGIN_S,  # type: ignore[arg-type]
     )
