@@ -30,6 +30,7 @@ durable through a power cut) and its rate printed beside NORMAL's (``--no-full``
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import json
 import multiprocessing
@@ -124,6 +125,7 @@ class Senders:
                 transport.send(batch)
             self._results.put((time.perf_counter(), time.process_time() - cpu, None))
         except BaseException as exc:  # the parent raises it
+            self._ready.abort()  # a sender that cannot connect: nobody waits 60 s for it
             self._results.put((time.perf_counter(), 0.0, repr(exc)))
         finally:
             transport.close()
@@ -131,7 +133,8 @@ class Senders:
     def run(self) -> tuple[float, float]:
         """Start them all at once; returns the seconds until the last one was done and
         the senders' CPU seconds."""
-        self._ready.wait(timeout=60)
+        with contextlib.suppress(threading.BrokenBarrierError):  # a sender failed: below
+            self._ready.wait(timeout=60)
         start = time.perf_counter()
         results = [self._results.get(timeout=3600) for _ in self._procs]
         for proc in self._procs:

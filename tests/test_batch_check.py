@@ -1,7 +1,7 @@
 """The compiled per-event checks of a decoded batch (chatwatch/_batch_check.c) against
 their Python definition (events_fast.plain_check): the same verdict on generated batches
 near every rule, character checks included (the compiled one judges each value where it
-reads it; the Python one gathers the distinct values for decode_batch to judge)."""
+reads it; the Python one gathers the distinct values and judges them once)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from chatwatch import events_fast
-from chatwatch.events_fast import _ID_CHARS, _LABEL_CHARS, FUTURE_SLACK_S, plain_check
+from chatwatch.events_fast import FUTURE_SLACK_S, plain_check
 from test_events_fast import MAX_AGE, NOW, events
 
 pytestmark = pytest.mark.skipif(events_fast._CHECK is None, reason="the C extension is not built")
@@ -29,18 +29,6 @@ def _decoded(batch: list[dict[str, Any]]) -> list[Any] | None:
         return None
 
 
-def _verdict(found: Any) -> Any:
-    """What decode_batch makes of a check's answer: None, NotImplemented, or whether the
-    values left to judge pass the character checks."""
-    if found is None or found is NotImplemented:
-        return found
-    labels, ids = found
-    return not (
-        "".join(labels).encode().translate(None, _LABEL_CHARS)
-        or "".join(ids).encode().translate(None, _ID_CHARS)
-    )
-
-
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.one_of(events(), events(valid_only=True)), min_size=1, max_size=6))
 def test_the_compiled_checks_give_the_python_verdict_and_values(
@@ -51,14 +39,10 @@ def test_the_compiled_checks_give_the_python_verdict_and_values(
         return  # msgspec refused it: no per-event check runs
     assert events_fast._CHECK is not None
     for lo, hi in ((LO, HI), (0.0, events_fast.MAX_TS), (NOW, NOW)):
-        compiled, python = events_fast._CHECK(decoded, lo, hi), plain_check(decoded, lo, hi)
-        # a bad character is None there, False here: both send the batch to pydantic
-        assert (_verdict(compiled) or None) == (_verdict(python) or None)
-        if compiled not in (None, NotImplemented):
-            assert compiled[0] <= python[0] and compiled[1] <= python[1]
+        assert events_fast._CHECK(decoded, lo, hi) is plain_check(decoded, lo, hi)
 
 
-def test_ordinary_events_pass_with_their_labels_and_ids() -> None:
+def test_ordinary_events_pass_both() -> None:
     decoded = _decoded(
         [
             {
@@ -75,13 +59,9 @@ def test_ordinary_events_pass_with_their_labels_and_ids() -> None:
         ]
     )
     assert decoded is not None and events_fast._CHECK is not None
-    # every value judged in C: none is left for decode_batch's whole-batch checks
-    assert events_fast._CHECK(decoded, LO, HI) == (set(), set())
-    found = plain_check(decoded, LO, HI)
-    assert found is not None
-    labels, ids = found  # the Python loop gathers them for decode_batch to judge
-    assert {"web", "gpt-4o", "default"} <= labels and ids == {"e1", "e2", "r1"}
-    assert events_fast._CHECK(decoded, NOW + 1, HI) is None  # an event before lo
+    assert events_fast._CHECK(decoded, LO, HI) is True
+    assert plain_check(decoded, LO, HI) is True
+    assert events_fast._CHECK(decoded, NOW + 1, HI) is False  # an event before lo
 
 
 @pytest.mark.parametrize(
@@ -91,8 +71,8 @@ def test_a_character_its_field_does_not_take_fails_the_batch(field: str, value: 
     event = {"type": "turn", "id": "e1", "ts": NOW, "response_time_ms": 5.0, "success": True}
     decoded = _decoded([{**event, field: value}])
     assert decoded is not None and events_fast._CHECK is not None
-    assert events_fast._CHECK(decoded, LO, HI) is None
-    assert _verdict(plain_check(decoded, LO, HI)) is False
+    assert events_fast._CHECK(decoded, LO, HI) is False
+    assert plain_check(decoded, LO, HI) is False
 
 
 def test_decoded_events_are_not_tracked_by_the_collector() -> None:

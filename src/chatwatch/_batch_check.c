@@ -1,21 +1,17 @@
 /* The per-event checks of a decoded ingest batch, in one pass in C.
  *
- * The same checks as the loop of chatwatch.events_fast.decode_batch for a plain body
- * (the Python loop is the definition; tests/test_batch_check.py holds the two to the
- * same verdicts): every event time within [lo, hi], bounded attributes (judged by the
- * Python function given at setup, for the rare event that has any), a feedback with a
- * rating or thumbs, and every label and id value's characters. In Python this loop cost
- * about as much as msgspec's decode itself (a few attribute reads and two set updates
- * per event).
+ * The same checks as chatwatch.events_fast.plain_check for a plain body (the Python
+ * function is the definition; tests/test_batch_check.py holds the two to the same
+ * verdicts): every event time within [lo, hi], bounded attributes (judged by the Python
+ * function given at setup, for the rare event that has any), a feedback with a rating or
+ * thumbs, and the characters of every label and id. In Python this loop cost about as
+ * much as msgspec's decode itself. Each value's characters are judged where the value is
+ * read (the Python loop gathers the distinct values for one check per batch: adding every
+ * event's id to a set cost more than the rest of the loop).
  *
- * check(batch, lo, hi) returns (labels, ids): the values whose characters it did not
- * judge itself (none but a value that is not an ASCII str), for the caller's
- * whole-batch character checks, as the Python loop returns every distinct value; None
- * when an event fails a check or a value holds a character its field does not take
- * (the caller asks pydantic); NotImplemented when an event is not of a class set up here
- * or holds what msgspec would not give (the caller runs the Python loop). Each value is
- * judged where it is read: adding every event's id to a set cost more than the rest of
- * the loop.
+ * check(batch, lo, hi) returns True when every event passes, False when one fails (the
+ * caller asks pydantic), or NotImplemented when an event is not of a class set up here
+ * or holds what msgspec would not give (the caller runs the Python loop).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -124,9 +120,11 @@ static inline PyObject *field(PyObject *e, Py_ssize_t off) {
     return *(PyObject **)((char *)e + off);
 }
 
-/* 1: every character of the ASCII str v is in ok; 0: one is not; -1: not an ASCII str */
+/* 1: every character of the str v is in ok; 0: one is not (none past ASCII is); 2: not
+ * a str (not what msgspec gives) */
 static int chars_ok(PyObject *v, const unsigned char *ok) {
-    if (!PyUnicode_CheckExact(v) || !PyUnicode_IS_ASCII(v)) return -1;
+    if (!PyUnicode_CheckExact(v)) return 2;
+    if (!PyUnicode_IS_ASCII(v)) return 0;
     const unsigned char *c = PyUnicode_1BYTE_DATA(v);
     Py_ssize_t n = PyUnicode_GET_LENGTH(v);
     unsigned char all = 1;
@@ -134,23 +132,21 @@ static int chars_ok(PyObject *v, const unsigned char *ok) {
     return all;
 }
 
-/* 0 all judged (the ones not judged here added to set), 1 an unset slot, 2 a bad
- * character, -1 error */
-static int judge_all(PyObject *set, PyObject *e, const Py_ssize_t *offs, int n,
-                     const unsigned char *ok) {
+/* 1 every value passes, 0 one holds a character its field does not take, 2 an unset
+ * slot or a value that is not a str */
+static int values_ok(PyObject *e, const Py_ssize_t *offs, int n, const unsigned char *ok) {
     for (int i = 0; i < n; i++) {
         PyObject *v = field(e, offs[i]);
-        if (v == NULL) return 1; /* an unset slot: not what msgspec gives */
+        if (v == NULL) return 2; /* an unset slot: not what msgspec gives */
         if (v == Py_None) continue;
         int r = chars_ok(v, ok);
-        if (r == 0) return 2;
-        if (r < 0 && PySet_Add(set, v) < 0) return -1;
+        if (r != 1) return r;
     }
-    return 0;
+    return 1;
 }
 
 /* 1 passes, 0 fails, 2 not this code's, -1 error */
-static int check_one(PyObject *e, double lo, double hi, PyObject *labels, PyObject *ids) {
+static int check_one(PyObject *e, double lo, double hi) {
     PyTypeObject *type = Py_TYPE(e);
     const Kind *k = NULL;
     for (int i = 0; i < n_kinds; i++)
@@ -176,9 +172,8 @@ static int check_one(PyObject *e, double lo, double hi, PyObject *labels, PyObje
     }
     if (k->feedback && field(e, k->rating) == Py_None && field(e, k->thumbs) == Py_None)
         return 0;
-    int r = judge_all(labels, e, k->labels, k->n_labels, label_ok);
-    if (r == 0) r = judge_all(ids, e, k->ids, k->n_ids, id_ok);
-    return r < 0 ? -1 : r == 1 ? 2 : r == 2 ? 0 : 1;
+    int r = values_ok(e, k->labels, k->n_labels, label_ok);
+    return r == 1 ? values_ok(e, k->ids, k->n_ids, id_ok) : r;
 }
 
 static PyObject *check(PyObject *self, PyObject *args) {
@@ -189,28 +184,20 @@ static PyObject *check(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_RuntimeError, "setup() first");
         return NULL;
     }
-    PyObject *labels = PySet_New(NULL), *ids = PySet_New(NULL);
-    if (labels == NULL || ids == NULL) goto error;
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(batch); i++) {
-        int r = check_one(PyList_GET_ITEM(batch, i), lo, hi, labels, ids);
+        int r = check_one(PyList_GET_ITEM(batch, i), lo, hi);
         if (r == 1) continue;
-        Py_DECREF(labels);
-        Py_DECREF(ids);
         if (r < 0) return NULL;
-        if (r == 0) Py_RETURN_NONE;
+        if (r == 0) Py_RETURN_FALSE;
         Py_RETURN_NOTIMPLEMENTED;
     }
-    return Py_BuildValue("(NN)", labels, ids);
-error:
-    Py_XDECREF(labels);
-    Py_XDECREF(ids);
-    return NULL;
+    Py_RETURN_TRUE;
 }
 
 static PyMethodDef methods[] = {
     {"setup", setup, METH_VARARGS, "Read the event classes' slots (once)."},
     {"check", check, METH_VARARGS,
-     "(labels, ids) left for the caller to judge, None when an event fails, "
+     "True when every event of a decoded batch passes, False when one fails, "
      "NotImplemented when the Python loop must judge it."},
     {NULL, NULL, 0, NULL},
 };

@@ -253,17 +253,10 @@ def decode_batch(
     lo, hi = (now - max_age_s, now + FUTURE_SLACK_S) if max_age_s is not None else (0.0, MAX_TS)
     if not plain(body):  # escapes or non-ASCII: every string checked alone
         return batch if _escaped_ok(batch, lo, hi) else None
-    found = _CHECK(batch, lo, hi) if _CHECK is not None else NotImplemented
-    if found is NotImplemented:
-        found = plain_check(batch, lo, hi)
-    if found is None:
-        return None
-    labels, ids = found  # the values left to judge (the compiled check leaves none)
-    if "".join(labels).encode().translate(None, _LABEL_CHARS):
-        return None
-    if "".join(ids).encode().translate(None, _ID_CHARS):
-        return None
-    return batch
+    ok = _CHECK(batch, lo, hi) if _CHECK is not None else NotImplemented
+    if ok is NotImplemented:
+        ok = plain_check(batch, lo, hi)
+    return batch if ok else None
 
 
 def plain(body: bytes) -> bool:
@@ -276,22 +269,26 @@ def plain(body: bytes) -> bool:
     return body.isascii() and b"\\" not in body and b"\x7f" not in body
 
 
-def plain_check(batch: list[FastEvent], lo: float, hi: float) -> tuple[set[Any], set[Any]] | None:
-    """The checks of each event of a plain body (times, attributes, feedback) and its
-    distinct label and id values; None when an event fails. The definition the compiled
-    check (chatwatch/_batch_check.c) mirrors, and what runs where it is not built."""
+def plain_check(batch: list[FastEvent], lo: float, hi: float) -> bool:
+    """Whether every event of a plain body passes the checks msgspec's types do not make
+    (times, attributes, feedback) and its labels and ids hold only the characters their
+    fields take (each distinct value once, every character in C). The definition the
+    compiled check (chatwatch/_batch_check.c) mirrors, and what runs where it is not built."""
     labels: set[Any] = set()
     ids: set[Any] = set()
     getters = _GETTERS
     for e in batch:
         if not _event_ok(e, lo, hi):
-            return None
+            return False
         of_labels, of_ids = getters[type(e)]
         labels.update(of_labels(e))
         ids.update(of_ids(e))
     labels.discard(None)
     ids.discard(None)
-    return labels, ids
+    return not (
+        "".join(labels).encode().translate(None, _LABEL_CHARS)
+        or "".join(ids).encode().translate(None, _ID_CHARS)
+    )
 
 
 def _escaped_ok(batch: list[FastEvent], lo: float, hi: float) -> bool:
