@@ -21,6 +21,10 @@ _MIGRATE_LOCK = threading.Lock()
 # session index no longer sits on the events table (32 MB cost ~20 MB of RSS under load)
 _CACHE_KB = 8 * 1024
 _CHECKPOINT_PAGES = 10_000
+# for a new file only (an existing one keeps its own): SQLite writes the WAL a frame per
+# page, two write calls each, so a commit of appended rows costs half as many calls with
+# pages of 8 KB as of 4 KB (the commit ~0.6 µs per event less, bench/_stages.py)
+_PAGE_BYTES = 8192
 
 
 def normalize_url(url: str) -> str:
@@ -103,6 +107,8 @@ def _sqlite_engine(url: str, synchronous: Synchronous = "normal") -> Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         if not memory:
+            # before WAL mode, which fixes the page size of a new file
+            cursor.execute(f"PRAGMA page_size={_PAGE_BYTES}")
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(pragma)
         cursor.execute("PRAGMA busy_timeout=30000")
