@@ -5,9 +5,11 @@ Each stage is the server's own code, timed with this thread's CPU clock: decode+
 (gunzip, then msgspec's one pass, pydantic only when msgspec is unsure), rows+increments (event
 rows and rollup increments), hand-off (the pickles a batch and its prepared result cost
 crossing to and from the ingest worker process), SQLite (the events' rows written and
-committed, grouped as the group writer groups them) and journal (rollup increments and
-session-index rows journalled, then folded into the rollups and event_sessions). What the
-server spent beyond their sum is HTTP: uvicorn, routing, auth, threads and the event loop.
+committed, grouped as the group writer groups them) and journal (each batch's rollup
+increments encoded, which the server does on its request threads, journalled with the
+rowid ranges of the group's events, then folded into the rollups and event_sessions).
+What the server spent beyond their sum is HTTP: uvicorn, routing, auth, threads and the
+event loop.
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ from chatwatch.events import parse_events
 from chatwatch.events_fast import decode_batch
 from chatwatch.server.gc_tuning import tune_for_server
 from chatwatch.store import Store
-from chatwatch.store.journal import append as journal_append
-from chatwatch.store.rollup import Delta
+from chatwatch.store.journal import Journalled
+from chatwatch.store.journal import append_group as journal_append_group
 from chatwatch.store.writer import Prepared, _insert_new, fold_journal
 from chatwatch.store.writer import prepare as prepare_events
 
@@ -94,24 +96,26 @@ def _budget(bodies: list[bytes], db: Path, events: int) -> dict[str, float]:
     now = time.time()
     store = Store(f"sqlite:///{db}")
     try:
-        known: dict[int, Delta] = {}
+        known: dict[int, Journalled] = {}
         unfolded = 0
         for start in range(0, len(bodies), GROUP):
             group = [_prepared(body, now, spent) for body in bodies[start : start + GROUP]]
             rows = {k: row for p in group for k, row in p.rows.items()}
             t0 = time.thread_time()
-            delta = group[0].delta
-            for p in group[1:]:
-                delta.merge(p.delta)
+            for p in group:  # on the request threads, as the server encodes them
+                p.encode_delta()
             t1 = time.thread_time()
-            spent["journal"] += t1 - t0  # the group writer merges the group's increments
+            spent["journal"] += t1 - t0
+            parts = [p.encoded for p in group if p.encoded is not None]
             t0 = time.thread_time()
             with store.write() as conn:
                 _, stored = _insert_new(conn, rows)
                 t1 = time.thread_time()
                 assert stored is not None  # SQLite: the rowids of the rows
-                delta.ranges = [stored]
-                known[journal_append(conn, delta, len(rows), 0.0)] = delta
+                # the group's batches journalled as encoded (writer._journal_apart)
+                journal_id = journal_append_group(conn, parts, [stored], len(rows), 0.0)
+                group[0].delta.ranges = [stored]
+                known[journal_id] = [p.delta for p in group]
                 t2 = time.thread_time()
             spent["SQLite"] += t1 - t0 + time.thread_time() - t2  # begin and commit too
             spent["journal"] += t2 - t1

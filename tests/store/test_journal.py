@@ -45,9 +45,16 @@ def journal_rows(store: Store) -> int:
         return int(conn.execute(select(func.count()).select_from(rollup_journal)).scalar() or 0)
 
 
-def ingest_deferred(store: Store, batches: list[list[Event]], group: int = 3) -> int:
-    """Write the batches a few per transaction; returns how many stored new events."""
+def ingest_deferred(
+    store: Store, batches: list[list[Event]], group: int = 3, *, encoded: bool = False
+) -> int:
+    """Write the batches a few per transaction; returns how many stored new events.
+    ``encoded``: each batch's increments encoded for the journal first, as the server's
+    request threads do (server/parse_pool.py)."""
     prepared = [prepare(b, store_text=False) for b in batches]
+    if encoded:
+        for batch in prepared:
+            batch.encode_delta()
     writes = 0
     for start in range(0, len(prepared), group):
         results = store.ingest_prepared(prepared[start : start + group], defer=True)
@@ -64,6 +71,31 @@ def test_encode_decode_round_trip() -> None:
     assert back.users == delta.users
     assert back.sessions == delta.sessions
     assert delta.sessions  # the workload has sessions to carry
+
+
+def test_a_group_row_holds_its_batches_merged(store: Store) -> None:
+    """A group journalled as its batches' own encodings reads back as their merge, with
+    the group's rowid ranges."""
+    batches = traffic_batches(300)[:3]
+    parts = [prepare(b, store_text=False) for b in batches]
+    merged = prepare(batches[0], store_text=False)  # as the group writer merged a group
+    for batch in batches[1:]:
+        merged.delta.merge(prepare(batch, store_text=False).delta)
+    with store.write() as conn:
+        journal_id = journal.append_group(
+            conn, [encode(p.delta) for p in parts], [(0, 7)], 900, 0.0
+        )
+        blob = conn.execute(
+            select(rollup_journal.c.delta).where(rollup_journal.c.id == journal_id)
+        ).scalar_one()
+    back = decode(blob)
+    assert back.counts.keys() == merged.delta.counts.keys()
+    for key, (n, total) in merged.delta.counts.items():
+        assert back.counts[key][0] == n and back.counts[key][1] == pytest.approx(total)
+    assert back.hist == merged.delta.hist
+    assert back.users == merged.delta.users
+    assert back.sessions == merged.delta.sessions
+    assert len(parts) == 3 and back.ranges == [(0, 7)]
 
 
 def test_decode_loads_no_objects() -> None:
@@ -99,10 +131,15 @@ def test_deferred_equals_immediate(db_url: str, reference_url: str) -> None:
         immediate.close()
 
 
-def test_reads_fold_first_and_a_crash_loses_nothing(db_url: str, reference_url: str) -> None:
+@pytest.mark.parametrize("encoded", [False, True], ids=["encoded-by-writer", "encoded-before"])
+def test_reads_fold_first_and_a_crash_loses_nothing(
+    db_url: str, reference_url: str, encoded: bool
+) -> None:
+    """A new process folds what a killed one journalled, from the database alone: rows of
+    one delta per group, or (on SQLite) of each batch's own encoded increments."""
     batches = traffic_batches()
     writer = Store(db_url)
-    ingest_deferred(writer, batches)
+    ingest_deferred(writer, batches, encoded=encoded)
     writer.close()  # gone without folding, as a killed server would be
 
     reference = Store(reference_url)

@@ -131,6 +131,23 @@ def test_deferred_writes_fold_before_the_journal(db_url: str) -> None:
     store.close()
 
 
+def test_a_batch_encoded_before_the_guard_folds_it_is_journalled_folded(db_url: str) -> None:
+    """The server encodes each batch's increments for the journal on its request thread,
+    before the writer's guard sees them: a batch the guard folds is journalled folded, so
+    a process that folds the journal from the database counts no value past the cap."""
+    store = Store(db_url, label_caps={"model": 1})
+    other = Store(db_url, label_caps={"model": 1})
+    try:
+        batches = [prepare(events(call(f"m{i}")), store_text=False) for i in range(3)]
+        for batch in batches:
+            batch.encode_delta()
+        store.ingest_prepared(batches, defer=True)
+        assert models_in_rollups(other) == {"m0": 1, "other": 2}
+    finally:
+        other.close()
+        store.close()
+
+
 def test_replicas_admitting_at_once_keep_the_cap_exact(db_url: str) -> None:
     """Four stores (replicas) each sending 20 new services at the same moment, cap 30:
     exactly 30 are admitted (PostgreSQL serialises admissions with an advisory lock)."""

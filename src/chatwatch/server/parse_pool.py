@@ -84,7 +84,7 @@ def parse_and_prepare(
     if fast is not None:
         if len(fast) > max_events:
             raise BatchTooLarge(max_events)
-        return prepare(fast, store_text=store_text)
+        return _journal_ready(prepare(fast, store_text=store_text))
     if count_items(body) > max_events:  # before pydantic validates anything
         raise BatchTooLarge(max_events)
     try:
@@ -93,7 +93,14 @@ def parse_and_prepare(
         raise InvalidBatch(error_details(exc)[:MAX_ERRORS], exc.error_count()) from None
     if len(events) > max_events:
         raise BatchTooLarge(max_events)
-    return prepare(events, store_text=store_text)
+    return _journal_ready(prepare(events, store_text=store_text))
+
+
+def _journal_ready(prepared: Prepared) -> Prepared:
+    """The batch with its increments encoded for the journal here, beside the writer
+    thread, which journals them as they are (store/writer.py, ``_journal_apart``)."""
+    prepared.encode_delta()
+    return prepared
 
 
 def count_items(body: bytes) -> int:

@@ -37,6 +37,7 @@ from chatwatch.store.engine import (
     must_exist,
 )
 from chatwatch.store.journal import (
+    Journalled,
     has_pending,
     pending_ids,
     probe_write,
@@ -65,7 +66,7 @@ from chatwatch.store.reader import (
     read_totals,
     read_user_sums,
 )
-from chatwatch.store.rollup import DAY, HOUR, Delta
+from chatwatch.store.rollup import DAY, HOUR
 from chatwatch.store.sessions_read import (
     ErrorTurn,
     SessionRow,
@@ -132,7 +133,7 @@ class Store:
         # SQLite has one writer; queueing threads here beats spinning on busy_timeout.
         self._write_lock = threading.Lock() if is_sqlite(self.engine) else None
         # increments this process journalled, kept so its folds need not decode them
-        self._journalled: dict[int, Delta] = {}
+        self._journalled: dict[int, Journalled] = {}
         self._journal_lock = threading.Lock()
         self.fold_failures = 0  # folds failed in a row (the database unwritable or gone)
         self.quarantined_rows = 0  # journal rows this process moved to quarantine
@@ -196,7 +197,7 @@ class Store:
     ) -> list[IngestResult]:
         """Several prepared batches in one transaction (the server's group commit); with
         ``defer`` their rollup increments wait in the journal (see store/journal.py)."""
-        journalled: list[tuple[int, Delta]] = []
+        journalled: list[tuple[int, Journalled]] = []
         with self._guarded_write() as conn:
             results = write_prepared(
                 conn, batches, defer=defer, journalled=journalled, guard=self.labels

@@ -31,7 +31,9 @@ from chatwatch.store.rollup import Delta, SessionDelta, session_values
 from chatwatch.store.schema import readiness_probe, rollup_journal, rollup_journal_quarantine
 
 __all__ = [
+    "Journalled",
     "append",
+    "append_group",
     "decode",
     "encode",
     "has_pending",
@@ -43,6 +45,13 @@ __all__ = [
     "take_one",
     "unavailable",
 ]
+
+
+# what a process keeps in memory of a journal row it wrote: the row's increments, or
+# those of each of the row's batches (see append_group)
+Journalled = Delta | list[Delta]
+# the first item of a row written by append_group: the rows of append start with a dict
+_GROUP = "batches"
 
 
 def encode(delta: Delta) -> bytes:
@@ -61,7 +70,15 @@ class _PlainUnpickler(pickle.Unpickler):
 
 
 def decode(blob: bytes) -> Delta:
-    counts, hist, users, sessions, *rest = _PlainUnpickler(io.BytesIO(blob)).load()
+    loaded = _PlainUnpickler(io.BytesIO(blob)).load()
+    if loaded[0] == _GROUP:  # a group's batches, each encoded apart (append_group)
+        _, ranges, parts = loaded
+        total = decode(parts[0])
+        for part in parts[1:]:
+            total.merge(decode(part))
+        total.ranges += ranges
+        return total
+    counts, hist, users, sessions, *rest = loaded
     # rows journalled before usage (0010) or the session index (0012) lack those parts
     usage = rest[0] if rest else {}
     index = rest[1] if len(rest) > 1 else []
@@ -86,13 +103,43 @@ def append(conn: Connection, delta: Delta, events: int, min_ts: float) -> int:
     return int(key[0])
 
 
+def append_group(
+    conn: Connection, parts: list[bytes], ranges: list[tuple[int, int]], events: int, min_ts: float
+) -> int:
+    """Journal one group as its batches' increments each encoded apart (``encode``, on
+    the request threads that prepared them, beside the writer) and the rowid ranges
+    of their events: the one writer thread neither merges nor encodes them. Returns the
+    journal row's id."""
+    blob = pickle.dumps((_GROUP, ranges, parts), protocol=5)
+    result = conn.execute(
+        insert(rollup_journal).values(
+            created_at=time.time(), events=events, min_ts=min_ts, delta=blob
+        )
+    )
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
+def _merge_into(total: Delta | None, part: Journalled) -> Delta:
+    """``part`` added to ``total`` (consumed both: see Delta.merge); ``total`` None: the
+    first part is the total."""
+    for delta in part if isinstance(part, list) else [part]:
+        if total is None:
+            total = delta
+        else:
+            total.merge(delta)
+    assert total is not None  # a journalled list holds a batch at least
+    return total
+
+
 def has_pending(conn: Connection) -> bool:
     # before every rollup read, so plain SQL: no statement to build and look up
     return conn.exec_driver_sql("SELECT 1 FROM rollup_journal LIMIT 1").first() is not None
 
 
 def take(
-    conn: Connection, known: Mapping[int, Delta] | None = None
+    conn: Connection, known: Mapping[int, Journalled] | None = None
 ) -> tuple[Delta, list[int], float] | None:
     """Remove every journal row and return their increments merged, the ids taken and
     the earliest event time in them; None when the journal is empty. Run inside a write
@@ -117,9 +164,11 @@ def take(
         chunk = missing[start : start + 1000]
         for journal_id, blob in conn.execute(select(j.id, j.delta).where(j.id.in_(chunk))):
             blobs[int(journal_id)] = blob
-    total = known.get(ids[0]) or decode(blobs[ids[0]])
-    for i in ids[1:]:
-        total.merge(known.get(i) or decode(blobs[i]))
+    total: Delta | None = None
+    for i in ids:
+        part = known.get(i)
+        total = _merge_into(total, decode(blobs[i]) if part is None else part)
+    assert total is not None
     for start in range(0, len(ids), 1000):
         conn.execute(delete(rollup_journal).where(j.id.in_(ids[start : start + 1000])))
     return total, ids, min(float(row[1]) for row in rows)

@@ -93,13 +93,14 @@ class LabelGuard:
             self._known = {}
             self._refused = {label: set() for label in LABELS}
 
-    def fold(self, conn: Connection, delta: Delta) -> None:
+    def fold(self, conn: Connection, delta: Delta) -> bool:
         """Admit the delta's new label values while their label has room and rewrite the
-        rest to ``other``, in place, inside the caller's write transaction."""
+        rest to ``other``, in place, inside the caller's write transaction; True when
+        it rewrote some."""
         seen = _distinct(delta)
         known = self._known
         if known and all(values <= known[label] for label, values in seen.items()):
-            return  # the hot path: every value already admitted
+            return False  # the hot path: every value already admitted
         if not known:
             known = self._load(conn)
         refused: dict[str, dict[str, str]] = {}
@@ -109,10 +110,12 @@ class LabelGuard:
                 out = self._admit(conn, label, new)
                 if out:
                     refused[label] = dict.fromkeys(out, OTHER)
-        if refused:
-            folded = _rewrite(delta, refused)
-            _count_folds(conn, folded)
-            self._log_once(folded)
+        if not refused:
+            return False
+        folded = _rewrite(delta, refused)
+        _count_folds(conn, folded)
+        self._log_once(folded)
+        return True
 
     def _load(self, conn: Connection) -> dict[str, set[str]]:
         known: dict[str, set[str]] = {label: set(_ALWAYS) for label in LABELS}

@@ -24,7 +24,10 @@ from chatwatch.events import Event, parse_events
 from chatwatch.events_fast import FastEvent, decode_batch
 from chatwatch.events_fast import LLMCall as FastLLMCall
 from chatwatch.store.bulk import execute_many
+from chatwatch.store.journal import Journalled
 from chatwatch.store.journal import append as journal_append
+from chatwatch.store.journal import append_group as journal_append_group
+from chatwatch.store.journal import encode as journal_encode
 from chatwatch.store.journal import take as journal_take
 from chatwatch.store.labels import LabelGuard
 from chatwatch.store.rollup import (
@@ -127,6 +130,14 @@ class Prepared:
     min_ts: float  # the earliest event time (0.0 for an empty batch)
     store_text: bool = False
     body: bytes | None = None  # the JSON batch, when prepared in another process
+    # the delta as the journal holds it (journal.encode), made by encode_delta
+    encoded: bytes | None = None
+
+    def encode_delta(self) -> None:
+        """Encode the increments for the journal here, on the request's thread, so the
+        one writer thread need not (it journals a group's batches as they are, when
+        every event in them is new: :func:`write_prepared`)."""
+        self.encoded = journal_encode(self.delta)
 
     def unique_events(self) -> dict[str, Event]:
         """The batch's events by id; prepared elsewhere, they are parsed again here (only
@@ -195,7 +206,7 @@ def write_prepared(
     batches: Sequence[Prepared],
     *,
     defer: bool = False,
-    journalled: list[tuple[int, Delta]] | None = None,
+    journalled: list[tuple[int, Journalled]] | None = None,
     guard: LabelGuard | None = None,
 ) -> list[IngestResult]:
     """Several batches in one transaction (group commit), with a result for each.
@@ -216,6 +227,9 @@ def write_prepared(
         owner, rows = _first_owners(batches)
     inserted, stored = _insert_new(conn, rows)
     whole = not repeated and len(inserted) == len(rows)  # every id new, each in one batch
+    if whole and defer and stored is not None:
+        _journal_apart(conn, batches, stored, journalled, guard)
+        return [IngestResult(len(b.rows), b.size - len(b.rows)) for b in batches]
     if whole:
         accepted = [len(batch.rows) for batch in batches]
     else:
@@ -261,6 +275,36 @@ def write_prepared(
         IngestResult(accepted=n, duplicates=batch.size - n)
         for n, batch in zip(accepted, batches, strict=True)
     ]
+
+
+def _journal_apart(
+    conn: Connection,
+    batches: Sequence[Prepared],
+    stored: tuple[int, int],
+    journalled: list[tuple[int, Journalled]] | None,
+    guard: LabelGuard | None,
+) -> None:
+    """Journal a group whose events were all new, on SQLite, as one row of its batches'
+    increments each as encoded on its request's thread: no merge and no encoding on
+    the writer thread (the fold merges them as it would have merged the group's). A
+    batch whose labels the guard folds is encoded again."""
+    kept = [batch for batch in batches if batch.rows]
+    if not kept:
+        return
+    parts: list[bytes] = []
+    for batch in kept:
+        folded = guard is not None and guard.fold(conn, batch.delta)
+        if folded or batch.encoded is None:
+            batch.encode_delta()
+        assert batch.encoded is not None
+        parts.append(batch.encoded)
+    events = sum(len(batch.rows) for batch in kept)
+    min_ts = min(batch.min_ts for batch in kept)
+    journal_id = journal_append_group(conn, parts, [stored], events, min_ts)
+    if journalled is not None:
+        deltas = [batch.delta for batch in kept]
+        deltas[0].ranges = [stored]  # in memory, the group's range rides with its first batch
+        journalled.append((journal_id, deltas))
 
 
 def _first_owners(
@@ -326,7 +370,7 @@ def merge_ranges(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
 
 
 def fold_journal(
-    conn: Connection, known: Mapping[int, Delta] | None = None
+    conn: Connection, known: Mapping[int, Journalled] | None = None
 ) -> tuple[list[int], float] | None:
     """Apply and empty the rollup journal: (journal ids folded, earliest event time), or
     None when it was empty. Run inside a write transaction; ``known``: see journal.take."""
