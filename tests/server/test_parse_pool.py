@@ -4,6 +4,7 @@ clear errors across the process boundary, and a worker that dies costs nothing."
 from __future__ import annotations
 
 import asyncio
+import gzip
 import json
 import os
 import signal
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from chatwatch.server.inflate import BadGzip, TooLarge
 from chatwatch.server.parse_pool import BatchTooLarge, InvalidBatch, ParsePool, parse_and_prepare
 from chatwatch.store import Store
 from chatwatch.store.writer import Prepared
@@ -87,3 +89,25 @@ def test_a_batch_from_a_worker_meeting_stored_ids_is_recounted(pool: ParsePool) 
         assert stored == len(first.rows) + 1
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("processes", [0, 1])
+def test_a_gzip_body_is_inflated_off_the_loop_with_its_limit(processes: int) -> None:
+    """Given gzip, the pool inflates it on a thread (or before its worker) and prepares
+    what the plain body gives; past the limit it is TooLarge, not gzip BadGzip."""
+    made = ParsePool(processes)
+    try:
+        body = body_of()
+        here = parse_and_prepare(body, 10_000, False)
+
+        def sent(data: bytes, limit: int) -> Prepared:
+            return asyncio.run(made.prepare(data, 10_000, False, gzip_limit=limit))
+
+        there = sent(gzip.compress(body), len(body))
+        assert there.rows == here.rows and there.delta.counts == here.delta.counts
+        with pytest.raises(TooLarge):
+            sent(gzip.compress(body), len(body) - 1)
+        with pytest.raises(BadGzip):
+            sent(b"not gzip at all", len(body))
+    finally:
+        made.close()

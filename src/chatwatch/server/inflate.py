@@ -8,15 +8,30 @@ over the limit stops being inflated as soon as it passes it.
 
 from __future__ import annotations
 
+import gzip
 import zlib
 
-__all__ = ["TooLarge", "inflate"]
+__all__ = ["BadGzip", "TooLarge", "gunzip", "inflate"]
 
 _PIECE = 1 << 20
 
 
 class TooLarge(Exception):
     """The body inflates to more than the limit."""
+
+
+class BadGzip(Exception):
+    """The body is not valid gzip (the message says why)."""
+
+
+def gunzip(data: bytes, limit: int) -> bytes:
+    """A gzip body inflated, at most ``limit`` bytes: :class:`TooLarge` beyond,
+    :class:`BadGzip` when it is not gzip. Plain exceptions, so they cross threads and
+    processes."""
+    try:
+        return inflate(data, 16 + zlib.MAX_WBITS, limit)
+    except (zlib.error, gzip.BadGzipFile) as exc:
+        raise BadGzip(str(exc)) from None
 
 
 def inflate(data: bytes, wbits: int, limit: int) -> bytes:

@@ -30,6 +30,7 @@ from pydantic import ValidationError
 
 from chatwatch.events import error_details, parse_events
 from chatwatch.events_fast import decode_batch
+from chatwatch.server.inflate import gunzip
 from chatwatch.server.parent_watch import exit_with_parent
 from chatwatch.store.writer import Prepared, prepare
 
@@ -70,15 +71,19 @@ def parse_and_prepare(
     store_text: bool,
     max_age_s: float | None = None,
     now: float | None = None,
+    gzip_limit: int | None = None,
 ) -> Prepared:
     """Validate a JSON batch and make its rows and rollup increments; with ``max_age_s``,
-    event times are bounded too (see chatwatch.events.check_times).
+    event times are bounded too (see chatwatch.events.check_times); with ``gzip_limit``,
+    the body is gzip, inflated first (inflate.gunzip: at most that many bytes).
 
     Raises InvalidBatch or BatchTooLarge (plain data, so they cross process boundaries).
     A batch msgspec finds valid (chatwatch.events_fast: one pass in C, stopping at the
     first problem) goes straight to rows; any other is counted and left to pydantic,
     which accepts it or names every problem.
     """
+    if gzip_limit is not None:
+        body = gunzip(body, gzip_limit)
     now = time.time() if now is None else now
     fast = decode_batch(body, max_age_s=max_age_s, now=now)
     if fast is not None:
@@ -146,12 +151,23 @@ class ParsePool:
             return self._pool
 
     async def prepare(
-        self, body: bytes, max_events: int, store_text: bool, max_age_s: float | None = None
+        self,
+        body: bytes,
+        max_events: int,
+        store_text: bool,
+        max_age_s: float | None = None,
+        *,
+        gzip_limit: int | None = None,
     ) -> Prepared:
+        """``gzip_limit``: the body is gzip, to be inflated to at most that many bytes
+        (inflate.gunzip's errors), on a thread rather than the caller's event loop."""
         loop = asyncio.get_running_loop()
-        args = (body, max_events, store_text, max_age_s)
         if self.processes <= 0:
-            return await loop.run_in_executor(None, parse_and_prepare, *args)
+            whole = (body, max_events, store_text, max_age_s, None, gzip_limit)
+            return await loop.run_in_executor(None, parse_and_prepare, *whole)
+        if gzip_limit is not None:
+            body = await loop.run_in_executor(None, gunzip, body, gzip_limit)
+        args = (body, max_events, store_text, max_age_s)
         if self._busy >= self.processes and len(body) <= SMALL_BODY:
             # every worker is busy (perhaps with a big or hostile batch): a small batch
             # costs the server's own threads a few milliseconds rather than a wait
