@@ -1,14 +1,17 @@
 """The events table's cost: µs per row with and without its key and each index.
 
 Writes the same realistic rows (time-ordered like live traffic, ~15 events per session,
-2,000 sessions open at once) in transactions of 4,000 rows with plain ``executemany``,
+2,000 sessions open at once, a run's ~4 events interleaved with other sessions' and a
+third of events without a run; or, with ``--sdk``, the SDK's own demo-traffic events as
+the server stores them) in transactions of 4,000 rows with plain ``executemany``,
 the server's way, into SQLite tables that differ in one thing each: the primary key (a
 text key on a rowid table, as in migration 0001, or the table clustered on the key,
 ``WITHOUT ROWID``), the order of the ids (the SDK's time-ordered ids or random UUIDs), the
 page cache, and each index. Prints µs per row over the first ``--rows`` / 10 rows and
-over the last ones (after ``--rows``), so a cost that grows with the table shows.
+over the last ones, so a cost that grows with the table shows, and over all rows (a WAL
+checkpoint falls in some tenths and not in others).
 
-    .venv/bin/python bench/events_table.py [--rows N]
+    .venv/bin/python bench/events_table.py [--rows N] [--sdk]
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import json
 import os
 import random
 import sqlite3
+import sys
 import tempfile
 import time
 import uuid
@@ -51,6 +55,7 @@ class Variant:
     cache_mb: int = 0  # 0: SQLite's default (2 MB)
     checkpoint_pages: int = 0  # 0: SQLite's default WAL auto-checkpoint (1000 pages)
     sort: bool = False  # each transaction's rows in (service, session_id) order
+    page_kb: int = 0  # 0: SQLite's default (4 KB)
     # >0: no session index on events; a (service, session_id, ts, id) table filled every
     # this many rows in key order instead (what the journal fold does)
     side_every: int = 0
@@ -80,7 +85,7 @@ VARIANTS = (
         sort=True,
     ),
     Variant(
-        "  session index as a side table filled every 50,000 (chatwatch)",
+        "  session index as a side table filled every 50,000 (0012)",
         (_table(), TS, RUN, SIDE),
         cache_mb=32,
         checkpoint_pages=10_000,
@@ -92,6 +97,28 @@ VARIANTS = (
         cache_mb=32,
         checkpoint_pages=10_000,
         side_every=50_000,
+    ),
+    Variant(
+        "  same, 8 MB cache, 8 KB pages (chatwatch now)",
+        (_table(), TS, RUN_PARTIAL, SIDE),
+        cache_mb=8,
+        checkpoint_pages=10_000,
+        side_every=50_000,
+        page_kb=8,
+    ),
+    Variant(
+        "events alone as chatwatch has them: key, ts and run indexes, 8 KB pages",
+        (_table(), TS, RUN),
+        cache_mb=8,
+        checkpoint_pages=10_000,
+        page_kb=8,
+    ),
+    Variant(
+        "  same, with the run index partial (WHERE run_id IS NOT NULL)",
+        (_table(), TS, RUN_PARTIAL),
+        cache_mb=8,
+        checkpoint_pages=10_000,
+        page_kb=8,
     ),
     Variant("  without the ts index", (_table(), SESSION, RUN)),
     Variant("  without the session index", (_table(), TS, RUN)),
@@ -117,6 +144,8 @@ def rows(n: int, random_ids: bool, seed: int = 1) -> Iterator[Row]:
     ts = time.time() - n / 100
     tag = f"{rng.getrandbits(40):010x}"
     data = json.dumps({"response_time_ms": 812.5, "model": "llama-3.1-8b-instant", "x": "y" * 80})
+    runs = [f"{int(ts * 1000):011x}{tag}{slot:06x}" for slot in range(2000)]
+    next_run = 2000
     for i in range(n):
         ts += rng.expovariate(100)
         slot = rng.randrange(2000)
@@ -127,13 +156,43 @@ def rows(n: int, random_ids: bool, seed: int = 1) -> Iterator[Row]:
             if random_ids
             else (f"{int(ts * 1000):011x}{tag}{i & 0xFFFFFF:06x}")
         )
-        run = eid if i % 4 else None  # a quarter of events (heartbeats, connects) have no run
+        # a run (a turn: its cache lookup, retrieval, LLM calls) is named when it begins
+        # and its events come over the next seconds, between other sessions' events, as
+        # the SDK records them; a third of events (connects, session starts) have none
+        if rng.random() < 1 / 4:
+            runs[slot] = f"{int(ts * 1000):011x}{tag}{next_run:06x}"
+            next_run += 1
+        run = runs[slot] if i % 3 else None
         yield (eid, ts, "turn", "assistant", open_sessions[slot], run, f"u{slot}", data)
 
 
-def measure(variant: Variant, n: int, path: Path) -> tuple[float, float]:
-    """(µs per row over the first n/10 rows, over the last n/10)."""
+def sdk_rows(n: int) -> list[Row]:
+    """``n`` rows as the server stores the SDK's events of the demo traffic (``--sdk``):
+    its runs' events interleave as a live app's do, which the synthetic rows only model."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+    from chatwatch.events_fast import decode_batch
+    from chatwatch.store.writer import prepare
+    from traffic import sdk_events
+
+    events = sdk_events(n, CHUNK)
+    out: list[Row] = []
+    for start in range(0, len(events), CHUNK):
+        body = json.dumps(events[start : start + CHUNK]).encode()
+        decoded = decode_batch(body)
+        assert decoded is not None  # the SDK's events take msgspec's path
+        out.extend(prepare(decoded, store_text=False).rows.values())
+    return out
+
+
+def measure(
+    variant: Variant, n: int, path: Path, given: list[Row] | None = None
+) -> tuple[float, float, float]:
+    """(µs per row over the first n/10 rows, over the last n/10, over all: a WAL
+    checkpoint lands in some tenths and not others, so ``all`` is the steadier);
+    ``given``: these rows instead of the synthetic ones."""
     conn = sqlite3.connect(path, isolation_level=None)
+    if variant.page_kb:
+        conn.execute(f"PRAGMA page_size={variant.page_kb * 1024}")
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     if variant.cache_mb:
@@ -144,12 +203,12 @@ def measure(variant: Variant, n: int, path: Path) -> tuple[float, float]:
         conn.execute(ddl)
     sql = "INSERT OR IGNORE INTO events VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
     tenth = max(n // 10, CHUNK)
-    first = last = 0.0
+    first = last = total = 0.0
     chunk: list[Row] = []
     side: list[tuple[str, str, float, str]] = []
     side_sql = "INSERT OR IGNORE INTO event_sessions VALUES (?, ?, ?, ?)"
     done = 0
-    for row in rows(n, variant.random_ids):
+    for row in rows(n, variant.random_ids) if given is None else given:
         chunk.append(row)
         if len(chunk) == CHUNK:
             start = time.thread_time()
@@ -167,6 +226,7 @@ def measure(variant: Variant, n: int, path: Path) -> tuple[float, float]:
                     conn.execute("COMMIT")
                     side = []
             spent = time.thread_time() - start
+            total += spent
             if done < tenth:
                 first += spent
             elif done >= n - tenth:
@@ -174,20 +234,27 @@ def measure(variant: Variant, n: int, path: Path) -> tuple[float, float]:
             done += len(chunk)
             chunk = []
     conn.close()
-    return first / tenth * 1e6, last / tenth * 1e6
+    return first / tenth * 1e6, last / tenth * 1e6, total / max(done, 1) * 1e6
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=300_000)
+    parser.add_argument("--sdk", action="store_true", help="the SDK's demo-traffic rows")
+    parser.add_argument("--only", default="", help="the variants whose name holds this")
     args = parser.parse_args()
+    given = sdk_rows(args.rows) if args.sdk else None
+    if given is not None:
+        args.rows = len(given)
     print(f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"{args.rows:,} rows, transactions of {CHUNK:,}; CPU µs per row (this thread)")
-    print(f"{'variant':<66} {'first 10 %':>10} {'last 10 %':>10}")
+    print(f"{'variant':<66} {'first 10 %':>10} {'last 10 %':>10} {'all':>6}")
     with tempfile.TemporaryDirectory() as tmp:
         for i, variant in enumerate(VARIANTS):
-            first, last = measure(variant, args.rows, Path(tmp) / f"v{i}.db")
-            print(f"{variant.name:<66} {first:>10.2f} {last:>10.2f}")
+            if (given is not None and variant.random_ids) or args.only not in variant.name:
+                continue  # the SDK's ids are its own
+            first, last, whole = measure(variant, args.rows, Path(tmp) / f"v{i}.db", given)
+            print(f"{variant.name:<66} {first:>10.2f} {last:>10.2f} {whole:>6.2f}")
             for leftover in Path(tmp).glob(f"v{i}.db*"):
                 leftover.unlink()
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
