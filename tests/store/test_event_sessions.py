@@ -4,12 +4,14 @@ the events when retention deletes them."""
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 
 from chatwatch.events import Event
-from chatwatch.store import Store
+from chatwatch.store import Store, writer
 from chatwatch.store.maintenance import Plan, run_maintenance
 from chatwatch.store.writer import merge_ranges, prepare
 from traffic import START, traffic_batches
@@ -50,6 +52,32 @@ def test_fold_indexes_every_stored_event_with_a_session(store: Store) -> None:
     with store.read() as conn:
         free = conn.execute(text("SELECT count(*) FROM events WHERE session_id IS NULL"))
         assert free.scalar() == 40  # stored, and left out of the index
+
+
+def test_a_failing_index_copy_fails_the_whole_fold(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The copy runs on a second thread beside the merge (SQLite): its error is the
+    fold's, the transaction applies nothing, and the next fold applies everything."""
+    if store.dialect != "sqlite":
+        pytest.skip("PostgreSQL's index rows come from the journal, on the folding thread")
+    prepared = [prepare(b, store_text=False) for b in traffic_batches()]
+    for start in range(0, len(prepared), 3):
+        store.ingest_prepared(prepared[start : start + 3], defer=True)
+    with store.read() as conn:
+        rows = conn.execute(text("SELECT count(*) FROM rollup_journal")).scalar_one()
+    assert rows >= 2  # several rows: the copy runs beside their merge
+    broken = "INSERT INTO no_such_table SELECT ? WHERE ? > 0"
+    monkeypatch.setattr(writer, "_SQLITE_INDEX_FROM_EVENTS", broken)
+    with pytest.raises(sqlite3.OperationalError, match="no_such_table"), store.write() as conn:
+        writer.fold_journal(conn)
+    with store.read() as conn:
+        assert conn.execute(text("SELECT count(*) FROM rollup_journal")).scalar_one() == rows
+        assert conn.execute(text("SELECT count(*) FROM sessions")).scalar_one() == 0
+    assert indexed(store) == []
+    monkeypatch.undo()
+    assert store.fold_journal() == rows
+    assert indexed(store) == with_sessions(store) != []
 
 
 def test_immediate_writes_index_at_once(store: Store) -> None:

@@ -37,12 +37,15 @@ __all__ = [
     "decode",
     "encode",
     "has_pending",
+    "merge_parts",
     "pending_ids",
     "probe_write",
     "quarantine",
     "quarantined",
+    "ranges_of",
     "take",
     "take_one",
+    "take_parts",
     "unavailable",
 ]
 
@@ -149,6 +152,18 @@ def take(
     rows are not read back and decoded. Their deltas are consumed (merged into the
     result), so they must not be used again whether or not the transaction commits.
     """
+    taken = take_parts(conn, known)
+    if taken is None:
+        return None
+    parts, ids, min_ts = taken
+    return merge_parts(parts), ids, min_ts
+
+
+def take_parts(
+    conn: Connection, known: Mapping[int, Journalled] | None = None
+) -> tuple[list[Journalled], list[int], float] | None:
+    """:func:`take` without the merge: each row's increments (from ``known``, or
+    decoded), for a caller that works beside the merge (writer.fold_journal)."""
     j = rollup_journal.c
     query = select(j.id, j.min_ts).order_by(j.id)
     if conn.dialect.name == "postgresql":
@@ -164,14 +179,29 @@ def take(
         chunk = missing[start : start + 1000]
         for journal_id, blob in conn.execute(select(j.id, j.delta).where(j.id.in_(chunk))):
             blobs[int(journal_id)] = blob
-    total: Delta | None = None
+    parts: list[Journalled] = []
     for i in ids:
         part = known.get(i)
-        total = _merge_into(total, decode(blobs[i]) if part is None else part)
-    assert total is not None
+        parts.append(decode(blobs[i]) if part is None else part)
     for start in range(0, len(ids), 1000):
         conn.execute(delete(rollup_journal).where(j.id.in_(ids[start : start + 1000])))
-    return total, ids, min(float(row[1]) for row in rows)
+    return parts, ids, min(float(row[1]) for row in rows)
+
+
+def merge_parts(parts: list[Journalled]) -> Delta:
+    """The rows' increments as one delta (consumed: see Delta.merge)."""
+    total: Delta | None = None
+    for part in parts:
+        total = _merge_into(total, part)
+    assert total is not None  # take_parts returns a row at least
+    return total
+
+
+def ranges_of(parts: list[Journalled]) -> list[tuple[int, int]]:
+    """The events' rowid ranges the rows journalled (SQLite), before any merge."""
+    return [
+        r for part in parts for d in (part if isinstance(part, list) else [part]) for r in d.ranges
+    ]
 
 
 def pending_ids(conn: Connection) -> list[int]:

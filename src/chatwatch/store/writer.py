@@ -12,6 +12,7 @@ with concurrent writers, relies on ``ON CONFLICT DO NOTHING RETURNING``.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -24,11 +25,11 @@ from chatwatch.events import Event, parse_events
 from chatwatch.events_fast import FastEvent, decode_batch
 from chatwatch.events_fast import LLMCall as FastLLMCall
 from chatwatch.store.bulk import execute_many
-from chatwatch.store.journal import Journalled
+from chatwatch.store.journal import Journalled, merge_parts, ranges_of
 from chatwatch.store.journal import append as journal_append
 from chatwatch.store.journal import append_group as journal_append_group
 from chatwatch.store.journal import encode as journal_encode
-from chatwatch.store.journal import take as journal_take
+from chatwatch.store.journal import take_parts as journal_take_parts
 from chatwatch.store.labels import LabelGuard
 from chatwatch.store.rollup import (
     MINUTE,
@@ -374,12 +375,49 @@ def fold_journal(
 ) -> tuple[list[int], float] | None:
     """Apply and empty the rollup journal: (journal ids folded, earliest event time), or
     None when it was empty. Run inside a write transaction; ``known``: see journal.take."""
-    taken = journal_take(conn, known)
+    taken = journal_take_parts(conn, known)
     if taken is None:
         return None
-    delta, ids, min_ts = taken
+    parts, ids, min_ts = taken
+    ranges = ranges_of(parts) if conn.dialect.name == "sqlite" else []
+    if len(parts) < 2 or not ranges:
+        apply_delta(conn, merge_parts(parts))
+        return ids, min_ts
+    # The session-index copy is SQLite's work alone, with the interpreter released, and
+    # needs no increment: a thread runs it on this transaction's connection while this
+    # one merges the rows' increments (Python), which touches no connection.
+    copy = _IndexCopy(conn.connection.dbapi_connection, merge_ranges(ranges))
+    copy.start()
+    try:
+        delta = merge_parts(parts)
+    finally:
+        copy.join()
+    delta.ranges = []  # copied
     apply_delta(conn, delta)
     return ids, min_ts
+
+
+class _IndexCopy(threading.Thread):
+    """The event_sessions rows of the events' rowid ranges, copied on a DB-API
+    connection that nothing else uses until :meth:`join`; its error is raised there."""
+
+    def __init__(self, dbapi: Any, ranges: list[tuple[int, int]]) -> None:
+        super().__init__(name="chatwatch-fold-index", daemon=True)
+        self.dbapi = dbapi
+        self.ranges = ranges
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            for lo, hi in self.ranges:
+                self.dbapi.execute(_SQLITE_INDEX_FROM_EVENTS, (lo, hi)).close()
+        except BaseException as exc:  # handed to the folding thread
+            self.error = exc
+
+    def join(self, timeout: float | None = None) -> None:
+        super().join(timeout)
+        if self.error is not None:
+            raise self.error
 
 
 def _row(e: Event, exclude: set[str]) -> tuple[Any, ...]:
