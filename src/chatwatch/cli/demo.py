@@ -40,6 +40,7 @@ from chatwatch.sdk import Client
 from chatwatch.server import create_app
 from chatwatch.server.gc_tuning import tune_for_server
 from chatwatch.server.keys import create_key, verify_key
+from chatwatch.server.malloc_tuning import limit_malloc_arenas
 from chatwatch.server.proxy import allowed_hosts
 from chatwatch.store import Store
 from chatwatch.store.engine import normalize_url
@@ -137,6 +138,7 @@ def demo(
     )
     server = uvicorn.Server(config)
     tune_for_server()  # the demo's process is the server's
+    limit_malloc_arenas()
     base = f"http://{_connect_host(host)}:{port}"
     clients = [Client(base, ingest_key, service=s.service) for s in streams]
     live = LiveTraffic(list(zip(streams, clients, strict=True)))

@@ -14,6 +14,7 @@ import uvicorn
 from chatwatch.cli._app import DbOption, app, console, settings_for
 from chatwatch.server import create_app, reads
 from chatwatch.server.gc_tuning import tune_for_server
+from chatwatch.server.malloc_tuning import limit_malloc_arenas
 from chatwatch.server.proxy import allowed_hosts
 from chatwatch.store import Store
 
@@ -64,6 +65,7 @@ def serve(
     application = create_app(settings)
     console.print(f"chatwatch listening on http://{host}:{port}/")
     tune_for_server()  # this process is the server's alone
+    limit_malloc_arenas()  # before its threads start
     # chatwatch's ProxyMiddleware decides which X-Forwarded-* to believe, not uvicorn
     config = uvicorn.Config(
         application,
