@@ -142,6 +142,9 @@ async def ingest_events(
             st.store.store_text,
             st.settings.event_retention_days * 86400.0,
             gzip_limit=limit if is_gzip(request) else None,
+            # PostgreSQL's writer journals a group's increments merged (with its index
+            # rows), so an encoding made here would go unused
+            encode=st.store.dialect == "sqlite",
         )
     except (BadGzip, TooLarge) as exc:
         raise _gzip_refused(exc, limit) from None

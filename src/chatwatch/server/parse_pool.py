@@ -72,10 +72,13 @@ def parse_and_prepare(
     max_age_s: float | None = None,
     now: float | None = None,
     gzip_limit: int | None = None,
+    encode: bool = True,
 ) -> Prepared:
     """Validate a JSON batch and make its rows and rollup increments; with ``max_age_s``,
     event times are bounded too (see chatwatch.events.check_times); with ``gzip_limit``,
-    the body is gzip, inflated first (inflate.gunzip: at most that many bytes).
+    the body is gzip, inflated first (inflate.gunzip: at most that many bytes); with
+    ``encode``, the increments are encoded for the journal here too (what the writer of
+    a SQLite store journals as it is: store/writer.py, ``_journal_apart``).
 
     Raises InvalidBatch or BatchTooLarge (plain data, so they cross process boundaries).
     A batch msgspec finds valid (chatwatch.events_fast: one pass in C, stopping at the
@@ -89,7 +92,7 @@ def parse_and_prepare(
     if fast is not None:
         if len(fast) > max_events:
             raise BatchTooLarge(max_events)
-        return _journal_ready(prepare(fast, store_text=store_text))
+        return _journal_ready(prepare(fast, store_text=store_text), encode)
     if count_items(body) > max_events:  # before pydantic validates anything
         raise BatchTooLarge(max_events)
     try:
@@ -98,13 +101,14 @@ def parse_and_prepare(
         raise InvalidBatch(error_details(exc)[:MAX_ERRORS], exc.error_count()) from None
     if len(events) > max_events:
         raise BatchTooLarge(max_events)
-    return _journal_ready(prepare(events, store_text=store_text))
+    return _journal_ready(prepare(events, store_text=store_text), encode)
 
 
-def _journal_ready(prepared: Prepared) -> Prepared:
+def _journal_ready(prepared: Prepared, encode: bool) -> Prepared:
     """The batch with its increments encoded for the journal here, beside the writer
     thread, which journals them as they are (store/writer.py, ``_journal_apart``)."""
-    prepared.encode_delta()
+    if encode:
+        prepared.encode_delta()
     return prepared
 
 
@@ -117,8 +121,10 @@ def count_items(body: bytes) -> int:
         return 0
 
 
-def _in_worker(body: bytes, max_events: int, store_text: bool, max_age_s: float | None) -> Prepared:
-    prepared = parse_and_prepare(body, max_events, store_text, max_age_s)
+def _in_worker(
+    body: bytes, max_events: int, store_text: bool, max_age_s: float | None, encode: bool
+) -> Prepared:
+    prepared = parse_and_prepare(body, max_events, store_text, max_age_s, None, None, encode)
     prepared.events = None  # the server parses the body again if it ever needs them
     return prepared
 
@@ -158,31 +164,34 @@ class ParsePool:
         max_age_s: float | None = None,
         *,
         gzip_limit: int | None = None,
+        encode: bool = True,
     ) -> Prepared:
         """``gzip_limit``: the body is gzip, to be inflated to at most that many bytes
-        (inflate.gunzip's errors), on a thread rather than the caller's event loop."""
+        (inflate.gunzip's errors), on a thread rather than the caller's event loop;
+        ``encode``: see parse_and_prepare."""
         loop = asyncio.get_running_loop()
         if self.processes <= 0:
-            whole = (body, max_events, store_text, max_age_s, None, gzip_limit)
+            whole = (body, max_events, store_text, max_age_s, None, gzip_limit, encode)
             return await loop.run_in_executor(None, parse_and_prepare, *whole)
         if gzip_limit is not None:
             body = await loop.run_in_executor(None, gunzip, body, gzip_limit)
-        args = (body, max_events, store_text, max_age_s)
+        here = (body, max_events, store_text, max_age_s, None, None, encode)
         if self._busy >= self.processes and len(body) <= SMALL_BODY:
             # every worker is busy (perhaps with a big or hostile batch): a small batch
             # costs the server's own threads a few milliseconds rather than a wait
-            return await loop.run_in_executor(None, parse_and_prepare, *args)
+            return await loop.run_in_executor(None, parse_and_prepare, *here)
         pool = self._executor()
         self._busy += 1
         try:
-            prepared = await loop.run_in_executor(pool, _in_worker, *args)
+            there = (body, max_events, store_text, max_age_s, encode)
+            prepared = await loop.run_in_executor(pool, _in_worker, *there)
         except BrokenProcessPool:
             log.warning("chatwatch: an ingest worker process died; starting another")
             with self._lock:
                 if self._pool is pool:
                     self._pool = None
             pool.shutdown(wait=False, cancel_futures=True)
-            return await loop.run_in_executor(None, parse_and_prepare, *args)
+            return await loop.run_in_executor(None, parse_and_prepare, *here)
         finally:
             self._busy -= 1
         prepared.body = body
