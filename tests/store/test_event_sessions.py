@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from chatwatch.events import Event
-from chatwatch.store import Store, writer
+from chatwatch.store import Store, journal, writer
 from chatwatch.store.maintenance import Plan, run_maintenance
 from chatwatch.store.writer import merge_ranges, prepare
 from traffic import START, traffic_batches
@@ -69,8 +70,11 @@ def test_a_failing_index_copy_fails_the_whole_fold(
     assert rows >= 2  # several rows: the copy runs beside their merge
     broken = "INSERT INTO no_such_table SELECT ? WHERE ? > 0"
     monkeypatch.setattr(writer, "_SQLITE_INDEX_FROM_EVENTS", broken)
-    with pytest.raises(sqlite3.OperationalError, match="no_such_table"), store.write() as conn:
+    with pytest.raises(OperationalError, match="no_such_table") as failed, store.write() as conn:
         writer.fold_journal(conn)
+    # named as SQLAlchemy names a failed statement, so the store tells "unavailable" apart
+    assert isinstance(failed.value.orig, sqlite3.OperationalError)
+    assert journal.unavailable(failed.value)
     with store.read() as conn:
         assert conn.execute(text("SELECT count(*) FROM rollup_journal")).scalar_one() == rows
         assert conn.execute(text("SELECT count(*) FROM sessions")).scalar_one() == 0

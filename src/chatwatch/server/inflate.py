@@ -8,7 +8,6 @@ over the limit stops being inflated as soon as it passes it.
 
 from __future__ import annotations
 
-import gzip
 import zlib
 
 __all__ = ["BadGzip", "TooLarge", "gunzip", "inflate"]
@@ -30,7 +29,7 @@ def gunzip(data: bytes, limit: int) -> bytes:
     processes."""
     try:
         return inflate(data, 16 + zlib.MAX_WBITS, limit)
-    except (zlib.error, gzip.BadGzipFile) as exc:
+    except zlib.error as exc:
         raise BadGzip(str(exc)) from None
 
 

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from chatwatch.events import Turn
 from chatwatch.server.auth import require
 from chatwatch.server.group_commit import GroupWriter
-from chatwatch.server.inflate import BadGzip, TooLarge, gunzip
+from chatwatch.server.inflate import BadGzip, TooLarge
 from chatwatch.server.openapi_doc import INGEST_RESPONSES
 from chatwatch.server.params import LabelQuery, LongLabelQuery, NameQuery
 from chatwatch.server.parse_pool import BatchTooLarge, InvalidBatch, ParsePool
@@ -29,7 +29,6 @@ __all__ = [
     "is_gzip",
     "parse_pool",
     "read_body",
-    "read_sent",
     "router",
     "server_id",
     "write",
@@ -83,17 +82,6 @@ def server_id() -> str:
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    """The body, inflated when it is gzip (on the loop, in pieces: see inflate.py)."""
-    data = await read_sent(request, limit)
-    if is_gzip(request):
-        try:
-            data = gunzip(data, limit)  # the same limit: gzip saves bandwidth, not size
-        except (BadGzip, TooLarge) as exc:
-            raise _gzip_refused(exc, limit) from None
-    return data
-
-
-async def read_sent(request: Request, limit: int) -> bytes:
     """The body as sent (at most ``limit`` bytes, or a 413)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
@@ -132,7 +120,7 @@ async def ingest_events(
     st = state(request)
     _json_only(request)
     limit = st.settings.max_batch_bytes
-    body = await read_sent(request, limit)
+    body = await read_body(request, limit)
     try:
         # a gzip body is inflated on the thread that then decodes it, not on the loop:
         # inflating was a third of the loop's work under load (bench/ingest.py)

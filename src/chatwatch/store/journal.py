@@ -42,7 +42,6 @@ __all__ = [
     "probe_write",
     "quarantine",
     "quarantined",
-    "ranges_of",
     "take",
     "take_one",
     "take_parts",
@@ -50,9 +49,9 @@ __all__ = [
 ]
 
 
-# what a process keeps in memory of a journal row it wrote: the row's increments, or
-# those of each of the row's batches (see append_group)
-Journalled = Delta | list[Delta]
+# what a process keeps in memory of a journal row it wrote: the row's increments, as
+# one delta or as one per batch (see append_group), to be merged by the fold
+Journalled = list[Delta]
 # the first item of a row written by append_group: the rows of append start with a dict
 _GROUP = "batches"
 
@@ -76,9 +75,7 @@ def decode(blob: bytes) -> Delta:
     loaded = _PlainUnpickler(io.BytesIO(blob)).load()
     if loaded[0] == _GROUP:  # a group's batches, each encoded apart (append_group)
         _, ranges, parts = loaded
-        total = decode(parts[0])
-        for part in parts[1:]:
-            total.merge(decode(part))
+        total = merge_parts([decode(part) for part in parts])
         total.ranges += ranges
         return total
     counts, hist, users, sessions, *rest = loaded
@@ -96,14 +93,7 @@ def decode(blob: bytes) -> Delta:
 def append(conn: Connection, delta: Delta, events: int, min_ts: float) -> int:
     """Journal one group's increments (the caller's transaction commits them); returns
     the journal row's id."""
-    result = conn.execute(
-        insert(rollup_journal).values(
-            created_at=time.time(), events=events, min_ts=min_ts, delta=encode(delta)
-        )
-    )
-    key = result.inserted_primary_key
-    assert key is not None
-    return int(key[0])
+    return _insert_row(conn, encode(delta), events, min_ts)
 
 
 def append_group(
@@ -113,7 +103,10 @@ def append_group(
     the request threads that prepared them, beside the writer) and the rowid ranges
     of their events: the one writer thread neither merges nor encodes them. Returns the
     journal row's id."""
-    blob = pickle.dumps((_GROUP, ranges, parts), protocol=5)
+    return _insert_row(conn, pickle.dumps((_GROUP, ranges, parts), protocol=5), events, min_ts)
+
+
+def _insert_row(conn: Connection, blob: bytes, events: int, min_ts: float) -> int:
     result = conn.execute(
         insert(rollup_journal).values(
             created_at=time.time(), events=events, min_ts=min_ts, delta=blob
@@ -122,18 +115,6 @@ def append_group(
     key = result.inserted_primary_key
     assert key is not None
     return int(key[0])
-
-
-def _merge_into(total: Delta | None, part: Journalled) -> Delta:
-    """``part`` added to ``total`` (consumed both: see Delta.merge); ``total`` None: the
-    first part is the total."""
-    for delta in part if isinstance(part, list) else [part]:
-        if total is None:
-            total = delta
-        else:
-            total.merge(delta)
-    assert total is not None  # a journalled list holds a batch at least
-    return total
 
 
 def has_pending(conn: Connection) -> bool:
@@ -161,8 +142,8 @@ def take(
 
 def take_parts(
     conn: Connection, known: Mapping[int, Journalled] | None = None
-) -> tuple[list[Journalled], list[int], float] | None:
-    """:func:`take` without the merge: each row's increments (from ``known``, or
+) -> tuple[list[Delta], list[int], float] | None:
+    """:func:`take` without the merge: the rows' increments in order (from ``known``, or
     decoded), for a caller that works beside the merge (writer.fold_journal)."""
     j = rollup_journal.c
     query = select(j.id, j.min_ts).order_by(j.id)
@@ -179,29 +160,21 @@ def take_parts(
         chunk = missing[start : start + 1000]
         for journal_id, blob in conn.execute(select(j.id, j.delta).where(j.id.in_(chunk))):
             blobs[int(journal_id)] = blob
-    parts: list[Journalled] = []
+    parts: list[Delta] = []
     for i in ids:
-        part = known.get(i)
-        parts.append(decode(blobs[i]) if part is None else part)
+        parts.extend(known.get(i) or [decode(blobs[i])])
     for start in range(0, len(ids), 1000):
         conn.execute(delete(rollup_journal).where(j.id.in_(ids[start : start + 1000])))
     return parts, ids, min(float(row[1]) for row in rows)
 
 
-def merge_parts(parts: list[Journalled]) -> Delta:
-    """The rows' increments as one delta (consumed: see Delta.merge)."""
-    total: Delta | None = None
-    for part in parts:
-        total = _merge_into(total, part)
-    assert total is not None  # take_parts returns a row at least
+def merge_parts(parts: list[Delta]) -> Delta:
+    """The increments as one delta: the first, with the others added (all consumed: see
+    Delta.merge)."""
+    total = parts[0]
+    for part in parts[1:]:
+        total.merge(part)
     return total
-
-
-def ranges_of(parts: list[Journalled]) -> list[tuple[int, int]]:
-    """The events' rowid ranges the rows journalled (SQLite), before any merge."""
-    return [
-        r for part in parts for d in (part if isinstance(part, list) else [part]) for r in d.ranges
-    ]
 
 
 def pending_ids(conn: Connection) -> list[int]:

@@ -12,6 +12,7 @@ with concurrent writers, relies on ``ON CONFLICT DO NOTHING RETURNING``.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -20,12 +21,13 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
 from chatwatch.events import Event, parse_events
 from chatwatch.events_fast import FastEvent, decode_batch
 from chatwatch.events_fast import LLMCall as FastLLMCall
 from chatwatch.store.bulk import execute_many
-from chatwatch.store.journal import Journalled, merge_parts, ranges_of
+from chatwatch.store.journal import Journalled, merge_parts
 from chatwatch.store.journal import append as journal_append
 from chatwatch.store.journal import append_group as journal_append_group
 from chatwatch.store.journal import encode as journal_encode
@@ -269,7 +271,7 @@ def write_prepared(
             min_ts = min(rows[key][1] for key in inserted)
         journal_id = journal_append(conn, total, len(inserted), min_ts)
         if journalled is not None:
-            journalled.append((journal_id, total))
+            journalled.append((journal_id, [total]))
     elif total is not None:
         apply_delta(conn, total)
     return [
@@ -346,8 +348,7 @@ def _apply_index(conn: Connection, delta: Delta) -> None:
     crosses into Python), on PostgreSQL from the rows the delta carries. A row there
     already is left alone."""
     if delta.ranges:
-        for lo, hi in merge_ranges(delta.ranges):
-            conn.exec_driver_sql(_SQLITE_INDEX_FROM_EVENTS, (lo, hi))
+        _copy_index(conn.connection.dbapi_connection, delta.ranges)
     index = delta.index
     if not index:
         return
@@ -356,6 +357,18 @@ def _apply_index(conn: Connection, delta: Delta) -> None:
         conn.exec_driver_sql(_PG_INDEX_INSERT, tuple(map(list, zip(*index, strict=True))))
     else:
         execute_many(conn, _SQLITE_INDEX_INSERT, index)
+
+
+def _copy_index(dbapi: Any, ranges: list[tuple[int, int]]) -> None:
+    """event_sessions from the events in the rowid ranges, on the transaction's DB-API
+    connection; its error as SQLAlchemy names it (``journal.unavailable`` reads that)."""
+    for lo, hi in merge_ranges(ranges):
+        try:
+            dbapi.execute(_SQLITE_INDEX_FROM_EVENTS, (lo, hi)).close()
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(
+                _SQLITE_INDEX_FROM_EVENTS, None, exc, sqlite3.Error, hide_parameters=True
+            ) from exc
 
 
 def merge_ranges(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -379,14 +392,14 @@ def fold_journal(
     if taken is None:
         return None
     parts, ids, min_ts = taken
-    ranges = ranges_of(parts) if conn.dialect.name == "sqlite" else []
+    ranges = [r for part in parts for r in part.ranges]  # SQLite's only
     if len(parts) < 2 or not ranges:
         apply_delta(conn, merge_parts(parts))
         return ids, min_ts
     # The session-index copy is SQLite's work alone, with the interpreter released, and
     # needs no increment: a thread runs it on this transaction's connection while this
     # one merges the rows' increments (Python), which touches no connection.
-    copy = _IndexCopy(conn.connection.dbapi_connection, merge_ranges(ranges))
+    copy = _IndexCopy(conn.connection.dbapi_connection, ranges)
     copy.start()
     try:
         delta = merge_parts(parts)
@@ -409,8 +422,7 @@ class _IndexCopy(threading.Thread):
 
     def run(self) -> None:
         try:
-            for lo, hi in self.ranges:
-                self.dbapi.execute(_SQLITE_INDEX_FROM_EVENTS, (lo, hi)).close()
+            _copy_index(self.dbapi, self.ranges)
         except BaseException as exc:  # handed to the folding thread
             self.error = exc
 
